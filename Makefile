@@ -1,0 +1,44 @@
+# nncourse: run `make help` for the list of targets.
+# Every target creates the local virtual environment (.venv) on first use and
+# reuses it afterwards; it is rebuilt only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install lab test lint format bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the course, its library and tools
+
+lab: install ## Start JupyterLab on the course start page
+	$(BIN)/jupyter lab --port=$(PORT) --ServerApp.root_dir=$(CURDIR) notebooks/index.ipynb
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## Reformat the code with ruff
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint ## Lint, then run the whole test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install ## Run the benchmarks (ratios, printed)
+	$(BIN)/python bench/mlp_throughput.py
+
+clean: ## Remove the virtual environment, built slides and caches
+	rm -rf $(VENV) slides/_build .pytest_cache .ruff_cache .hypothesis

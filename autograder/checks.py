@@ -1,0 +1,338 @@
+"""The test helper every grade cell uses.
+
+A grade cell looks like this (see docs/grading.md)::
+
+    from autograder.checks import Check
+    c = Check("ex_sigmoid")                      # the cell's grade_id
+    c.close("sigmoid(0)", sigmoid(0.0), 0.5, msg="sigmoid(0) should be 1/2")
+    ### BEGIN HIDDEN TESTS
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    expected = nncourse.functional.sigmoid(x)     # compute references *before* forbid
+    with c.forbid("nncourse.functional.sigmoid"):
+        c.close("random 4x3", sigmoid(x), expected)
+    ### END HIDDEN TESTS
+
+Two things happen for every check:
+
+1. It behaves like an ordinary test: when it fails it raises ``AssertionError`` with a
+   message that says what was expected, so students and nbgrader see the usual behaviour.
+2. *Before* deciding, it emits a machine-readable **record** of the value the student's code
+   produced: a ``display_data`` output with the private MIME type :data:`MIME`. The record
+   never contains the expected value.
+
+The verdict that counts is not the one taken in the student's kernel (student code can
+monkeypatch anything there). The trusted grader (``autograder.key``) compares the records of
+the graded notebook with an *answer key*: the records of the instructor's source notebook,
+executed at release time, with the tolerances stored there. To forge a record a student has to
+produce the right value, which is the exercise.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import importlib
+import json
+import math
+import os
+import sys
+
+import numpy as np
+
+#: MIME type of the records a check emits (a JSON object, see :func:`make_record`).
+MIME = "application/vnd.nncourse.check+json"
+
+#: Kinds of checks; the grader decides each kind in ``autograder.key.decide``.
+KINDS = ("close", "equal", "true", "at_least", "at_most", "accuracy")
+
+_KEY_RUN_ENV = "AUTOGRADER_KEY_RUN"  # set by the trusted answer-key run only
+
+
+# --------------------------------------------------------------------------- values
+
+
+def encode_value(value):
+    """Serialise a value for a record.
+
+    Numbers, booleans and (nested) sequences of them become ``{"dtype", "shape", "b64"}``
+    with dtype float64, int64 or bool (little-endian bytes, so NaN and inf survive).
+    Strings and None are stored as ``{"json": value}``; anything else as ``{"repr": ...}``.
+    """
+    if value is None or isinstance(value, str):
+        return {"json": value}
+    arr = _as_numpy(value)
+    if arr is None:
+        return {"repr": repr(value)[:2000]}
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.bool_)
+    elif np.issubdtype(arr.dtype, np.integer):
+        arr = arr.astype("<i8")
+    else:
+        arr = arr.astype("<f8")
+    data = np.ascontiguousarray(arr).tobytes()
+    return {
+        "dtype": arr.dtype.name,
+        "shape": list(arr.shape),
+        "b64": base64.b64encode(data).decode("ascii"),
+    }
+
+
+def decode_value(enc):
+    """Inverse of :func:`encode_value`: a numpy array, or a str/None/repr string."""
+    if not isinstance(enc, dict):
+        raise ValueError(f"decode_value: expected a dict, received {type(enc).__name__}")
+    if "json" in enc:
+        return enc["json"]
+    if "repr" in enc:
+        return ("repr", str(enc["repr"]))
+    dtype = {"float64": "<f8", "int64": "<i8", "bool": "?"}.get(enc.get("dtype"))
+    if dtype is None:
+        raise ValueError(f"decode_value: unknown dtype {enc.get('dtype')!r}")
+    shape = tuple(int(s) for s in enc["shape"])
+    raw = base64.b64decode(enc["b64"], validate=True)
+    arr = np.frombuffer(raw, dtype=dtype)
+    if arr.size != math.prod(shape):
+        raise ValueError("decode_value: data does not match shape")
+    return arr.reshape(shape).copy()
+
+
+def _as_numpy(value):
+    """Plain numpy array for numbers/arrays/sequences (CuPy arrays included), else None."""
+    if hasattr(value, "get") and type(value).__module__.startswith("cupy"):
+        value = value.get()
+    if isinstance(value, bool | int | float | np.generic | np.ndarray | list | tuple):
+        try:
+            arr = np.array(value)
+        except (ValueError, TypeError):
+            return None
+        if arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.number):
+            if np.iscomplexobj(arr):
+                return None
+            return arr
+    return None
+
+
+def make_record(check_id, label, kind, value, params=None, line=None, expected=None):
+    """The JSON object a check emits (``expected`` only in the trusted key run)."""
+    record = {
+        "check": str(check_id),
+        "label": str(label),
+        "kind": kind,
+        "value": encode_value(value),
+        "params": params or {},
+        "line": line,
+    }
+    if expected is not None:
+        record["expected"] = encode_value(expected)
+    return record
+
+
+# --------------------------------------------------------------------------- Check
+
+
+class Check:
+    """Checks of one grade cell; ``check_id`` must be the cell's nbgrader ``grade_id``.
+
+    Every method takes a ``label`` (unique within the cell: it names the test in feedback
+    and in the answer key) and an optional ``msg`` shown to the student on failure.
+    """
+
+    def __init__(self, check_id):
+        if not isinstance(check_id, str) or not check_id:
+            raise TypeError(f"Check: check_id must be a non-empty str, received {check_id!r}")
+        self.id = check_id
+        self._labels = set()
+
+    def __repr__(self):
+        return f"Check({self.id!r})"
+
+    # -- the checks -----------------------------------------------------------
+
+    def close(self, label, got, expected, rtol=1e-6, atol=1e-8, msg=""):
+        """``got`` has the shape of ``expected`` and is elementwise close to it.
+
+        ``|got - expected| <= atol + rtol * |expected|`` (numpy.allclose), NaN never passes.
+        """
+        got_arr = _as_numpy(got)
+        exp_arr = np.asarray(_as_numpy(expected), dtype=np.float64)
+        self._emit(label, "close", got, {"rtol": float(rtol), "atol": float(atol)}, expected)
+        if got_arr is None:
+            self._fail(label, msg, f"expected an array or number, got {type(got).__name__}")
+        got_arr = got_arr.astype(np.float64)
+        if got_arr.shape != exp_arr.shape:
+            self._fail(label, msg, f"expected shape {exp_arr.shape}, got shape {got_arr.shape}")
+        if not np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol):
+            err = np.max(np.abs(got_arr - exp_arr)) if got_arr.size else 0.0
+            detail = f"values differ (max abs difference {err:.3g}, rtol={rtol}, atol={atol})"
+            if got_arr.size <= 12:
+                detail += f"\n  got:      {np.array2string(got_arr, precision=6)}"
+                detail += f"\n  expected: {np.array2string(exp_arr, precision=6)}"
+            self._fail(label, msg, detail)
+
+    def equal(self, label, got, expected, msg=""):
+        """``got == expected`` exactly (arrays: same shape and all entries equal)."""
+        self._emit(label, "equal", got, {}, expected)
+        if not values_equal(got, expected):
+            self._fail(label, msg, f"expected {_short(expected)}, got {_short(got)}")
+
+    def true(self, label, condition, msg=""):
+        """``condition`` is true. Weak against forgery: prefer close/equal in hidden tests."""
+        ok = bool(condition) is True
+        self._emit(label, "true", ok, {})
+        if not ok:
+            self._fail(label, msg, "condition is false")
+
+    def at_least(self, label, value, threshold, msg=""):
+        """The number ``value >= threshold``."""
+        self._emit(label, "at_least", value, {"threshold": float(threshold)})
+        if not _number(value) >= threshold:
+            self._fail(label, msg, f"expected at least {threshold}, got {_short(value)}")
+
+    def at_most(self, label, value, threshold, msg=""):
+        """The number ``value <= threshold``."""
+        self._emit(label, "at_most", value, {"threshold": float(threshold)})
+        if not _number(value) <= threshold:
+            self._fail(label, msg, f"expected at most {threshold}, got {_short(value)}")
+
+    def accuracy(self, label, predictions, targets, threshold, msg=""):
+        """The fraction of ``predictions == targets`` is at least ``threshold``.
+
+        The record holds the predictions (not the accuracy), so the grader recomputes the
+        accuracy against the targets stored in the answer key: a forged number does not pass.
+        """
+        pred = np.asarray(_as_numpy(predictions))
+        targ = np.asarray(_as_numpy(targets))
+        self._emit(label, "accuracy", pred, {"threshold": float(threshold)}, targ)
+        if pred.shape != targ.shape:
+            self._fail(label, msg, f"expected predictions of shape {targ.shape}, got {pred.shape}")
+        acc = float(np.mean(pred == targ)) if targ.size else 0.0
+        if not acc >= threshold:
+            self._fail(label, msg, f"accuracy {acc:.3f} is below {threshold}")
+
+    @contextlib.contextmanager
+    def forbid(self, *names, msg=""):
+        """Make reference implementations raise inside the block.
+
+        ``names`` are dotted paths such as ``"nncourse.functional.sigmoid"`` or
+        ``"nncourse.layers.Linear.forward"``. Inside the ``with`` block each one is replaced by
+        a function raising ``AssertionError``; aliases of the same object in the notebook's
+        namespace (``from nncourse.functional import sigmoid``) are replaced too. Everything is
+        restored on exit. Use it around the checks that call the student's code.
+        """
+        saved = []  # (namespace or object, attribute name, original)
+        try:
+            for name in names:
+                owner, attr, original, raw = _resolve(name)
+                text = msg or (
+                    f"{name} is the reference solution: this exercise must be solved "
+                    "without calling it"
+                )
+                blocker = _blocker(name, text)
+                saved.append((owner, attr, raw))
+                setattr(owner, attr, blocker)
+                main = sys.modules.get("__main__")
+                for key, val in list(vars(main).items()) if main else []:
+                    if val is original:
+                        saved.append((main, key, original))
+                        setattr(main, key, blocker)
+            yield self
+        finally:
+            for owner, attr, original in reversed(saved):
+                setattr(owner, attr, original)
+
+    # -- internals ------------------------------------------------------------
+
+    def _emit(self, label, kind, value, params, expected=None):
+        label = str(label)
+        if label in self._labels:
+            raise ValueError(f"Check({self.id!r}): label {label!r} is used twice in this cell")
+        self._labels.add(label)
+        key_run = os.environ.get(_KEY_RUN_ENV) == "1"
+        record = make_record(
+            self.id,
+            label,
+            kind,
+            value,
+            params,
+            line=_caller_line(),
+            expected=expected if key_run else None,
+        )
+        _publish(record)
+
+    def _fail(self, label, msg, detail):
+        text = f"[{self.id}] {label}: "
+        text += f"{msg}\n  {detail}" if msg else detail
+        raise AssertionError(text)
+
+
+def values_equal(a, b):
+    """Exact equality used by :meth:`Check.equal` (never calls a student ``__eq__``)."""
+    a_arr, b_arr = _as_numpy(a), _as_numpy(b)
+    if a_arr is not None and b_arr is not None:
+        return a_arr.shape == b_arr.shape and bool(np.array_equal(a_arr, b_arr))
+    if type(a) is str and type(b) is str:
+        return str.__eq__(a, b)
+    if a is None or b is None:
+        return a is b
+    return False
+
+
+def _number(value):
+    arr = _as_numpy(value)
+    if arr is None or arr.size != 1:
+        return float("nan")
+    return float(arr.reshape(()))
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _resolve(name):
+    """``"pkg.mod.obj.attr"`` -> (owner, attribute name, value, raw value to restore)."""
+    parts = name.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            owner = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for part in parts[i:-1]:
+            owner = getattr(owner, part)
+        attr = parts[-1]
+        value = getattr(owner, attr)
+        # restore a class attribute exactly (staticmethod/classmethod objects included)
+        raw = vars(owner).get(attr, value) if isinstance(owner, type) else value
+        return owner, attr, value, raw
+    raise ValueError(f"Check.forbid: cannot resolve {name!r} (expected 'module.attribute')")
+
+
+def _blocker(name, text):
+    def blocked(*args, **kwargs):
+        raise AssertionError(text)
+
+    blocked.__name__ = name.rsplit(".", 1)[-1]
+    blocked.__qualname__ = f"forbidden {name}"
+    return blocked
+
+
+def _caller_line():
+    """Line number of the grade-cell line that called the check (None if unknown)."""
+    frame = sys._getframe(1)
+    here = __file__
+    while frame is not None and frame.f_code.co_filename == here:
+        frame = frame.f_back
+    return frame.f_lineno if frame is not None else None
+
+
+def _publish(record):
+    """Emit a record as display_data in a kernel; outside IPython, do nothing."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import publish_display_data
+    except ImportError:  # pragma: no cover - IPython is always installed with jupyter
+        return
+    if get_ipython() is None:
+        return
+    # text/plain is empty so that notebooks show nothing for a record
+    publish_display_data({MIME: json.loads(json.dumps(record)), "text/plain": ""})

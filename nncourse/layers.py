@@ -1,0 +1,624 @@
+"""Layers with explicit forward and backward passes.
+
+Every layer follows one protocol (the PyTorch ``nn.Module`` shape, without autograd):
+
+- ``forward(x)`` computes the output and keeps in ``self.cache`` what backward needs;
+  ``layer(x)`` is the same call.
+- ``backward(dout)`` takes dL/d(output) and returns dL/d(input), and *overwrites*
+  ``self.grads[name]`` with dL/d(param) for every entry of ``self.params``.
+- ``params`` / ``grads``: dicts name -> array with the same keys and shapes.
+- ``train()`` / ``eval()`` switch the behaviour of Dropout and BatchNorm1d.
+- ``astype(dtype)`` / ``to(backend)`` move parameters, gradients and buffers.
+
+Shapes: a batch is ``x`` of shape ``(N, D)``; one row per example.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from . import backend, functional as F, init as initializers
+from .backend import get_array_module
+
+__all__ = [
+    "Parameter",
+    "Layer",
+    "Linear",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "Sigmoid",
+    "Tanh",
+    "HardTanh",
+    "Softsign",
+    "Identity",
+    "Dropout",
+    "BatchNorm1d",
+    "Sequential",
+]
+
+
+class Parameter:
+    """A handle on one trainable array of a layer, as optimisers see it.
+
+    ``data`` and ``grad`` are read from the owning layer at every access, so the
+    handle stays bound even when the layer replaces an array (``astype``), and
+    in-place updates through ``p.data`` are seen by the layer.
+    """
+
+    __slots__ = ("name", "layer", "key")
+
+    def __init__(self, name, layer, key):
+        self.name, self.layer, self.key = name, layer, key
+
+    @property
+    def data(self):
+        return self.layer.params[self.key]
+
+    @data.setter
+    def data(self, value):
+        self.layer.params[self.key] = value
+
+    @property
+    def grad(self):
+        return self.layer.grads.get(self.key)
+
+    @grad.setter
+    def grad(self, value):
+        self.layer.grads[self.key] = value
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    def __repr__(self):
+        return f"Parameter(name={self.name!r}, shape={tuple(self.data.shape)})"
+
+
+def _check_input(layer, x, width=None):
+    """Validate a batch: an array of ndim 2 (N, width) with finite values."""
+    if not hasattr(x, "ndim") or not hasattr(x, "dtype"):
+        raise TypeError(f"{layer}: expected an array of shape (N, D), got {type(x).__name__}")
+    if x.ndim != 2:
+        raise ValueError(
+            f"{layer}: expected input of shape (N, {width if width else 'D'}), "
+            f"got an array of shape {tuple(x.shape)}"
+        )
+    if width is not None and x.shape[1] != width:
+        raise ValueError(
+            f"{layer}: expected input of shape (N, {width}), got shape {tuple(x.shape)}"
+        )
+    if x.dtype.kind not in "fiub":
+        raise TypeError(f"{layer}: expected a numeric array, got dtype {x.dtype}")
+    # A host-side check costs one pass over the batch; on a GPU it would cost a
+    # device-to-host sync per step, so it is done on NumPy only.
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f" and not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise ValueError(
+            f"{layer}: expected finite input, got {x[tuple(bad)]} at index {tuple(bad)}"
+        )
+
+
+class Layer:
+    """Base class: no parameters, identity ``train``/``eval`` bookkeeping.
+
+    Subclasses implement ``forward`` and ``backward``; a student's own layer that
+    sets ``params``/``grads`` works inside ``Sequential`` and every optimiser.
+    """
+
+    _buffers: tuple[str, ...] = ()  # non-trainable arrays moved by astype/to
+
+    def __init__(self):
+        self.params: dict = {}
+        self.grads: dict = {}
+        self.training = True
+        self.cache = None
+
+    # -- the protocol -------------------------------------------------------
+    def forward(self, x):
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def backward(self, dout):
+        raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def train(self, mode: bool = True):
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def parameters(self, prefix: str = ""):
+        """Yield a :class:`Parameter` per entry of ``params`` (names ``prefix + key``)."""
+        for key in self.params:
+            yield Parameter(prefix + key, self, key)
+
+    def zero_grad(self):
+        for g in self.grads.values():
+            if g is not None:
+                g[...] = 0
+
+    # -- helpers for subclasses ----------------------------------------------
+    def _need_cache(self):
+        if self.cache is None:
+            raise ValueError(f"{self}: backward() called before forward()")
+        return self.cache
+
+    def _check_dout(self, dout, shape):
+        if getattr(dout, "shape", None) != tuple(shape):
+            raise ValueError(
+                f"{self}.backward: expected dout of shape {tuple(shape)}, "
+                f"got {getattr(dout, 'shape', type(dout).__name__)}"
+            )
+
+    # -- moves ------------------------------------------------------------------
+    def _map_arrays(self, fn):
+        self.params = {k: fn(v) for k, v in self.params.items()}
+        self.grads = {k: (None if v is None else fn(v)) for k, v in self.grads.items()}
+        for name in self._buffers:
+            setattr(self, name, fn(getattr(self, name)))
+        self.cache = None
+        return self
+
+    def astype(self, dtype):
+        """Cast parameters, gradients and buffers to ``dtype`` (e.g. ``np.float64``)."""
+        return self._map_arrays(lambda a: a.astype(dtype))
+
+    def to(self, name: str):
+        """Move arrays to the backend ``'numpy'`` or ``'cupy'``."""
+        if name == "numpy":
+            return self._map_arrays(backend.to_numpy)
+        if name == "cupy":
+            mod = backend.use("cupy") if backend.name != "cupy" else backend.xp
+            return self._map_arrays(mod.asarray)
+        raise ValueError(f"{type(self).__name__}.to: expected 'numpy' or 'cupy', got {name!r}")
+
+    @property
+    def dtype(self):
+        for v in self.params.values():
+            return v.dtype
+        return None
+
+    def state_dict(self) -> dict:
+        """Copies of the parameters and buffers (for early stopping, checkpoints)."""
+        state = {k: v.copy() for k, v in self.params.items()}
+        state.update({b: getattr(self, b).copy() for b in self._buffers})
+        return state
+
+    def load_state_dict(self, state: dict):
+        for k in self.params:
+            self.params[k][...] = state[k]
+        for b in self._buffers:
+            getattr(self, b)[...] = state[b]
+        return self
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class Linear(Layer):
+    """Affine layer ``out = x @ W.T + b``: the pre-activation a = b + W x for a batch.
+
+    ``W`` has shape ``(out_features, in_features)``, ``b`` has shape ``(out_features,)``.
+    ``init`` is an initialiser name or callable ``init(shape, rng=..., dtype=...)``;
+    biases start at zero.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        init="xavier_uniform",
+        rng=None,
+        dtype=np.float32,
+    ):
+        super().__init__()
+        for what, v in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(v, (int, np.integer)) or v <= 0:
+                raise ValueError(f"Linear: expected a positive int {what}, got {v!r}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        W = initializers.get(init)((self.out_features, self.in_features), rng=rng, dtype=dtype)
+        self.params["W"] = W
+        self.grads["W"] = backend.xp.zeros_like(W)
+        if bias:
+            self.params["b"] = initializers.zeros(self.out_features, dtype=dtype)
+            self.grads["b"] = backend.xp.zeros_like(self.params["b"])
+
+    def forward(self, x):
+        """x: (N, in_features) -> (N, out_features)."""
+        _check_input(self, x, self.in_features)
+        W = self.params["W"]
+        if x.dtype != W.dtype:
+            x = x.astype(W.dtype)  # compute in the layer's precision
+        out = x @ W.T
+        if "b" in self.params:
+            out += self.params["b"]
+        self.cache = x
+        return out
+
+    def backward(self, dout):
+        """dout: (N, out) -> dx: (N, in); sets dW = dout^T x, db = sum_n dout_n."""
+        x = self._need_cache()
+        self._check_dout(dout, (x.shape[0], self.out_features))
+        xp = get_array_module(dout)
+        xp.matmul(dout.T, x, out=self.grads["W"])
+        if "b" in self.params:
+            dout.sum(axis=0, out=self.grads["b"])
+        return dout @ self.params["W"]
+
+    def extra_repr(self):
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={'b' in self.params}"
+        )
+
+
+class _Activation(Layer):
+    """Element-wise activation g applied to the pre-activation; backward is dout * g'(x)."""
+
+    fn = staticmethod(F.identity)
+    grad_fn = staticmethod(F.identity_grad)
+
+    def _kwargs(self) -> dict:
+        return {}
+
+    def forward(self, x):
+        _check_input(self, x)
+        self.cache = x
+        return self.fn(x, **self._kwargs())
+
+    def backward(self, dout):
+        x = self._need_cache()
+        self._check_dout(dout, x.shape)
+        return dout * self.grad_fn(x, **self._kwargs())
+
+
+class Identity(_Activation):
+    """g(x) = x (a linear output layer)."""
+
+    def forward(self, x):
+        _check_input(self, x)
+        self.cache = x
+        return x
+
+    def backward(self, dout):
+        self._check_dout(dout, self._need_cache().shape)
+        return dout
+
+
+class ReLU(_Activation):
+    """max(0, x); g'(x) = 1[x > 0]."""
+
+    def forward(self, x):
+        _check_input(self, x)
+        out = get_array_module(x).maximum(x, 0)
+        self.cache = out  # out > 0 exactly where x > 0
+        return out
+
+    def backward(self, dout):
+        out = self._need_cache()
+        self._check_dout(dout, out.shape)
+        return dout * (out > 0)
+
+
+class LeakyReLU(_Activation):
+    """x for x > 0, negative_slope * x otherwise."""
+
+    fn = staticmethod(F.leaky_relu)
+    grad_fn = staticmethod(F.leaky_relu_grad)
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = float(negative_slope)
+
+    def _kwargs(self):
+        return {"negative_slope": self.negative_slope}
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class ELU(_Activation):
+    """x for x > 0, alpha (e^x - 1) otherwise."""
+
+    fn = staticmethod(F.elu)
+    grad_fn = staticmethod(F.elu_grad)
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def _kwargs(self):
+        return {"alpha": self.alpha}
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class Sigmoid(_Activation):
+    """1 / (1 + e^-x), stable for any |x|; backward uses s (1 - s) from the cached output."""
+
+    def forward(self, x):
+        _check_input(self, x)
+        out = F.sigmoid(x)
+        self.cache = out
+        return out
+
+    def backward(self, dout):
+        s = self._need_cache()
+        self._check_dout(dout, s.shape)
+        return dout * s * (1.0 - s)
+
+
+class Tanh(_Activation):
+    """tanh(x); backward uses 1 - tanh^2 from the cached output."""
+
+    def forward(self, x):
+        _check_input(self, x)
+        out = get_array_module(x).tanh(x)
+        self.cache = out
+        return out
+
+    def backward(self, dout):
+        t = self._need_cache()
+        self._check_dout(dout, t.shape)
+        return dout * (1.0 - t * t)
+
+
+class HardTanh(_Activation):
+    """clip(x, min_val, max_val); gradient 1 strictly inside, 0 outside."""
+
+    fn = staticmethod(F.hardtanh)
+    grad_fn = staticmethod(F.hardtanh_grad)
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
+        super().__init__()
+        if not min_val < max_val:
+            raise ValueError(f"HardTanh: expected min_val < max_val, got {min_val}, {max_val}")
+        self.min_val, self.max_val = float(min_val), float(max_val)
+
+    def _kwargs(self):
+        return {"min_val": self.min_val, "max_val": self.max_val}
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class Softsign(_Activation):
+    """x / (1 + |x|); g'(x) = 1 / (1 + |x|)^2."""
+
+    fn = staticmethod(F.softsign)
+    grad_fn = staticmethod(F.softsign_grad)
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, drop each unit with probability ``p`` and scale
+    the kept ones by 1/(1-p), so the expected activation is unchanged and eval mode
+    is the identity (no rescaling at test time).
+    """
+
+    def __init__(self, p: float = 0.5, rng=None):
+        super().__init__()
+        if not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: expected 0 <= p < 1 (probability to drop), got {p!r}")
+        self.p = float(p)
+        self.rng = initializers.as_generator(rng)
+        self._gpu_rng = None
+
+    def _uniform(self, xp, shape, dtype):
+        if xp is np:
+            return self.rng.random(shape, dtype=np.float32 if dtype == np.float32 else np.float64)
+        if self._gpu_rng is None:  # seeded from the host generator: same seed, same run
+            self._gpu_rng = xp.random.default_rng(int(self.rng.integers(2**63)))
+        return self._gpu_rng.random(shape, dtype=dtype)
+
+    def forward(self, x):
+        _check_input(self, x)
+        if not self.training or self.p == 0.0:
+            self.cache = None
+            self._eval_shape = x.shape
+            return x
+        xp = get_array_module(x)
+        dtype = x.dtype if x.dtype.kind == "f" else np.float32
+        mask = (self._uniform(xp, x.shape, dtype) >= self.p).astype(dtype)
+        mask *= 1.0 / (1.0 - self.p)
+        self.cache = mask
+        return x * mask
+
+    def backward(self, dout):
+        if self.cache is None:
+            if getattr(self, "_eval_shape", None) is None:
+                raise ValueError(f"{self}: backward() called before forward()")
+            self._check_dout(dout, self._eval_shape)
+            return dout
+        self._check_dout(dout, self.cache.shape)
+        return dout * self.cache
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class BatchNorm1d(Layer):
+    """Batch normalisation (Ioffe & Szegedy, 2015) over a batch ``(N, num_features)``.
+
+    Training: normalise with the batch mean and *biased* batch variance, then scale
+    and shift: ``y = gamma * (x - mu) / sqrt(var + eps) + beta``; update the running
+    statistics ``running = (1 - momentum) * running + momentum * batch_stat`` (the
+    running variance with the unbiased batch variance). Eval: use the running ones.
+    """
+
+    _buffers = ("running_mean", "running_var")
+
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32
+    ):
+        super().__init__()
+        if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
+            raise ValueError(
+                f"BatchNorm1d: expected a positive int num_features, got {num_features!r}"
+            )
+        if eps <= 0 or not 0.0 <= momentum <= 1.0:
+            raise ValueError(
+                f"BatchNorm1d: expected eps > 0 and 0 <= momentum <= 1, got {eps}, {momentum}"
+            )
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        xp = backend.xp
+        self.params["gamma"] = xp.ones(num_features, dtype=dtype)
+        self.params["beta"] = xp.zeros(num_features, dtype=dtype)
+        self.grads["gamma"] = xp.zeros(num_features, dtype=dtype)
+        self.grads["beta"] = xp.zeros(num_features, dtype=dtype)
+        self.running_mean = xp.zeros(num_features, dtype=dtype)
+        self.running_var = xp.ones(num_features, dtype=dtype)
+
+    def forward(self, x):
+        """x: (N, D) -> (N, D)."""
+        _check_input(self, x, self.num_features)
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        if x.dtype != gamma.dtype:
+            x = x.astype(gamma.dtype)
+        xp = get_array_module(x)
+        if self.training:
+            n = x.shape[0]
+            if n < 2:
+                raise ValueError(
+                    f"{self}: expected a batch of at least 2 examples in training mode "
+                    f"(the batch variance of one example is 0), got N={n}; use eval() for single examples"
+                )
+            mu = x.mean(axis=0)
+            xc = x - mu
+            var = (xc * xc).mean(axis=0)
+            m = self.momentum
+            self.running_mean *= 1.0 - m
+            self.running_mean += m * mu
+            self.running_var *= 1.0 - m
+            self.running_var += (m * n / (n - 1)) * var
+        else:
+            xc = x - self.running_mean
+            var = self.running_var
+        inv_std = 1.0 / xp.sqrt(var + self.eps)
+        xhat = xc * inv_std
+        self.cache = (xhat, inv_std, self.training)
+        return gamma * xhat + beta
+
+    def backward(self, dout):
+        """Closed form: dx = inv_std / N * (N dxhat - sum dxhat - xhat sum(dxhat xhat))."""
+        xhat, inv_std, was_training = self._need_cache()
+        self._check_dout(dout, xhat.shape)
+        gamma = self.params["gamma"]
+        (dout * xhat).sum(axis=0, out=self.grads["gamma"])
+        dout.sum(axis=0, out=self.grads["beta"])
+        dxhat = dout * gamma
+        if not was_training:  # running statistics are constants of x
+            return dxhat * inv_std
+        n = dout.shape[0]
+        return (inv_std / n) * (n * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0))
+
+    def extra_repr(self):
+        return f"num_features={self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class Sequential(Layer):
+    """A chain of layers: forward left to right, backward right to left."""
+
+    def __init__(self, *layers):
+        super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not (
+                callable(getattr(layer, "forward", None))
+                and callable(getattr(layer, "backward", None))
+            ):
+                raise TypeError(
+                    f"Sequential: layer {i} must have forward() and backward(), got {type(layer).__name__}"
+                )
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout):
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def train(self, mode: bool = True):
+        self.training = bool(mode)
+        for layer in self.layers:
+            if hasattr(layer, "train"):
+                layer.train(mode)
+            else:
+                layer.training = bool(mode)
+        return self
+
+    def parameters(self, prefix: str = ""):
+        for i, layer in enumerate(self.layers):
+            if hasattr(layer, "parameters"):
+                yield from layer.parameters(prefix=f"{prefix}{i}.")
+            else:  # a minimal user layer with only params/grads dicts
+                for key in getattr(layer, "params", {}):
+                    yield Parameter(f"{prefix}{i}.{key}", layer, key)
+
+    def zero_grad(self):
+        for p in self.parameters():
+            if p.grad is not None:
+                p.grad[...] = 0
+
+    def _map_arrays(self, fn):
+        for layer in self.layers:
+            if hasattr(layer, "_map_arrays"):
+                layer._map_arrays(fn)
+        return self
+
+    @property
+    def dtype(self):
+        for p in self.parameters():
+            return p.data.dtype
+        return None
+
+    def state_dict(self):
+        return {
+            f"{i}.{k}": v
+            for i, l in enumerate(self.layers)
+            if hasattr(l, "state_dict")
+            for k, v in l.state_dict().items()
+        }
+
+    def load_state_dict(self, state):
+        for i, layer in enumerate(self.layers):
+            if hasattr(layer, "load_state_dict"):
+                prefix = f"{i}."
+                layer.load_state_dict(
+                    {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+                )
+        return self
+
+    def copy(self):
+        """A deep copy (independent parameters)."""
+        return copy.deepcopy(self)
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __repr__(self):
+        if not self.layers:
+            return "Sequential()"
+        inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)"

@@ -1,0 +1,130 @@
+"""Repository hygiene: set-up files agree, notebooks carry no outputs, docs stay true."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _req(spec: str) -> tuple[str, str]:
+    """'numpy>=1.26' -> ('numpy', '>=1.26'); names normalised as pip does."""
+    m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", spec)
+    return m.group(1).lower().replace("_", "-"), m.group(2).replace(" ", "")
+
+
+def _pyproject_requirements() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"]) + list(project["optional-dependencies"]["dev"])
+    return dict(_req(r) for r in reqs)
+
+
+def _conda_requirements() -> dict[str, str]:
+    """The conda (not pip) dependencies of environment.yml, without a YAML library."""
+    out, in_deps = {}, False
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        if line.startswith("dependencies:"):
+            in_deps = True
+            continue
+        if in_deps:
+            m = re.match(r"^  - ([^\s:#]+)\s*$", line)
+            if m:
+                name, ver = _req(m.group(1))
+                if name not in ("python", "pip"):
+                    out[name] = ver
+    return out
+
+
+def test_environment_yml_matches_pyproject():
+    pyproject, conda = _pyproject_requirements(), _conda_requirements()
+    assert pyproject, "no dependencies parsed from pyproject.toml"
+    assert conda == pyproject, (
+        "environment.yml and pyproject.toml list different dependencies:\n"
+        f"only in pyproject: {sorted(set(pyproject.items()) - set(conda.items()))}\n"
+        f"only in environment.yml: {sorted(set(conda.items()) - set(pyproject.items()))}"
+    )
+
+
+def _tracked_notebooks() -> list[Path]:
+    out = subprocess.run(
+        ["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    files = out.stdout.split() if out.returncode == 0 else []
+    if not files:  # not a git checkout (e.g. an sdist): look at the tree instead
+        return [
+            p for p in ROOT.rglob("*.ipynb") if ".venv" not in p.parts and "course" not in p.parts
+        ]
+    return [ROOT / f for f in files]
+
+
+def notebook_outputs(path: Path) -> list[str]:
+    """Ids of code cells in ``path`` that carry outputs or an execution count."""
+    nb = json.loads(path.read_text())
+    return [
+        cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {i}"
+        for i, cell in enumerate(nb["cells"])
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))
+    ]
+
+
+@pytest.mark.parametrize("path", _tracked_notebooks(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_committed_notebooks_have_no_outputs(path):
+    dirty = notebook_outputs(path)
+    assert not dirty, (
+        f"{path.name} is committed with outputs in {dirty}: clear them before committing"
+    )
+
+
+def test_output_detector_finds_outputs(tmp_path):
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "source": "1",
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+            },
+            {
+                "cell_type": "code",
+                "source": "2",
+                "metadata": {},
+                "execution_count": 3,
+                "outputs": [
+                    {
+                        "output_type": "execute_result",
+                        "data": {"text/plain": "2"},
+                        "metadata": {},
+                        "execution_count": 3,
+                    }
+                ],
+            },
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    p = tmp_path / "x.ipynb"
+    p.write_text(json.dumps(nb))
+    assert notebook_outputs(p) == ["cell 1"]
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    head = readme[: readme.find("\n## ", readme.find("make test"))]
+    assert "make lab" in head and "make test" in head, "README must open with make lab / make test"
+    assert re.search(r"^\s*make test\s*$", (ROOT / ".ci/run").read_text(), re.M)
+
+
+def test_make_help_lists_targets():
+    out = subprocess.run(
+        ["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    for target in ("lab", "test", "install", "lint"):
+        assert re.search(rf"^{target}\s", out.stdout, re.M), out.stdout
