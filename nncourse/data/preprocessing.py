@@ -66,7 +66,9 @@ def train_val_test_split(X, y, val=0.15, test=0.15, rng=None, seed=None, stratif
     where = "train_val_test_split"
     val, test = _check_fraction(val, "val"), _check_fraction(test, "test")
     if val + test >= 1.0:
-        raise ValueError(f"{where}: val + test must be < 1 to leave training data, got {val + test}")
+        raise ValueError(
+            f"{where}: val + test must be < 1 to leave training data, got {val + test}"
+        )
     X = X if hasattr(X, "shape") else np.asarray(X)
     y = y if hasattr(y, "shape") else np.asarray(y)
     if X.ndim == 0 or y.ndim == 0:
