@@ -39,7 +39,7 @@ import math
 
 import numpy
 
-from nncourse.backend import get_array_module
+from nncourse.backend import get_array_module, to_numpy
 
 __all__ = [
     "Optimizer",
@@ -57,6 +57,23 @@ __all__ = [
 
 def _is_array(a) -> bool:
     return hasattr(a, "shape") and hasattr(a, "dtype")
+
+
+def _array_like(v, data):
+    """A copy of array ``v`` with ``data``'s dtype, on ``data``'s device (NumPy or CuPy)."""
+    xp = get_array_module(data)
+    return xp.array(to_numpy(v) if xp is numpy else v, dtype=data.dtype, copy=True)
+
+
+def _is_real(x) -> bool:
+    return isinstance(x, int | float | numpy.integer | numpy.floating) and not isinstance(x, bool)
+
+
+def _check(owner, ok, what, value, expected):
+    """Raise ``ValueError`` naming ``owner``'s class when ``ok`` is false."""
+    if not ok:
+        name = type(owner).__name__
+        raise ValueError(f"{name}: invalid {what}={value!r} (expected {expected})")
 
 
 class Optimizer:
@@ -106,19 +123,31 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value):
+        self._check_real("lr", value)
         self._check(value >= 0, "learning rate lr", value, "lr >= 0")
         self.defaults["lr"] = float(value)
 
     def _validate(self, hp: dict):
-        """Raise ValueError for an invalid hyper-parameter (subclasses extend)."""
+        """Raise TypeError/ValueError for an invalid hyper-parameter (subclasses extend)."""
+        for key, value in hp.items():
+            if key in ("nesterov", "centered", "amsgrad"):
+                if not isinstance(value, bool | numpy.bool_):
+                    raise TypeError(
+                        f"{type(self).__name__}: {key} must be True or False, got {value!r}"
+                    )
+            elif key != "betas":
+                self._check_real(key, value)
         self._check(hp["lr"] >= 0, "learning rate lr", hp["lr"], "lr >= 0")
         for key in ("eps", "weight_decay"):
             if key in hp:
                 self._check(hp[key] >= 0, key, hp[key], f"{key} >= 0")
 
     def _check(self, ok, what, value, expected):
-        if not ok:
-            raise ValueError(f"{type(self).__name__}: invalid {what}={value!r} (expected {expected})")
+        _check(self, ok, what, value, expected)
+
+    def _check_real(self, key, value):
+        if not _is_real(value):
+            raise TypeError(f"{type(self).__name__}: {key} must be a real number, got {value!r}")
 
     def _name(self, i) -> str:
         return repr(getattr(self.params[i], "name", str(i)))
@@ -140,10 +169,10 @@ class Optimizer:
                     f"{type(self).__name__}.step: gradient of parameter {self._name(i)} has "
                     f"shape {grad.shape}, expected {data.shape}"
                 )
-            state, scratch = self.state[i], self._scratch[i]
-            tmp = scratch.get("tmp")
+            tmp = self._scratch[i].get("tmp")
             if tmp is None or tmp.dtype != data.dtype or type(tmp) is not type(data):
                 self._follow(i, data)  # first step, or the model moved (astype, device)
+            state, scratch = self.state[i], self._scratch[i]
             state["step"] = state.get("step", 0) + 1
             self._update(data, grad, state, scratch)
 
@@ -158,12 +187,11 @@ class Optimizer:
 
     def _follow(self, i, data):
         """(Re)allocate parameter ``i``'s work buffers like ``data``; move its state there."""
-        xp = get_array_module(data)
         state = self.state[i]
         for k, v in state.items():
             if _is_array(v):
-                state[k] = xp.asarray(v, dtype=data.dtype).copy()
-        self._scratch[i] = {"tmp": xp.empty_like(data)}
+                state[k] = _array_like(v, data)
+        self._scratch[i] = {"tmp": get_array_module(data).empty_like(data)}
 
     @staticmethod
     def _buffer(store, key, data, fill=0.0):
@@ -226,7 +254,6 @@ class Optimizer:
         new_state = [{} for _ in self.params]
         for i, saved in saved_state.items():
             data = self.params[int(i)].data
-            xp = get_array_module(data)
             for k, v in saved.items():
                 if _is_array(v):
                     if tuple(v.shape) != data.shape:
@@ -234,7 +261,7 @@ class Optimizer:
                             f"{cls}.load_state_dict: state {k!r} of parameter {self._name(int(i))}"
                             f" has shape {tuple(v.shape)}, expected {data.shape}"
                         )
-                    v = xp.asarray(v, dtype=data.dtype).copy()
+                    v = _array_like(v, data)
                 new_state[int(i)][k] = v
         self.defaults = {k: group[k] for k in self.defaults}
         self.state = new_state
@@ -409,6 +436,7 @@ class Adam(Optimizer):
             raise ValueError(f"Adam: invalid betas={betas!r} (expected a pair (beta1, beta2))")
         hp["betas"] = tuple(betas)
         for k, beta in enumerate(betas):
+            self._check_real(f"beta{k + 1}", beta)
             self._check(0 <= beta < 1, f"beta{k + 1} in betas", beta, "0 <= beta < 1")
 
     def _update(self, data, grad, state, scratch):
@@ -522,16 +550,11 @@ class LRScheduler:
         self.optimizer.lr = self._last_lr = self.lr_at(self.last_epoch)
 
     def _check(self, ok, what, value, expected):
-        if not ok:
-            raise ValueError(f"{type(self).__name__}: invalid {what}={value!r} (expected {expected})")
+        _check(self, ok, what, value, expected)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self._hyper().items())
         return f"{type(self).__name__}({args}, last_epoch={self.last_epoch})"
-
-
-def _is_real(x) -> bool:
-    return isinstance(x, int | float | numpy.integer | numpy.floating) and not isinstance(x, bool)
 
 
 class StepLR(LRScheduler):
