@@ -19,7 +19,9 @@ import copy
 
 import numpy as np
 
-from . import backend, functional as F, init as initializers
+from . import backend
+from . import functional as F
+from . import init as initializers
 from .backend import get_array_module
 
 __all__ = [
@@ -93,12 +95,16 @@ def _check_input(layer, x, width=None):
     if x.dtype.kind not in "fiub":
         raise TypeError(f"{layer}: expected a numeric array, got dtype {x.dtype}")
     # A host-side check costs one pass over the batch; on a GPU it would cost a
-    # device-to-host sync per step, so it is done on NumPy only.
-    if isinstance(x, np.ndarray) and x.dtype.kind == "f" and not np.isfinite(x).all():
-        bad = np.argwhere(~np.isfinite(x))[0]
-        raise ValueError(
-            f"{layer}: expected finite input, got {x[tuple(bad)]} at index {tuple(bad)}"
-        )
+    # device-to-host sync per step, so it is done on NumPy only, and only where data
+    # enters: a layer inside a Sequential relies on the Sequential's own check.
+    if (
+        not layer._nested
+        and isinstance(x, np.ndarray)
+        and x.dtype.kind == "f"
+        and not np.isfinite(x).all()
+    ):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+        raise ValueError(f"{layer}: expected finite input, got {x[bad]} at index {bad}")
 
 
 class Layer:
@@ -109,6 +115,7 @@ class Layer:
     """
 
     _buffers: tuple[str, ...] = ()  # non-trainable arrays moved by astype/to
+    _nested = False  # True inside a Sequential, which validates the input once
 
     def __init__(self):
         self.params: dict = {}
@@ -245,15 +252,21 @@ class Linear(Layer):
         self.cache = x
         return out
 
-    def backward(self, dout):
-        """dout: (N, out) -> dx: (N, in); sets dW = dout^T x, db = sum_n dout_n."""
+    def backward(self, dout, input_grad=True):
+        """dout: (N, out) -> dx: (N, in); sets dW = dout^T x, db = sum_n dout_n.
+
+        ``input_grad=False`` skips dx (returns None): the first layer of a network
+        needs no gradient for the data, and dx is its largest matrix product.
+        """
         x = self._need_cache()
         self._check_dout(dout, (x.shape[0], self.out_features))
         xp = get_array_module(dout)
+        if dout.dtype != x.dtype:
+            dout = dout.astype(x.dtype)
         xp.matmul(dout.T, x, out=self.grads["W"])
         if "b" in self.params:
             dout.sum(axis=0, out=self.grads["b"])
-        return dout @ self.params["W"]
+        return dout @ self.params["W"] if input_grad else None
 
     def extra_repr(self):
         return (
@@ -491,7 +504,8 @@ class BatchNorm1d(Layer):
             if n < 2:
                 raise ValueError(
                     f"{self}: expected a batch of at least 2 examples in training mode "
-                    f"(the batch variance of one example is 0), got N={n}; use eval() for single examples"
+                    f"(the batch variance of one example is 0), got N={n}; "
+                    "use eval() for single examples"
                 )
             mu = x.mean(axis=0)
             xc = x - mu
@@ -539,17 +553,30 @@ class Sequential(Layer):
                 and callable(getattr(layer, "backward", None))
             ):
                 raise TypeError(
-                    f"Sequential: layer {i} must have forward() and backward(), got {type(layer).__name__}"
+                    f"Sequential: layer {i} must have forward() and backward(), "
+                    f"got {type(layer).__name__}"
                 )
         self.layers = list(layers)
+        for layer in self.layers:
+            if isinstance(layer, Layer):
+                layer._nested = True
 
     def forward(self, x):
+        if self.layers:
+            _check_input(self, x)
         for layer in self.layers:
             x = layer.forward(x)
         return x
 
-    def backward(self, dout):
-        for layer in reversed(self.layers):
+    def backward(self, dout, input_grad=True):
+        """Backpropagate ``dout`` through every layer; return dL/dx (None when
+        ``input_grad=False`` and the first layer is a ``Linear``, which then skips
+        the product that only the data would need, as training loops do)."""
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            layer = self.layers[i]
+            if i == 0 and not input_grad and isinstance(layer, Linear):
+                return layer.backward(dout, input_grad=False)
             dout = layer.backward(dout)
         return dout
 

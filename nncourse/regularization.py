@@ -1,0 +1,97 @@
+"""Weight penalties added to the data loss: L2 (weight decay) and L1.
+
+Only *weights* are penalised: parameters whose key is ``'W'`` (``Linear.W``).
+Biases, BatchNorm's ``gamma``/``beta`` and any other parameter are left alone,
+as in the notes: penalising a bias does not reduce the model's capacity to
+overfit, it only shifts its outputs.
+
+Use with any object that has ``parameters()`` (a ``Sequential`` or one layer)::
+
+    reg = L2(1e-3)
+    loss = data_loss.forward(model.forward(x), y) + reg.penalty(model)
+    model.backward(data_loss.backward())
+    reg.backward(model)          # adds 2 * strength * W into every dW
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from .backend import get_array_module
+
+__all__ = ["Regularizer", "L2", "L1"]
+
+
+def _weights(model):
+    """The Parameter handles of ``model`` whose key is 'W'."""
+    if not callable(getattr(model, "parameters", None)):
+        raise TypeError(
+            f"regularization: expected a model or layer with parameters(), "
+            f"got {type(model).__name__}"
+        )
+    for p in model.parameters():
+        key = getattr(p, "key", str(p.name).rsplit(".", 1)[-1])
+        if key == "W":
+            yield p
+
+
+class Regularizer:
+    """Base class: ``penalty(model) -> float`` and ``backward(model)``."""
+
+    def __init__(self, strength: float):
+        name = type(self).__name__
+        if isinstance(strength, bool) or not isinstance(strength, numbers.Real):
+            raise TypeError(
+                f"{name}: expected a real number strength, got {type(strength).__name__}"
+            )
+        if not math.isfinite(strength) or strength < 0:
+            raise ValueError(f"{name}: expected a finite strength >= 0, got {strength}")
+        self.strength = float(strength)
+
+    def _term(self, W):  # the penalty of one weight matrix, without the strength
+        raise NotImplementedError
+
+    def _grad(self, W):  # its gradient, with the strength
+        raise NotImplementedError
+
+    def penalty(self, model) -> float:
+        """strength * sum over weight matrices of the per-matrix term."""
+        return self.strength * sum(float(self._term(p.data)) for p in _weights(model))
+
+    def backward(self, model):
+        """Add the penalty's gradient into the weight gradients (call after
+        ``model.backward``, which overwrites them)."""
+        if self.strength == 0.0:
+            return
+        for p in _weights(model):
+            if p.grad is None:
+                p.grad = self._grad(p.data)
+            else:
+                p.grad += self._grad(p.data)
+
+    def __call__(self, model) -> float:
+        return self.penalty(model)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(strength={self.strength})"
+
+
+class L2(Regularizer):
+    """strength * sum_l ||W_l||_F^2; gradient 2 * strength * W."""
+
+    def _term(self, W):
+        return (W * W).sum()
+
+    def _grad(self, W):
+        return (2.0 * self.strength) * W
+
+
+class L1(Regularizer):
+    """strength * sum_l sum |W_l|; (sub)gradient strength * sign(W), 0 at W = 0."""
+
+    def _term(self, W):
+        return abs(W).sum()
+
+    def _grad(self, W):
+        return self.strength * get_array_module(W).sign(W)

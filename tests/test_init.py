@@ -1,0 +1,61 @@
+"""Initialisers: shapes, dtypes, seeds, the Xavier and He statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nncourse import init
+from nncourse.backend import to_numpy
+
+ALL = [
+    "zeros",
+    "constant",
+    "normal",
+    "uniform",
+    "xavier_uniform",
+    "xavier_normal",
+    "he_uniform",
+    "he_normal",
+]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_shape_dtype_and_seed(xp, name):
+    fn = init.get(name)
+    a = fn((7, 3), rng=5)
+    assert a.shape == (7, 3) and a.dtype == np.float32
+    assert fn((7, 3), rng=5, dtype=np.float64).dtype == np.float64
+    np.testing.assert_array_equal(to_numpy(a), to_numpy(fn((7, 3), rng=5)))
+
+
+def test_xavier_uniform_bound_and_variance():
+    fan_out, fan_in = 300, 500
+    W = to_numpy(init.xavier_uniform((fan_out, fan_in), rng=0, dtype=np.float64))
+    b = np.sqrt(6 / (fan_in + fan_out))
+    assert np.abs(W).max() <= b and np.abs(W).max() > 0.99 * b
+    assert W.var() == pytest.approx(2 / (fan_in + fan_out), rel=0.02)
+    Wn = to_numpy(init.xavier_normal((fan_out, fan_in), rng=0, dtype=np.float64))
+    assert Wn.var() == pytest.approx(2 / (fan_in + fan_out), rel=0.02)
+
+
+@pytest.mark.parametrize("name", ["he_uniform", "he_normal"])
+def test_he_variance(name):
+    W = to_numpy(init.get(name)((200, 400), rng=1, dtype=np.float64))
+    assert W.var() == pytest.approx(2 / 400, rel=0.02)  # 2 / fan_in, not fan_out
+    assert abs(W.mean()) < 0.01
+
+
+def test_bad_arguments():
+    with pytest.raises(
+        ValueError, match=r"init.xavier_uniform: expected a shape of positive sizes, got \(0, 3\)"
+    ):
+        init.xavier_uniform((0, 3))
+    with pytest.raises(ValueError, match=r"init.normal: expected std >= 0, got -1"):
+        init.normal((2, 2), std=-1)
+    with pytest.raises(ValueError, match=r"init.uniform: expected low <= high, got low=1, high=0"):
+        init.uniform((2, 2), low=1, high=0)
+    with pytest.raises(TypeError, match=r"rng: expected a numpy.random.Generator.*got str"):
+        init.he_normal((2, 2), rng="seed")
+    with pytest.raises(ValueError, match=r"init.get: unknown initialiser 'glorot'"):
+        init.get("glorot")
