@@ -1,0 +1,593 @@
+"""The training loop: one ``Trainer`` for full-batch, mini-batch and per-example SGD.
+
+The loop is the one of the notes (empirical risk minimisation with SGD)::
+
+    for epoch in range(epochs):
+        shuffle the training set (with the trainer's rng)
+        for each batch (x, y) of batch_size examples:
+            scores = model.forward(x)
+            loss   = loss_fn.forward(scores, y) + regularizer.penalty(model)
+            optimizer.zero_grad()
+            model.backward(loss_fn.backward())
+            regularizer.backward(model)          # adds lambda * dOmega/dtheta
+            optimizer.step()
+        scheduler.step()                         # learning-rate annealing, once per epoch
+        evaluate on the validation set; early stopping; callbacks
+
+``batch_size=None`` (or >= N) is full-batch gradient descent, ``batch_size=1`` is
+per-example SGD: the same code with a different batch size.
+
+The optimiser is either an object with ``step()`` and ``zero_grad()`` (``nncourse.optim``)
+or a plain callable update rule ``rule(params)``: ``params`` is the list of
+``model.parameters()`` handles (each with ``.name``, ``.data`` and ``.grad``) and the rule
+updates ``p.data`` in place, e.g. ``def sgd(params): [p.data.__isub__(0.1 * p.grad) ...]``.
+This is how a student's own update rule plugs into the loop.
+
+Recorded in :class:`History`: per epoch ``train_loss`` (mean of the step losses of the
+epoch, *including* the regularisation penalty: the objective being minimised),
+``train_acc`` (accuracy over the epoch's batches, as they were seen), ``val_loss`` and
+``val_acc`` (data loss and accuracy on the validation set after the epoch, eval mode),
+``lr`` (learning rate used during the epoch); per step ``step_loss``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import numbers
+
+import numpy as np
+
+from . import backend
+from .init import as_generator
+
+__all__ = ["Trainer", "History", "EarlyStopping", "TrainingDiverged"]
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; the message names the epoch and the step."""
+
+
+# ----------------------------------------------------------------------------- History
+
+
+class History:
+    """What a :meth:`Trainer.fit` recorded.
+
+    Per epoch (lists of floats, one entry per completed epoch): ``train_loss``,
+    ``train_acc``, ``val_loss``, ``val_acc``, ``lr``; a list stays empty when its value
+    does not exist (no validation set, a loss without accuracy, a rule without ``.lr``).
+    Per step: ``step_loss``. ``best_epoch`` is the 0-based epoch with the best
+    monitored value (early stopping's, else the lowest ``val_loss``, else the lowest
+    ``train_loss``); ``stopped_early`` tells whether training stopped before ``epochs``.
+    """
+
+    keys = ("train_loss", "train_acc", "val_loss", "val_acc", "lr")
+
+    def __init__(self):
+        self.train_loss: list[float] = []
+        self.train_acc: list[float] = []
+        self.val_loss: list[float] = []
+        self.val_acc: list[float] = []
+        self.lr: list[float] = []
+        self.step_loss: list[float] = []
+        self.best_epoch: int | None = None
+        self.stopped_early = False
+
+    @property
+    def epochs(self) -> int:
+        """Number of completed epochs."""
+        return len(self.train_loss)
+
+    def __len__(self):
+        return self.epochs
+
+    def as_dict(self) -> dict:
+        """The per-epoch series as a dict of NumPy arrays (plus ``step_loss``)."""
+        out = {k: np.asarray(getattr(self, k), dtype=float) for k in self.keys}
+        out["step_loss"] = np.asarray(self.step_loss, dtype=float)
+        return out
+
+    def _append(self, logs: dict):
+        for k in self.keys:
+            if logs[k] is not None:
+                getattr(self, k).append(logs[k])
+
+    def plot(self, ax=None):
+        """Training curves: loss (and accuracy, when recorded) per epoch.
+
+        Uses ``nncourse.viz.training_curves`` when that module is available; otherwise
+        draws loss curves on ``ax`` (a new figure with a loss and an accuracy panel when
+        ``ax`` is None). Returns what was drawn on (Axes, or an array of Axes).
+        """
+        try:
+            from .viz import training_curves  # noqa: PLC0415  (optional module)
+        except ImportError:
+            training_curves = None
+        if training_curves is not None:
+            return training_curves(self, ax=ax)
+        return self._plot_simple(ax)
+
+    def _plot_simple(self, ax=None):
+        import matplotlib.pyplot as plt  # noqa: PLC0415  (plots only when asked)
+
+        epochs = np.arange(1, self.epochs + 1)
+        has_acc = bool(self.train_acc or self.val_acc)
+        if ax is None:
+            fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(9 if has_acc else 5, 3.5))
+            axes = np.atleast_1d(axes)
+        else:
+            axes = np.array([ax])
+        axes[0].plot(epochs, self.train_loss, label="train loss")
+        if self.val_loss:
+            axes[0].plot(epochs, self.val_loss, label="val loss")
+        axes[0].set_xlabel("epoch")
+        axes[0].set_ylabel("loss")
+        axes[0].legend()
+        if len(axes) > 1:
+            if self.train_acc:
+                axes[1].plot(epochs, self.train_acc, label="train acc")
+            if self.val_acc:
+                axes[1].plot(epochs, self.val_acc, label="val acc")
+            axes[1].set_xlabel("epoch")
+            axes[1].set_ylabel("accuracy")
+            axes[1].legend()
+        if self.best_epoch is not None:
+            for a in axes:
+                a.axvline(self.best_epoch + 1, color="grey", linestyle=":", linewidth=1)
+        return axes if len(axes) > 1 else axes[0]
+
+    def __repr__(self):
+        last = ""
+        if self.epochs:
+            last = f", last train_loss={self.train_loss[-1]:.4g}"
+            if self.val_loss:
+                last += f", val_loss={self.val_loss[-1]:.4g}"
+        return (
+            f"History(epochs={self.epochs}{last}, best_epoch={self.best_epoch}, "
+            f"stopped_early={self.stopped_early})"
+        )
+
+
+# ----------------------------------------------------------------------------- early stopping
+
+
+def _snapshot(model) -> dict:
+    """Copies of the model's weights (and buffers), through ``state_dict`` when it has one."""
+    if hasattr(model, "state_dict"):
+        return model.state_dict()
+    return {p.name: p.data.copy() for p in model.parameters()}
+
+
+def _restore(model, state: dict):
+    if hasattr(model, "load_state_dict"):
+        model.load_state_dict(state)
+    else:
+        for p in model.parameters():
+            p.data[...] = state[p.name]
+
+
+class EarlyStopping:
+    """Stop when the monitored validation metric stops improving (the notes: "stop
+    training when validation set error increases"), and go back to the best weights.
+
+    ``monitor`` is ``'val_loss'`` (lower is better) or ``'val_acc'`` (higher is better);
+    ``'train_loss'``/``'train_acc'`` also work. An epoch improves when it beats the best
+    value so far by more than ``min_delta``. Training stops after ``patience`` epochs in
+    a row without improvement; with ``restore_best`` the weights of the best epoch are
+    loaded back (via ``state_dict``) when training ends.
+    """
+
+    def __init__(self, patience=5, monitor="val_loss", min_delta=0.0, restore_best=True):
+        if monitor not in History.keys[:4]:
+            raise ValueError(
+                f"EarlyStopping: expected monitor in {History.keys[:4]}, got {monitor!r}"
+            )
+        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 1:
+            raise ValueError(f"EarlyStopping: expected an int patience >= 1, got {patience!r}")
+        if min_delta < 0:
+            raise ValueError(f"EarlyStopping: expected min_delta >= 0, got {min_delta}")
+        self.patience, self.monitor = int(patience), monitor
+        self.min_delta, self.restore_best = float(min_delta), bool(restore_best)
+        self.mode = "max" if monitor.endswith("acc") else "min"
+        self.reset()
+
+    def reset(self):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch: int | None = None
+        self.best_state: dict | None = None
+        self.wait = 0
+
+    def update(self, model, epoch: int, logs: dict) -> bool:
+        """Record epoch ``epoch``; return True when training should stop."""
+        value = logs[self.monitor]
+        if value is None:
+            raise ValueError(
+                f"EarlyStopping: nothing to monitor under {self.monitor!r} (the loss has no "
+                "accuracy, or there is no validation set)"
+            )
+        better = (
+            value < self.best - self.min_delta
+            if self.mode == "min"
+            else value > self.best + self.min_delta
+        )
+        if better:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best:
+                self.best_state = _snapshot(model)
+            return False
+        self.wait += 1
+        return self.wait >= self.patience
+
+    def restore(self, model):
+        if self.restore_best and self.best_state is not None:
+            _restore(model, self.best_state)
+
+    def __repr__(self):
+        return (
+            f"EarlyStopping(patience={self.patience}, monitor={self.monitor!r}, "
+            f"min_delta={self.min_delta}, restore_best={self.restore_best})"
+        )
+
+
+# ----------------------------------------------------------------------------- Trainer
+
+
+def _as_data(what, a, dtype=None, where="Trainer.fit"):
+    """``a`` as an array of the active backend (host data is moved once)."""
+    if not hasattr(a, "shape") or not hasattr(a, "dtype"):
+        a = np.asarray(a)
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{where}: expected numeric {what}, got dtype {a.dtype}")
+    if dtype is not None and a.dtype.kind == "f":
+        return backend.asarray(a, dtype=dtype)
+    return backend.asarray(a)
+
+
+def _check_xy(X, y, who="X, y", width=None, where="Trainer.fit"):
+    if X.ndim != 2:
+        raise ValueError(
+            f"{where}: expected {who.split(',')[0]} of shape (N, D), "
+            f"got an array of shape {tuple(X.shape)}"
+        )
+    if X.shape[0] == 0:
+        raise ValueError(
+            f"{where}: expected at least one example in {who}, got shape {tuple(X.shape)}"
+        )
+    if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"{where}: expected targets of shape ({X.shape[0]},) or ({X.shape[0]}, K) "
+            f"to match {X.shape[0]} examples, got shape {tuple(y.shape)} ({who})"
+        )
+    if width is not None and X.shape[1] != width:
+        raise ValueError(
+            f"{where}: expected validation inputs of width {width} like the training "
+            f"set, got shape {tuple(X.shape)}"
+        )
+    if isinstance(X, np.ndarray) and X.dtype.kind == "f" and not np.isfinite(X).all():
+        raise ValueError(f"{where}: expected finite inputs, {who} contains NaN or inf")
+
+
+class Trainer:
+    """Fit ``model`` by minimising ``loss`` with ``optimizer``.
+
+    Parameters
+    ----------
+    model : a layer or ``Sequential`` (``forward``, ``backward``, ``parameters()``,
+        ``train()``/``eval()``).
+    loss : a loss object (``forward(scores, y) -> float``, ``backward()``, ``accuracy``).
+    optimizer : an optimiser (``step()``, ``zero_grad()``, ``.lr``) or a callable update
+        rule ``rule(params)`` (see the module docstring).
+    batch_size : examples per step; ``None`` or >= N is full-batch, 1 is per-example SGD.
+    epochs : passes over the training set.
+    shuffle : reshuffle the training set every epoch (with ``rng``).
+    rng : ``numpy.random.Generator`` or int seed; the same seed gives the same history.
+    scheduler : learning-rate schedule, ``step()`` called once at the end of every epoch.
+    regularizer : e.g. ``nncourse.regularization.L2(1e-4)``: ``penalty(model)`` is added
+        to the loss and ``backward(model)`` to the gradients.
+    early_stopping : an :class:`EarlyStopping`.
+    callbacks : callables ``cb(trainer, epoch, logs)`` run at the end of each epoch;
+        training stops when one returns True or sets ``trainer.stop_training = True``.
+    progress : show a ``tqdm`` bar over epochs with the current loss/accuracy.
+    drop_last : skip a last incomplete batch (useful with BatchNorm and N % batch_size == 1).
+    """
+
+    def __init__(
+        self,
+        model,
+        loss,
+        optimizer,
+        batch_size=32,
+        epochs=10,
+        shuffle=True,
+        rng=None,
+        scheduler=None,
+        regularizer=None,
+        early_stopping=None,
+        callbacks=(),
+        progress=True,
+        drop_last=False,
+    ):
+        if not (
+            callable(getattr(model, "forward", None)) and callable(getattr(model, "backward", None))
+        ):
+            raise TypeError(
+                "Trainer: expected a model with forward() and backward(), "
+                f"got {type(model).__name__}"
+            )
+        if not callable(getattr(loss, "backward", None)):
+            raise TypeError(
+                f"Trainer: expected a loss object with forward() and backward(), got {loss!r}"
+            )
+        is_opt = callable(getattr(optimizer, "step", None))
+        if not is_opt and not callable(optimizer):
+            raise TypeError(
+                "Trainer: expected an optimizer with step()/zero_grad() or a callable "
+                f"update rule rule(params), got {type(optimizer).__name__}"
+            )
+        if batch_size is not None and (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, numbers.Integral)
+            or batch_size < 1
+        ):
+            raise ValueError(
+                f"Trainer: expected batch_size None or an int >= 1, got {batch_size!r}"
+            )
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
+            raise ValueError(f"Trainer: expected an int epochs >= 0, got {epochs!r}")
+        if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+            raise TypeError(
+                f"Trainer: expected early_stopping=EarlyStopping(...), got {early_stopping!r}"
+            )
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.epochs, self.shuffle = int(epochs), bool(shuffle)
+        self.rng = as_generator(rng)
+        self.scheduler, self.regularizer = scheduler, regularizer
+        self.early_stopping = early_stopping
+        self.callbacks = tuple(callbacks)
+        self.progress, self.drop_last = bool(progress), bool(drop_last)
+        self.stop_training = False
+        self.history: History | None = None
+
+    # -- helpers ------------------------------------------------------------------
+    def _lr(self) -> float | None:
+        lr = getattr(self.optimizer, "lr", None)
+        return float(lr) if isinstance(lr, numbers.Real) else None
+
+    def _model_dtype(self):
+        dtype = getattr(self.model, "dtype", None)
+        return dtype if dtype is not None and np.dtype(dtype).kind == "f" else None
+
+    def _prepare(self, X, y, who, width=None, where="Trainer.fit"):
+        """Check shapes and move the data to the active backend, once, in the model's dtype."""
+        dtype = self._model_dtype()
+        X = _as_data(who.split(",")[0], X, dtype, where)
+        y = _as_data("targets", y, dtype, where)
+        _check_xy(X, y, who, width, where)
+        return X, y
+
+    def _diverged(self, epoch, step, value, last_good=None, params=None, on_gpu=False):
+        """Put the last finite weights back and raise TrainingDiverged."""
+        where = f"epoch {epoch + 1}, step {step + 1}"
+        if on_gpu:
+            kept = f"the weights of the start of epoch {epoch + 1} were restored"
+        else:
+            kept = "the model keeps its last finite weights"
+            if last_good is not None and not all(_finite(p.data) for p in params):
+                for p, saved in zip(params, last_good):
+                    p.data[...] = saved
+        raise TrainingDiverged(
+            f"Trainer.fit: the loss became {value} at {where} (of {self.epochs} epochs); "
+            f"training diverged. Try a smaller learning rate{_now(self._lr())}; "
+            f"{kept}."
+        )
+
+    # -- the loop -----------------------------------------------------------------
+    def fit(self, X, y, val=None) -> History:
+        """Train on ``X`` (N, D) with targets ``y`` ((N,) labels or (N, K) targets).
+
+        ``val=(X_val, y_val)`` is evaluated after every epoch. Returns the
+        :class:`History` (also kept as ``self.history``).
+        """
+        X, y = self._prepare(X, y, "X, y")
+        if val is not None:
+            if not isinstance(val, (tuple, list)) or len(val) != 2:
+                raise TypeError(
+                    f"Trainer.fit: expected val=(X_val, y_val), got {type(val).__name__}"
+                )
+            Xv, yv = self._prepare(val[0], val[1], "X_val, y_val", width=X.shape[1])
+            if yv.shape[1:] != y.shape[1:]:
+                raise ValueError(
+                    f"Trainer.fit: expected validation targets of shape {('M', *y.shape[1:])} "
+                    f"like the training targets {tuple(y.shape)}, got {tuple(yv.shape)}"
+                )
+        es = self.early_stopping
+        if es is not None:
+            if es.monitor.startswith("val") and val is None:
+                raise ValueError(
+                    f"Trainer.fit: early stopping monitors {es.monitor!r} but no validation "
+                    "set was given; pass val=(X_val, y_val)"
+                )
+            es.reset()
+
+        model, loss_fn, opt, reg = self.model, self.loss, self.optimizer, self.regularizer
+        n = X.shape[0]
+        bs = n if self.batch_size is None else min(self.batch_size, n)
+        stops = range(0, n - (n % bs if self.drop_last and n > bs else 0), bs)
+        xp = backend.get_array_module(X)
+        on_host = xp is np
+
+        params = list(model.parameters())
+        # Sequential/Linear can skip dL/dx of the first layer (nobody needs it here)
+        backward = model.backward
+        if "input_grad" in inspect.signature(backward).parameters:
+            backward = functools.partial(backward, input_grad=False)
+        if callable(getattr(opt, "step", None)):
+            zero_grad, update = opt.zero_grad, opt.step
+        else:
+            zero_grad = getattr(model, "zero_grad", lambda: None)
+
+            def update():
+                opt(params)
+
+        # Before every update the weights are copied here, so that a divergence
+        # found at the next step can put back the last finite ones (NumPy only:
+        # on a GPU the loss is read once per epoch, see below).
+        last_good = [p.data.copy() for p in params] if on_host else None
+
+        history = self.history = History()
+        self.stop_training = False
+        bar = None
+        epochs = range(self.epochs)
+        if self.progress and self.epochs:
+            from tqdm.auto import tqdm  # noqa: PLC0415  (only when a bar is wanted)
+
+            bar = tqdm(total=self.epochs, desc="Trainer.fit", unit="epoch", leave=True)
+        n_seen = stops[-1] + min(bs, n - stops[-1])  # examples per epoch (after drop_last)
+        score_buf = None  # the epoch's scores, for one accuracy call per epoch
+        try:
+            for epoch in epochs:
+                model.train()
+                if self.shuffle and bs < n:
+                    order = self.rng.permutation(n)
+                    if not on_host:
+                        order = xp.asarray(order)
+                    Xs, ys = X[order], y[order]  # one gather per epoch; batches are views
+                else:
+                    Xs, ys = X, y
+                lr = self._lr()
+                if not on_host:
+                    start_state = [p.data.copy() for p in params]
+                step_losses = []
+                for step, i in enumerate(stops):
+                    xb, yb = Xs[i : i + bs], ys[i : i + bs]
+                    try:
+                        scores = model.forward(xb)
+                        lv = loss_fn.forward(scores, yb)
+                    except ValueError as err:  # NumPy losses/layers reject NaN/inf
+                        if "finite" in str(err):
+                            self._diverged(epoch, step, "NaN/inf", last_good, params)
+                        raise
+                    if reg is not None:
+                        lv = lv + reg.penalty(model)
+                    if on_host and not math.isfinite(lv):
+                        self._diverged(epoch, step, lv, last_good, params)
+                    zero_grad()
+                    backward(loss_fn.backward())
+                    if reg is not None:
+                        reg.backward(model)
+                    if on_host:
+                        for saved, p in zip(last_good, params):
+                            np.copyto(saved, p.data)
+                    update()
+                    step_losses.append(lv)
+                    if score_buf is None and epoch == 0 and step == 0:
+                        if loss_fn.accuracy(scores, yb) is not None:
+                            score_buf = xp.empty((n_seen, *scores.shape[1:]), scores.dtype)
+                    if score_buf is not None:
+                        score_buf[i : i + bs] = scores
+
+                # one read of the step losses per epoch (one device sync on a GPU)
+                if on_host:
+                    losses = [float(v) for v in step_losses]
+                else:
+                    losses = backend.to_numpy(xp.stack(step_losses)).astype(float).tolist()
+                    bad = [k for k, v in enumerate(losses) if not math.isfinite(v)]
+                    if bad:
+                        for p, saved in zip(params, start_state):
+                            p.data[...] = saved
+                        self._diverged(epoch, bad[0], losses[bad[0]], on_gpu=True)
+                history.step_loss.extend(losses)
+                sizes = [min(bs, n_seen - k * bs) for k in range(len(losses))]
+                train_acc = None
+                if score_buf is not None:  # accuracy of the scores as seen during the epoch
+                    train_acc = float(loss_fn.accuracy(score_buf, ys[:n_seen]))
+                logs = {
+                    "epoch": epoch,
+                    "train_loss": float(np.dot(losses, sizes) / n_seen),
+                    "train_acc": train_acc,
+                    "val_loss": None,
+                    "val_acc": None,
+                    "lr": lr,
+                }
+                if val is not None:
+                    ev = self._evaluate(Xv, yv)
+                    logs["val_loss"] = ev["loss"]
+                    logs["val_acc"] = ev["acc"]
+                history._append(logs)
+                if self.scheduler is not None:
+                    self.scheduler.step()
+
+                stop = es is not None and es.update(model, epoch, logs)
+                for cb in self.callbacks:
+                    if cb(self, epoch, logs) is True:
+                        self.stop_training = True
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(_postfix(logs), refresh=True)
+                if stop or self.stop_training:
+                    history.stopped_early = epoch + 1 < self.epochs
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+
+        if es is not None and es.best_epoch is not None:
+            es.restore(model)
+            history.best_epoch = es.best_epoch
+        elif history.epochs:
+            series = history.val_loss if val is not None else history.train_loss
+            history.best_epoch = int(np.argmin(series))
+        return history
+
+    def evaluate(self, X, y, batch_size=4096) -> dict:
+        """Data loss and accuracy on ``(X, y)`` in eval mode (the previous mode is restored).
+
+        Returns ``{'loss': float, 'acc': float or None}``; the loss is the mean over the
+        examples, without the regularisation penalty. Runs in chunks of ``batch_size``.
+        """
+        X, y = self._prepare(X, y, "X, y", where="Trainer.evaluate")
+        return self._evaluate(X, y, batch_size)
+
+    def _evaluate(self, X, y, batch_size=4096) -> dict:
+        model, loss_fn, n = self.model, self.loss, X.shape[0]
+        was_training = getattr(model, "training", True)
+        model.eval()
+        try:
+            total, hits, has_acc = 0.0, 0.0, True
+            for i in range(0, n, batch_size):
+                xb, yb = X[i : i + batch_size], y[i : i + batch_size]
+                scores = model.forward(xb)
+                total += float(loss_fn.forward(scores, yb)) * xb.shape[0]
+                acc = loss_fn.accuracy(scores, yb) if has_acc else None
+                if acc is None:
+                    has_acc = False
+                else:
+                    hits += acc * xb.shape[0]
+        finally:
+            model.train(was_training)
+        return {"loss": total / n, "acc": hits / n if has_acc else None}
+
+    def __repr__(self):
+        return (
+            f"Trainer(model={type(self.model).__name__}, loss={self.loss!r}, "
+            f"batch_size={self.batch_size}, epochs={self.epochs})"
+        )
+
+
+def _finite(a) -> bool:
+    return bool(backend.get_array_module(a).isfinite(a).all())
+
+
+def _postfix(logs: dict) -> dict:
+    out = {"loss": f"{logs['train_loss']:.4g}"}
+    for k in ("train_acc", "val_loss", "val_acc"):
+        if logs[k] is not None:
+            out[k.replace("train_", "")] = f"{logs[k]:.4g}"
+    return out
+
+
+def _now(lr) -> str:
+    return "" if lr is None else f" (now lr={lr:.3g})"
