@@ -59,8 +59,8 @@ def run_nncourse(sizes, X, y, batch):
     for s in range(0, len(X), batch):
         xb, yb = X[s : s + batch], y[s : s + batch]
         loss(model(xb), yb)
-        opt.zero_grad()
-        model.backward(loss.backward(), input_grad=False)  # as Trainer does
+        model.backward(loss.backward(), input_grad=False)  # as Trainer does (no zero_grad:
+        # backward overwrites the gradients)
         opt.step()
     return len(X) / (time.perf_counter() - t0)
 

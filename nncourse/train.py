@@ -7,8 +7,7 @@ The loop is the one of the notes (empirical risk minimisation with SGD)::
         for each batch (x, y) of batch_size examples:
             scores = model.forward(x)
             loss   = loss_fn.forward(scores, y) + regularizer.penalty(model)
-            optimizer.zero_grad()
-            model.backward(loss_fn.backward())
+            model.backward(loss_fn.backward())   # overwrites every layer's grads
             regularizer.backward(model)          # adds lambda * dOmega/dtheta
             optimizer.step()
         scheduler.step()                         # learning-rate annealing, once per epoch
@@ -424,10 +423,11 @@ class Trainer:
         backward = model.backward
         if "input_grad" in inspect.signature(backward).parameters:
             backward = functools.partial(backward, input_grad=False)
+        # No zero_grad() in the loop: in this library backward() *overwrites* the
+        # gradients (it does not accumulate as PyTorch does), so zeroing is wasted work.
         if callable(getattr(opt, "step", None)):
-            zero_grad, update = opt.zero_grad, opt.step
+            update = opt.step
         else:
-            zero_grad = getattr(model, "zero_grad", lambda: None)
 
             def update():
                 opt(params)
@@ -474,7 +474,6 @@ class Trainer:
                         lv = lv + reg.penalty(model)
                     if on_host and not math.isfinite(lv):
                         self._diverged(epoch, step, lv, last_good, params)
-                    zero_grad()
                     backward(loss_fn.backward())
                     if reg is not None:
                         reg.backward(model)

@@ -1,0 +1,202 @@
+"""The playground in a real browser: JupyterLab + headless Chromium driven by Playwright.
+
+Starts JupyterLab on a free loopback port with a random token (autosave off, settings and
+workspaces in a temporary folder, so the committed notebook is never written), opens
+``notebooks/playground.ipynb`` in Debian's ``/usr/bin/chromium``, runs all cells, clicks Play
+in the playground and checks by screenshots of the decision-region image that it changes over
+time, that no cell raised and that the page logged no JavaScript errors.
+
+Needs ``apt-get install chromium`` and ``pip install playwright`` (never ``playwright
+install``: the system Chromium is used). Skips, with the reason, only when Chromium cannot
+start.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK = "notebooks/playground.ipynb"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url, timeout=2.0):
+    with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 (loopback only)
+        return r.status, r.read()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright for Python is not installed"
+    )
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"{CHROMIUM} not found: apt-get install chromium")
+    pw = sync_api.sync_playwright().start()
+    try:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    except Exception as err:  # the one reason to skip: Chromium cannot start here
+        pw.stop()
+        pytest.skip(f"headless Chromium cannot start: {err}")
+    yield b
+    b.close()
+    pw.stop()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on 127.0.0.1:<free port>; yields its base URL and token."""
+    tmp = tmp_path_factory.mktemp("lab")
+    settings = tmp / "settings" / "@jupyterlab" / "docmanager-extension"
+    settings.mkdir(parents=True)
+    (settings / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
+    news = tmp / "settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp / "runtime"))
+    cmd = [
+        str(Path(sys.executable).parent / "jupyter"),
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.token={token}",
+        f"--ServerApp.root_dir={REPO}",
+        f"--LabApp.user_settings_dir={tmp / 'settings'}",
+        f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    if os.geteuid() == 0:  # CI containers run as root
+        cmd.append("--allow-root")
+    log = open(tmp / "lab.log", "w")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 40
+        while True:
+            try:
+                if _get(f"{base}/api/status?token={token}")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"JupyterLab did not start:\n{(tmp / 'lab.log').read_text()[-3000:]}"
+                )
+            time.sleep(0.3)
+        yield base, token
+    finally:
+        # shut the server down (it stops its kernels), then make sure it is gone
+        try:
+            req = urllib.request.Request(
+                f"{base}/api/shutdown", method="POST", headers={"Authorization": f"token {token}"}
+            )
+            urllib.request.urlopen(req, timeout=5)  # noqa: S310
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=5)
+        log.close()
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+
+
+def test_playground_plays_in_jupyterlab(browser, lab):
+    base, token = lab
+    source_before = (REPO / NOTEBOOK).read_bytes()
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None
+        ),
+    )
+    try:
+        page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}", timeout=30_000)
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=30_000)
+        # the kernel must be up before "Run All" (its status shows in the toolbar)
+        page.wait_for_selector(
+            ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']",
+            timeout=30_000,
+        )
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+        # wait until every cell has run (all six widgets shown, kernel idle again)
+        page.locator("img.nncourse-frame").nth(5).wait_for(state="visible", timeout=60_000)
+        page.wait_for_selector(
+            ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']",
+            timeout=30_000,
+        )
+        play = page.locator(".nncourse-play").first
+        frame = page.locator("img.nncourse-frame").first
+        frame.wait_for(state="visible", timeout=10_000)
+        frame.scroll_into_view_if_needed()
+        box = frame.bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 100, box
+        shots = [frame.screenshot()]
+        play.click()
+        for _ in range(2):
+            page.wait_for_timeout(1500)
+            shots.append(frame.screenshot())
+        page.locator(".nncourse-pause").first.click()
+
+        a, b, c = (_pixels(s) for s in shots)
+        assert a.shape == b.shape == c.shape
+        # the decision regions keep changing while it plays
+        assert np.abs(a - b).mean() > 0.05, "no change after clicking Play"
+        assert np.abs(b - c).mean() > 0.05, "the image stopped changing while playing"
+        # every cell ran without a Python error
+        py_errors = page.locator("[data-mime-type='application/vnd.jupyter.error']")
+        assert py_errors.count() == 0, py_errors.first.inner_text()
+        widgets = page.locator(".nncourse-frame")
+        assert widgets.count() == 6, f"expected 6 widget images, found {widgets.count()}"
+    except Exception:
+        shot = Path(os.environ.get("NNCOURSE_BROWSER_SHOT", "/tmp/nncourse_browser_failure.png"))
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot of the failure: {shot}; page errors: {errors}")
+        raise
+    finally:
+        page.close()
+    assert errors == [], "\n".join(errors)
+    assert (REPO / NOTEBOOK).read_bytes() == source_before, "the notebook file was modified"
