@@ -1,0 +1,204 @@
+"""Run an assignment notebook and many mutated versions of it, fast.
+
+    python tests/notebook_runner.py SOURCE.ipynb JOB.json RESULT.json
+
+Used by tests/test_notebooks.py in a subprocess. Executing a notebook once per
+mutated solution cell would cost minutes per notebook, so this runner executes
+the *source* notebook cell by cell in one IPython shell and, at each solution
+cell that has mutations, forks: the child runs the mutated cell and the cells
+after it until a grade cell loses its points, then reports. The parent goes on
+with the original cell.
+
+Verdicts use the autograder's own trusted logic (``autograder.key``): a first
+pass over the source builds the answer key, exactly as ``release`` does; each
+run is then scored with ``score_cell``, as ``grade`` does. Hidden checks that
+decide nothing in the kernel are therefore decided here too.
+
+JOB.json: {"mutations": [{"id", "cell" (grade_id of a solution cell), "source"}],
+           "student": optional path of a student-version notebook to score,
+           "max_seconds": per child run}
+RESULT.json: {"base": {grade_id: score dict}, "base_seconds": float,
+              "errors": {cell: ename} of the base run,
+              "mutations": {id: {"failed": [grade_ids], "error": str|None}},
+              "student": {"scores": {...}, "errors": {cell_id: ename}}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import nbformat  # noqa: E402
+from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
+
+from autograder import checks, key  # noqa: E402
+
+MIME = checks.MIME
+
+
+class Recorder:
+    """Collects what Check publishes, per cell, as nbgrader-style outputs."""
+
+    def __init__(self):
+        self.outputs: list = []
+
+    def publish(self, record):
+        self.outputs.append(
+            {"output_type": "display_data", "data": {MIME: json.loads(json.dumps(record))}}
+        )
+
+
+def _cell_id(cell, i):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {i}"
+
+
+def run_cell(shell, rec, cell, source):
+    """Execute one code cell; return nbformat-like outputs (records + an error)."""
+    rec.outputs = []
+    result = shell.run_cell(source, store_history=False, silent=False)
+    outputs = list(rec.outputs)
+    err = result.error_before_exec or result.error_in_exec
+    if err is not None:
+        outputs.append({"output_type": "error", "ename": type(err).__name__, "evalue": str(err)})
+    return outputs
+
+
+def executed_cell(cell, outputs):
+    c = nbformat.from_dict(dict(cell))
+    c["outputs"] = outputs
+    return c
+
+
+def quiet():
+    """Send the shell's printing (tracebacks, prints, tqdm) to /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+
+
+def new_shell(workdir):
+    os.chdir(workdir)
+    shell = InteractiveShell.instance()
+    shell.run_cell("import matplotlib; matplotlib.use('Agg')", store_history=False)
+    rec = Recorder()
+    checks._publish = rec.publish  # Check looks _publish up at call time
+    # plt.show() in a cell must not block or warn
+    shell.run_cell(
+        "import matplotlib.pyplot as _plt; _plt.show = lambda *a, **k: _plt.close('all')"
+    )
+    return shell, rec
+
+
+def build_key(nb, workdir):
+    """First pass: execute the source with AUTOGRADER_KEY_RUN=1 and build the key."""
+    os.environ["AUTOGRADER_KEY_RUN"] = "1"
+    shell, rec = new_shell(workdir)
+    executed = []
+    errors = {}
+    t0 = time.perf_counter()
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            executed.append(cell)
+            continue
+        outs = run_cell(shell, rec, cell, cell.source)
+        executed.append(executed_cell(cell, outs))
+        if outs and outs[-1]["output_type"] == "error":
+            errors[_cell_id(cell, i)] = outs[-1]["ename"]
+    seconds = time.perf_counter() - t0
+    shell.cleanup() if hasattr(shell, "cleanup") else None
+    InteractiveShell.clear_instance()
+    os.environ["AUTOGRADER_KEY_RUN"] = "0"
+    ran = nbformat.from_dict(dict(nb))
+    ran.cells = executed
+    the_key, _ = key.build_key(ran, "nb") if not errors else (None, None)
+    return the_key, key.score_notebook(ran, the_key) if the_key else {}, errors, seconds
+
+
+def run_child(nb, start, source, the_key, shell, rec, deadline, out_path):
+    """In a forked child: run cell ``start`` with ``source``, then the rest, until a loss."""
+    failed, error = [], None
+    try:
+        signal.alarm(max(1, int(deadline)))
+        for i in range(start, len(nb.cells)):
+            cell = nb.cells[i]
+            if cell.cell_type != "code":
+                continue
+            outs = run_cell(shell, rec, cell, source if i == start else cell.source)
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if gid in the_key["cells"]:
+                verdict = key.score_cell(executed_cell(cell, outs), the_key["cells"][gid])
+                if verdict["score"] < verdict["max_score"]:
+                    failed.append(gid)
+                    break
+    except BaseException as exc:  # timeout (alarm) or a crash: report, never hang
+        error = f"{type(exc).__name__}: {exc}"
+    with open(out_path, "w") as f:
+        json.dump({"failed": failed, "error": error}, f)
+
+
+def _alarm(signum, frame):
+    raise TimeoutError("mutated run exceeded its time limit")
+
+
+def main(src_path, job_path, result_path):
+    job = json.load(open(job_path))
+    nb = nbformat.read(src_path, as_version=4)
+    workdir = os.path.dirname(os.path.abspath(src_path))
+    quiet()
+    the_key, base_scores, errors, seconds = build_key(nb, workdir)
+    result = {"base": base_scores, "base_seconds": seconds, "errors": errors, "mutations": {}}
+    if the_key is None:
+        json.dump(result, open(result_path, "w"), indent=1)
+        return
+
+    if job.get("student"):
+        student = nbformat.read(job["student"], as_version=4)
+        shell, rec = new_shell(workdir)
+        executed, st_errors = [], {}
+        for i, cell in enumerate(student.cells):
+            if cell.cell_type == "code":
+                outs = run_cell(shell, rec, cell, cell.source)
+                cell = executed_cell(cell, outs)
+                if outs and outs[-1]["output_type"] == "error":
+                    st_errors[_cell_id(cell, i)] = outs[-1]["ename"]
+            executed.append(cell)
+        InteractiveShell.clear_instance()
+        student.cells = executed
+        result["student"] = {"scores": key.score_notebook(student, the_key), "errors": st_errors}
+
+    by_cell: dict[str, list] = {}
+    for m in job.get("mutations", []):
+        by_cell.setdefault(m["cell"], []).append(m)
+    signal.signal(signal.SIGALRM, _alarm)
+    shell, rec = new_shell(workdir)
+    tmp = result_path + ".child"
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for m in by_cell.pop(_cell_id(cell, i), []):
+            pid = os.fork()
+            if pid == 0:  # child
+                try:
+                    run_child(nb, i, m["source"], the_key, shell, rec, job["max_seconds"], tmp)
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+            try:
+                result["mutations"][m["id"]] = json.load(open(tmp))
+                os.remove(tmp)
+            except (OSError, ValueError):
+                result["mutations"][m["id"]] = {"failed": [], "error": "child died"}
+        run_cell(shell, rec, cell, cell.source)
+    for cell_id, ms in by_cell.items():  # mutations naming a cell that does not exist
+        for m in ms:
+            result["mutations"][m["id"]] = {"failed": [], "error": f"no cell {cell_id!r}"}
+    json.dump(result, open(result_path, "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
