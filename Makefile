@@ -10,7 +10,7 @@ PORT   ?= 8888
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab test lint format bench clean
+.PHONY: help install lab test lint format bench slides clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -36,6 +36,9 @@ format: install ## Reformat the code with ruff
 
 test: lint ## Lint, then run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+slides: install ## Build the lecture decks (reveal.js HTML, offline) into slides/_build
+	$(BIN)/python slides/build.py
 
 bench: install ## Run the benchmarks (ratios, printed)
 	$(BIN)/python bench/mlp_throughput.py

@@ -45,6 +45,9 @@ MIME = "application/vnd.nncourse.check+json"
 #: Kinds of checks; the grader decides each kind in ``autograder.key.decide``.
 KINDS = ("close", "equal", "true", "at_least", "at_most", "accuracy")
 
+#: Default of ``equal``'s ``expected``: decide against the answer key only.
+KEY = type("KeyOnly", (), {"__repr__": lambda self: "KEY"})()
+
 _KEY_RUN_ENV = "AUTOGRADER_KEY_RUN"  # set by the trusted answer-key run only
 
 
@@ -112,7 +115,7 @@ def _as_numpy(value):
     return None
 
 
-def make_record(check_id, label, kind, value, params=None, line=None, expected=None):
+def make_record(check_id, label, kind, value, params=None, line=None, expected=None, msg=""):
     """The JSON object a check emits (``expected`` only in the trusted key run)."""
     record = {
         "check": str(check_id),
@@ -121,6 +124,7 @@ def make_record(check_id, label, kind, value, params=None, line=None, expected=N
         "value": encode_value(value),
         "params": params or {},
         "line": line,
+        "msg": str(msg)[:1000],
     }
     if expected is not None:
         record["expected"] = encode_value(expected)
@@ -148,16 +152,22 @@ class Check:
 
     # -- the checks -----------------------------------------------------------
 
-    def close(self, label, got, expected, rtol=1e-6, atol=1e-8, msg=""):
+    def close(self, label, got, expected=None, rtol=1e-6, atol=1e-8, msg=""):
         """``got`` has the shape of ``expected`` and is elementwise close to it.
 
         ``|got - expected| <= atol + rtol * |expected|`` (numpy.allclose), NaN never passes.
+        With ``expected=None`` (recommended in hidden tests) nothing is decided in the kernel:
+        the grader compares ``got`` with the value the instructor's solution produced.
         """
         got_arr = _as_numpy(got)
-        exp_arr = np.asarray(_as_numpy(expected), dtype=np.float64)
-        self._emit(label, "close", got, {"rtol": float(rtol), "atol": float(atol)}, expected)
+        self._emit(
+            label, "close", got, {"rtol": float(rtol), "atol": float(atol)}, expected, msg=msg
+        )
         if got_arr is None:
             self._fail(label, msg, f"expected an array or number, got {type(got).__name__}")
+        if expected is None:
+            return
+        exp_arr = np.asarray(_as_numpy(expected), dtype=np.float64)
         got_arr = got_arr.astype(np.float64)
         if got_arr.shape != exp_arr.shape:
             self._fail(label, msg, f"expected shape {exp_arr.shape}, got shape {got_arr.shape}")
@@ -169,28 +179,32 @@ class Check:
                 detail += f"\n  expected: {np.array2string(exp_arr, precision=6)}"
             self._fail(label, msg, detail)
 
-    def equal(self, label, got, expected, msg=""):
-        """``got == expected`` exactly (arrays: same shape and all entries equal)."""
-        self._emit(label, "equal", got, {}, expected)
-        if not values_equal(got, expected):
+    def equal(self, label, got, expected=KEY, msg=""):
+        """``got == expected`` exactly (arrays: same shape and all entries equal).
+
+        Without ``expected`` (recommended in hidden tests) the grader compares ``got`` with the
+        value the instructor's solution produced; nothing is decided in the kernel.
+        """
+        self._emit(label, "equal", got, {}, None if expected is KEY else expected, msg=msg)
+        if expected is not KEY and not values_equal(got, expected):
             self._fail(label, msg, f"expected {_short(expected)}, got {_short(got)}")
 
     def true(self, label, condition, msg=""):
         """``condition`` is true. Weak against forgery: prefer close/equal in hidden tests."""
         ok = bool(condition) is True
-        self._emit(label, "true", ok, {})
+        self._emit(label, "true", ok, {}, msg=msg)
         if not ok:
             self._fail(label, msg, "condition is false")
 
     def at_least(self, label, value, threshold, msg=""):
         """The number ``value >= threshold``."""
-        self._emit(label, "at_least", value, {"threshold": float(threshold)})
+        self._emit(label, "at_least", value, {"threshold": float(threshold)}, msg=msg)
         if not _number(value) >= threshold:
             self._fail(label, msg, f"expected at least {threshold}, got {_short(value)}")
 
     def at_most(self, label, value, threshold, msg=""):
         """The number ``value <= threshold``."""
-        self._emit(label, "at_most", value, {"threshold": float(threshold)})
+        self._emit(label, "at_most", value, {"threshold": float(threshold)}, msg=msg)
         if not _number(value) <= threshold:
             self._fail(label, msg, f"expected at most {threshold}, got {_short(value)}")
 
@@ -202,7 +216,7 @@ class Check:
         """
         pred = np.asarray(_as_numpy(predictions))
         targ = np.asarray(_as_numpy(targets))
-        self._emit(label, "accuracy", pred, {"threshold": float(threshold)}, targ)
+        self._emit(label, "accuracy", pred, {"threshold": float(threshold)}, targ, msg=msg)
         if pred.shape != targ.shape:
             self._fail(label, msg, f"expected predictions of shape {targ.shape}, got {pred.shape}")
         acc = float(np.mean(pred == targ)) if targ.size else 0.0
@@ -242,7 +256,7 @@ class Check:
 
     # -- internals ------------------------------------------------------------
 
-    def _emit(self, label, kind, value, params, expected=None):
+    def _emit(self, label, kind, value, params, expected=None, msg=""):
         label = str(label)
         if label in self._labels:
             raise ValueError(f"Check({self.id!r}): label {label!r} is used twice in this cell")
@@ -256,6 +270,7 @@ class Check:
             params,
             line=_caller_line(),
             expected=expected if key_run else None,
+            msg=msg,
         )
         _publish(record)
 

@@ -1,0 +1,102 @@
+"""Command line: ``python -m autograder {release,grade,feedback,export,check}``.
+
+Thin on purpose: parses arguments and delegates to the modules (see docs/grading.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def course_arg(p):
+        p.add_argument("--course-dir", default="course", help="course folder (default: course/)")
+
+    p = sub.add_parser(
+        "release",
+        help="copy notebooks/NN_name to the course, build student versions and answer keys",
+    )
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
+    p.add_argument(
+        "--notebooks",
+        default=None,
+        help="folder of assignments (default: the repository's notebooks/)",
+    )
+    course_arg(p)
+    p = sub.add_parser("grade", help="autograde all submissions of an assignment")
+    p.add_argument("assignment")
+    p.add_argument(
+        "--submissions",
+        required=True,
+        help="DIR/<student>/<assignment>/*.ipynb and/or DIR/<student>.zip",
+    )
+    p.add_argument("--workers", type=int, default=1, help="students graded at once")
+    p.add_argument("--force", action="store_true", help="grade again even if unchanged")
+    course_arg(p)
+    p = sub.add_parser("feedback", help="write feedback HTML per student")
+    p.add_argument("assignment")
+    course_arg(p)
+    p = sub.add_parser("export", help="write COURSE/grades.csv from the gradebook")
+    course_arg(p)
+    p = sub.add_parser("check", help="run a notebook's visible tests and print a table")
+    p.add_argument("notebook")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    warnings.filterwarnings("ignore", module="sqlalchemy")
+    warnings.filterwarnings("ignore", message=".*not in session.*")
+    try:
+        return _run(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    from .course import DEFAULT_NOTEBOOKS, Course
+
+    if args.command == "check":
+        from .check import check_notebook, format_table
+
+        rows = check_notebook(args.notebook)
+        print(format_table(rows))
+        return 0 if all(not r["message"] for r in rows) else 1
+    course = Course(args.course_dir)
+    if args.command == "release":
+        from .course import release
+
+        for warning in release(args.assignments, course, args.notebooks or DEFAULT_NOTEBOOKS):
+            print(f"warning: {warning}")
+        print(f"released into {course.root}")
+    elif args.command == "grade":
+        from . import sandbox
+        from .grade import grade
+
+        print(f"sandbox: {sandbox.describe()}")
+        rows = grade(
+            args.assignment, args.submissions, course, workers=args.workers, force=args.force
+        )
+        for r in rows:
+            extra = f"  ({r['problems']})" if r["problems"] else ""
+            print(f"{r['student_id']:<20} {r['score']:>6g} / {r['max_score']:<6g}{extra}")
+        print(f"wrote {course.grades_csv}")
+    elif args.command == "feedback":
+        from .feedback import write_feedback
+
+        paths = write_feedback(args.assignment, course)
+        print(f"wrote {len(paths)} feedback page(s) under {course.feedback}")
+    elif args.command == "export":
+        from .export import export_csv
+
+        print(f"wrote {export_csv(course)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Execute a notebook with its kernel inside the sandbox, surviving crashes and hangs.
+
+:func:`execute_notebook` runs the code cells in order with a per-cell timeout. When a cell
+hangs (timeout), kills its kernel (``os._exit``, signals, CPU or memory limit) or floods its
+output, that cell gets an error output, the kernel is restarted, and the notebook is run again
+from the top *skipping* the cells that failed that way. So a crash costs only the exercise
+whose cell crashed. The kernel talks to us over Unix sockets in the submission's folder,
+which works across the sandbox's network namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from . import sandbox
+from .config import Limits
+
+ERROR_NAME = "AutograderError"  # ename of the error outputs added by the grader
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel command starts inside the sandbox."""
+
+    sandbox_prefix: list[str] = []
+    sandbox_uid: int | None = None
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        # called after the connection file is written: the unprivileged kernel must read it
+        if self.sandbox_uid is not None and os.geteuid() == 0:
+            os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid)
+        # parent_handle=0: in a PID namespace the parent looks like init, which would make
+        # ipykernel's parent poller shut the kernel down
+        cmd = [sys.executable, "-m", "ipykernel_launcher", "--IPKernelApp.parent_handle=0"]
+        cmd += ["-f", self.connection_file]
+        return [*self.sandbox_prefix, *cmd, *(extra_arguments or [])]
+
+
+class LimitedClient(NotebookClient):
+    """nbclient that keeps at most ``max_output_bytes`` of outputs per cell."""
+
+    def __init__(self, nb, km, max_output_bytes, **kw):
+        super().__init__(nb, km=km, **kw)
+        self.max_output_bytes = max_output_bytes
+        self._sizes = {}
+        self.flooded = set()
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = self._sizes.get(cell_index, 0) + len(json.dumps(msg.get("content", {})))
+        self._sizes[cell_index] = size
+        if size > self.max_output_bytes:
+            self.flooded.add(cell_index)
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def error_output(message: str):
+    """An nbformat error output written by the grader (counts as a failed cell)."""
+    return nbformat.v4.new_output(
+        "error", ename=ERROR_NAME, evalue=message, traceback=[f"{ERROR_NAME}: {message}"]
+    )
+
+
+def kernel_env(workdir: Path, extra: dict | None = None) -> dict:
+    """A minimal environment for the kernel (no secrets from ours)."""
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "IPYTHONDIR": str(workdir / ".ipython"),
+        "MPLCONFIGDIR": str(workdir / ".mpl"),
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "LANG": "C.UTF-8",
+        "NBGRADER_EXECUTION": "autograde",
+    }
+    env.update(extra or {})
+    return env
+
+
+def execute_notebook(
+    nb, workdir: Path, limits: Limits, uid: int = sandbox.FIRST_UID, env: dict | None = None
+):
+    """Execute ``nb`` (modified in place and returned) in a sandboxed kernel in ``workdir``.
+
+    Returns ``(nb, info)`` where ``info`` has ``mechanism``, ``restarts``, ``failed_cells``
+    (index -> reason) and ``seconds``.
+    """
+    return asyncio.run(_execute(nb, Path(workdir), limits, uid, env or {}))
+
+
+async def _execute(nb, workdir, limits, uid, extra_env):
+    start = time.monotonic()
+    deadline = start + limits.notebook_timeout_s
+    workdir.mkdir(parents=True, exist_ok=True)
+    sandbox.prepare_workdir(workdir, uid)
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
+    for i in code:
+        nb.cells[i].outputs = []
+        nb.cells[i].execution_count = None
+    bad: dict[int, str] = {}
+    restarts = 0
+    while True:
+        failed = await _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, restarts)
+        if failed is None:
+            break
+        index, reason = failed
+        bad[index] = reason
+        nb.cells[index].outputs = [error_output(reason)]
+        restarts += 1
+        if restarts > limits.max_restarts or time.monotonic() >= deadline:
+            for i in code:
+                if i not in bad and i > index:
+                    why = "not run: too many crashes or time limit of the notebook reached"
+                    bad[i] = why
+                    nb.cells[i].outputs = [error_output(why)]
+            break
+    info = {
+        "mechanism": sandbox.mechanism(),
+        "restarts": restarts,
+        "failed_cells": bad,
+        "seconds": round(time.monotonic() - start, 3),
+    }
+    return nb, info
+
+
+async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, attempt):
+    """Run all code cells not in ``bad``; return (index, reason) of a fatal failure or None."""
+    km = SandboxedKernelManager(
+        connection_file=str(workdir / f"kernel-{attempt}.json"),
+        transport="ipc",
+        ip=str(workdir / f"ipc-{attempt}"),
+    )
+    km.sandbox_prefix = sandbox.prefix(workdir, limits, uid)
+    km.sandbox_uid = uid
+    client = LimitedClient(
+        nb,
+        km,
+        max_output_bytes=limits.max_output_kb * 1024,
+        timeout=int(limits.cell_timeout_s),
+        startup_timeout=60,
+        allow_errors=True,
+        interrupt_on_timeout=False,
+        record_timing=False,
+        iopub_timeout=2,
+        shutdown_kernel="immediate",
+    )
+    env = kernel_env(workdir, extra_env)
+    log = open(workdir.parent / "kernel.log", "ab")  # noqa: SIM115 - closed in finally
+    try:
+        async with client.async_setup_kernel(
+            env=env,
+            stdout=log,
+            stderr=log,
+            cwd=str(workdir),
+            cleanup_kc=True,
+        ):
+            for i in code:
+                if i in bad:
+                    continue
+                left = deadline - time.monotonic()
+                if left <= 1:
+                    return i, "time limit of the notebook reached"
+                client.timeout = int(max(1, min(limits.cell_timeout_s, left)))
+                try:
+                    await client.async_execute_cell(nb.cells[i], i)
+                except CellTimeoutError:
+                    return i, f"cell timed out after {client.timeout} s (the kernel was restarted)"
+                except DeadKernelError:
+                    return i, "the kernel died while running this cell (it was restarted)"
+                except Exception as exc:  # noqa: BLE001 - garbage on the wire, broken kernel
+                    return i, f"the kernel failed while running this cell ({type(exc).__name__})"
+                if i in client.flooded:
+                    nb.cells[i].outputs.append(
+                        error_output(f"output limit of {limits.max_output_kb} kB exceeded")
+                    )
+                    client.flooded.discard(i)
+    except (RuntimeError, TimeoutError) as exc:  # kernel failed to start or answer
+        first = next((i for i in code if i not in bad), None)
+        if first is None:
+            return None
+        return first, f"kernel error: {exc}"[:300]
+    finally:
+        await _kill(km)
+        log.close()
+    return None
+
+
+async def _kill(km):
+    """Make sure the sandbox and everything in it is gone."""
+    try:
+        if km.has_kernel:
+            await km.shutdown_kernel(now=True)
+    except Exception:  # noqa: BLE001 - best effort: the process may already be gone
+        pass
+    try:
+        await km.cleanup_resources()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def write_notebook(nb, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    nbformat.write(nb, str(tmp))
+    os.replace(tmp, path)

@@ -1,0 +1,144 @@
+"""``feedback``: one HTML page per student and notebook, without hidden-test source.
+
+The page is built from three trusted sources, never from the outputs of the graded run
+(during grading the student's kernel can see the hidden tests and could print them):
+
+* the *release* notebook (instructor text and the grade cells' visible tests only),
+* the student's *submitted* code and answers, shown as plain text,
+* the grader's verdicts (marker file) and the answer key's labels and messages: visible
+  labels with their message, hidden labels only as "hidden test k: passed/failed".
+"""
+
+from __future__ import annotations
+
+import builtins
+import html
+import json
+from pathlib import Path
+
+import nbformat
+
+from .execute import ERROR_NAME
+from .grade import MARKER
+from .key import is_auto_grade_cell, nbgrader_meta
+
+STYLE = """
+body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;line-height:1.45}
+pre{background:#f6f8fa;padding:.6em;overflow-x:auto;border-radius:4px}
+.res{border-left:4px solid;padding:.3em .8em;margin:.5em 0 1.5em}
+.pass{border-color:#2da44e}.fail{border-color:#cf222e}.manual{border-color:#bf8700}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}
+"""
+
+
+def write_feedback(assignment, course) -> list[Path]:
+    """Write ``feedback/<student>/<assignment>/<notebook>.html`` for every graded student."""
+    written = []
+    for marker in sorted(course.autograded.glob(f"*/{assignment}/{MARKER}")):
+        sid = marker.parent.parent.name
+        data = json.loads(marker.read_text())
+        for nb_id in course.notebooks(assignment):
+            page = render(course, assignment, sid, nb_id, data)
+            out = course.feedback / sid / assignment / f"{nb_id}.html"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(page, encoding="utf-8")
+            written.append(out)
+    return written
+
+
+def render(course, aid, sid, nb_id, data) -> str:
+    """The feedback page of one notebook (a complete HTML document)."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    release = nbformat.read(str(course.release_dir / aid / f"{nb_id}.ipynb"), as_version=4)
+    key = course.load_key(aid, nb_id)
+    result = data["results"].get(nb_id, {})
+    scores = result.get("scores", {})
+    submitted = _student_sources(course.submitted / sid / aid / f"{nb_id}.ipynb")
+    esc = html.escape
+    parts = [
+        f"<!doctype html><meta charset='utf-8'><title>{esc(nb_id)} - {esc(sid)}</title>",
+        f"<style>{STYLE}</style><h1>{esc(aid)} / {esc(nb_id)}</h1>",
+        f"<p>Student: <b>{esc(sid)}</b></p>",
+    ]
+    total = sum(s["score"] for s in scores.values())
+    possible = sum(s["max_score"] for s in scores.values())
+    parts.append(f"<p>Auto-graded score: <b>{total:g} / {possible:g}</b></p>")
+    if result.get("reason"):
+        parts.append(
+            f"<p class='res fail'>This notebook could not be graded: {esc(result['reason'])}</p>"
+        )
+    parts.append("<table><tr><th>exercise</th><th>points</th><th>result</th></tr>")
+    for gid, s in scores.items():
+        ok = s["score"] == s["max_score"]
+        parts.append(
+            f"<tr><td>{esc(gid)}</td><td>{s['score']:g} / {s['max_score']:g}</td>"
+            f"<td>{'passed' if ok else 'failed'}</td></tr>"
+        )
+    parts.append("</table><hr>")
+    for cell in release.cells:
+        meta = nbgrader_meta(cell)
+        gid = meta.get("grade_id")
+        if meta.get("solution"):
+            text = submitted.get(gid, "(missing from the submission)")
+            parts.append(f"<p><i>Your answer ({esc(gid)}):</i></p><pre>{esc(text)}</pre>")
+            if meta.get("grade"):
+                parts.append(
+                    "<div class='res manual'>Graded by hand "
+                    f"({float(meta.get('points', 0)):g} points).</div>"
+                )
+        elif cell.cell_type == "markdown":
+            parts.append(markdown2html_mistune(cell.source))
+        elif cell.cell_type == "code":
+            parts.append(f"<pre>{esc(cell.source)}</pre>")
+            if is_auto_grade_cell(cell) and gid in scores:
+                parts.append(_result_box(scores[gid], key["cells"].get(gid, {})))
+    return "\n".join(parts)
+
+
+def _result_box(score, entry) -> str:
+    esc = html.escape
+    ok = score["score"] == score["max_score"]
+    out = [
+        f"<div class='res {'pass' if ok else 'fail'}'>"
+        f"<b>{score['score']:g} / {score['max_score']:g} points</b><ul>"
+    ]
+    hidden_n = 0
+    for label, rec in entry.get("labels", {}).items():
+        passed = score["labels"].get(label, False)
+        mark = "passed" if passed else "failed"
+        if rec.get("hidden"):
+            hidden_n += 1
+            out.append(f"<li>hidden test {hidden_n}: {mark}</li>")
+        else:
+            msg = "" if passed or not rec.get("msg") else f" - {esc(rec['msg'])}"
+            out.append(f"<li>{esc(label)}: {mark}{msg}</li>")
+    out.append("</ul>")
+    error = score.get("error")
+    if error == "missing":
+        out.append("<p>This test cell was missing from the submission.</p>")
+    elif error and error in dir(builtins):  # student-defined exception names are not shown
+        out.append(f"<p>The test cell stopped with {esc(error)}.</p>")
+    elif error == ERROR_NAME:
+        out.append(
+            "<p>The test cell did not complete (time limit, crash of the kernel or "
+            "output limit).</p>"
+        )
+    elif error:
+        out.append("<p>The test cell stopped with an error.</p>")
+    out.append("</div>")
+    return "".join(out)
+
+
+def _student_sources(path: Path) -> dict:
+    """grade_id -> source of the student's cells (empty if the file is unreadable)."""
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception:  # noqa: BLE001 - an invalid submission simply has no answers to show
+        return {}
+    sources = {}
+    for cell in nb.cells:
+        gid = nbgrader_meta(cell).get("grade_id")
+        if gid and gid not in sources and isinstance(cell.get("source"), str):
+            sources[gid] = cell.source[:20000]
+    return sources

@@ -1,0 +1,154 @@
+"""The sandbox a submission's kernel runs in.
+
+``prefix(workdir, limits, uid)`` returns the argv to put in front of the kernel command.
+The mechanism is the strongest this machine offers (:func:`mechanism`):
+
+``bwrap``   bubblewrap, as root: a fresh root file system holding only read-only binds of
+            /usr, /etc, the Python installation, the virtualenv and the ``nncourse`` and
+            ``autograder`` packages, a private /tmp, the submission folder read-write;
+            new PID, IPC, UTS and network namespaces; the kernel runs as an unprivileged uid.
+``unshare`` util-linux ``unshare``: new PID, IPC, UTS and network namespaces, no private
+            file system view (everything readable by the uid stays readable).
+``rlimits`` resource limits and timeouts only.
+
+In every mode the kernel gets RLIMIT_CPU, RLIMIT_AS, RLIMIT_NPROC and RLIMIT_FSIZE (through
+``prlimit``) and the caller applies wall-clock timeouts. RLIMIT_NPROC is not enforced for
+root, which is why the kernel drops to an unprivileged uid (``setpriv``) where it can.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .config import Limits
+
+FIRST_UID = 61000  # sandbox uids are FIRST_UID + worker slot
+
+
+@functools.cache
+def mechanism() -> str:
+    """'bwrap', 'unshare' or 'rlimits' (override with AUTOGRADER_SANDBOX)."""
+    forced = os.environ.get("AUTOGRADER_SANDBOX")
+    if forced:
+        if forced not in ("bwrap", "unshare", "rlimits"):
+            raise ValueError(f"AUTOGRADER_SANDBOX must be bwrap/unshare/rlimits, got {forced!r}")
+        return forced
+    if (
+        os.geteuid() == 0
+        and shutil.which("bwrap")
+        and _works(["bwrap", "--ro-bind", "/", "/", "--unshare-net", "true"])
+    ):
+        return "bwrap"
+    if shutil.which("unshare") and _works(["unshare", "--net", "--pid", "--fork", "true"]):
+        return "unshare"
+    return "rlimits"
+
+
+def _works(cmd) -> bool:
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def describe() -> str:
+    """One line for logs: which mechanism is used."""
+    return {
+        "bwrap": "bubblewrap (private root fs, pid/net/ipc namespaces, unprivileged uid) + rlimits",
+        "unshare": "unshare (pid/net/ipc namespaces, no private fs) + rlimits",
+        "rlimits": "resource limits and timeouts only (no namespaces available)",
+    }[mechanism()]
+
+
+def readable_paths() -> list[str]:
+    """Host paths the kernel needs to see read-only (Python, venv, course packages)."""
+    paths = {
+        os.path.realpath(sys.base_prefix),
+        os.path.realpath(sys.prefix),
+        str(Path(__file__).resolve().parent),
+    }
+    spec = importlib.util.find_spec("nncourse")
+    if spec is not None:  # the course library: the kernel imports it, solutions are not in it
+        paths.update(str(Path(p).resolve()) for p in spec.submodule_search_locations or [])
+    if sys.prefix != os.path.realpath(sys.prefix):
+        paths.add(sys.prefix)
+    return sorted(
+        p
+        for p in paths
+        if os.path.isdir(p) and not p.startswith(("/usr/", "/etc/")) and p != "/usr"
+    )
+
+
+def prefix(workdir: Path, limits: Limits, uid: int) -> list[str]:
+    """argv prefix that runs a command inside the sandbox with ``workdir`` writable."""
+    rlimits = [
+        "prlimit",
+        f"--cpu={int(limits.cpu_s)}",
+        f"--as={int(limits.memory_mb) * 2**20}",
+        f"--nproc={int(limits.max_processes)}",
+        f"--fsize={int(limits.max_file_mb) * 2**20}",
+        "--core=0",
+        "--",
+    ]
+    drop = [
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--",
+    ]
+    mode = mechanism()
+    if mode == "bwrap":
+        args = ["bwrap", "--die-with-parent", "--new-session"]
+        args += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+        args += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+        for link in ("bin", "lib", "lib64", "sbin"):
+            target = Path("/") / link
+            if target.is_symlink():
+                args += ["--symlink", os.readlink(target), f"/{link}"]
+            elif target.is_dir():
+                args += ["--ro-bind", str(target), f"/{link}"]
+        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+        made = set()
+        for path in [*readable_paths(), str(workdir)]:
+            for parent in reversed(Path(path).parents):
+                p = str(parent)
+                if p not in ("/", "/usr", "/tmp") and p not in made:
+                    args += ["--perms", "0755", "--dir", p]
+                    made.add(p)
+        for path in readable_paths():
+            args += ["--ro-bind", path, path]
+        args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+        return args + ["--"] + rlimits + drop
+    if mode == "unshare":
+        ns = ["unshare", "--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts", "--"]
+        return ns + rlimits + (drop if _reachable_by_others() else [])
+    return rlimits + (drop if os.geteuid() == 0 and _reachable_by_others() else [])
+
+
+def _reachable_by_others() -> bool:
+    """True if an unprivileged uid can run this Python (every parent dir world-executable)."""
+    for path in readable_paths():
+        for parent in [Path(path), *Path(path).parents]:
+            if not os.stat(parent).st_mode & 0o001:
+                return False
+    return True
+
+
+def prepare_workdir(workdir: Path, uid: int) -> None:
+    """Give the sandbox uid ownership of its folder (it runs unprivileged)."""
+    if os.geteuid() != 0:
+        return
+    for root, dirs, files in os.walk(workdir):
+        for name in [*dirs, *files]:
+            os.lchown(os.path.join(root, name), uid, uid)
+    os.chown(workdir, uid, uid)
+    os.chmod(workdir, 0o700)

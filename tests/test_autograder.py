@@ -1,0 +1,234 @@
+"""End-to-end tests of the autograder with real nbgrader runs on a fixture course.
+
+Adding an assignment to the end-to-end grading test is one line in ``ASSIGNMENTS``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import checks, key
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "autograder"
+sys.path.insert(0, str(FIXTURES))
+import submissions as fixture_subs  # noqa: E402
+
+# (assignment id, folder holding it): the real notebooks join with one line each
+ASSIGNMENTS = [("00_fixture", FIXTURES / "notebooks")]
+
+
+def cli(*args, check=True):
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"autograder {args} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+# ------------------------------------------------------------------ fast unit tests
+
+
+def test_encode_decode_roundtrip_keeps_nan_and_dtype():
+    a = np.array([[1.5, np.nan], [np.inf, -0.0]])
+    back = checks.decode_value(checks.encode_value(a))
+    assert back.dtype == np.float64 and back.shape == (2, 2)
+    assert np.array_equal(back, a, equal_nan=True)
+    assert checks.decode_value(checks.encode_value(3)).dtype == np.int64
+    assert checks.decode_value(checks.encode_value("s")) == "s"
+
+
+def test_check_raises_with_message_and_forbid_restores():
+    import nncourse.functional as F
+
+    c = checks.Check("ex")
+    c.close("ok", [0.5], [0.5])
+    with pytest.raises(AssertionError, match=r"\[ex\] bad: sigmoid\(0\) is 1/2"):
+        c.close("bad", 0.4, 0.5, msg="sigmoid(0) is 1/2")
+    with pytest.raises(ValueError, match="used twice"):
+        c.equal("ok", 1, 1)
+    original = F.sigmoid
+    with c.forbid("nncourse.functional.sigmoid"):
+        with pytest.raises(AssertionError, match="reference solution"):
+            F.sigmoid(np.zeros(2))
+    assert F.sigmoid is original
+
+
+def _entry(kind, value, expected=None, **params):
+    rec = checks.make_record("g", "l", kind, value, params, expected=expected)
+    return rec
+
+
+def test_decide_uses_key_tolerance_and_values():
+    entry = _entry("close", [1.0, 2.0], rtol=1e-3, atol=0.0)
+    assert key.decide(_entry("close", [1.0005, 2.0], rtol=1.0, atol=1.0), entry)
+    assert not key.decide(_entry("close", [1.01, 2.0], rtol=1.0, atol=1.0), entry)
+    assert not key.decide(_entry("close", [1.0], rtol=1e-3, atol=0.0), entry)  # shape
+    assert not key.decide(
+        _entry("close", [np.nan, 2.0]), _entry("close", [np.nan, 2.0], rtol=1e-3, atol=0.0)
+    )
+    acc = _entry("accuracy", [0, 0, 0, 0], expected=[1, 1, 0, 1], threshold=0.75)
+    assert key.decide(_entry("accuracy", [1, 0, 0, 0]), acc) is False
+    assert key.decide(_entry("accuracy", [1, 1, 0, 1]), acc) is True
+    assert not key.decide(_entry("equal", 3), _entry("close", 3.0, rtol=0, atol=0))  # kind
+
+
+def test_unsafe_zip_is_rejected(tmp_path):
+    import zipfile
+
+    from autograder.submissions import extract_zip
+
+    bad = tmp_path / "s.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("/etc/evil", "x")
+    with pytest.raises(ValueError, match="unsafe path"):
+        extract_zip(bad, tmp_path / "out", 2**20)
+    assert not (tmp_path / "out").exists()
+
+
+def test_limits_from_json(tmp_path):
+    from autograder.config import Limits
+
+    (tmp_path / "autograder.json").write_text('{"cell_timeout_s": 5, "memory_mb": 512}')
+    lim = Limits.load(tmp_path)
+    assert lim.cell_timeout_s == 5.0 and lim.memory_mb == 512
+    (tmp_path / "autograder.json").write_text('{"nope": 1}')
+    with pytest.raises(ValueError, match="unknown limit"):
+        Limits.load(tmp_path)
+
+
+# ------------------------------------------------------------------ end to end
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Release the fixture, build all submissions, grade them with 2 workers."""
+    tmp = tmp_path_factory.mktemp("course")
+    course = tmp / "course"
+    for aid, folder in ASSIGNMENTS:
+        cli("release", aid, "--course-dir", course, "--notebooks", folder)
+    release = fixture_subs.load(course / "release" / "00_fixture" / "fixture.ipynb")
+    # a listener on this machine's loopback: the network attack tries to reach it from the
+    # sandbox (which has a network namespace of its own, so it must fail)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    expected = fixture_subs.build(release, tmp / "subs", port=listener.getsockname()[1])
+    proc = cli(
+        "grade",
+        "00_fixture",
+        "--submissions",
+        tmp / "subs",
+        "--course-dir",
+        course,
+        "--workers",
+        "2",
+    )
+    listener.close()
+    return {"course": course, "subs": tmp / "subs", "expected": expected, "log": proc.stdout}
+
+
+def gradebook_scores(course, aid="00_fixture"):
+    from autograder.course import Course
+
+    out = {}
+    with Course(course).gradebook() as gb:
+        for sub in gb.assignment_submissions(aid):
+            out[sub.student.id] = {
+                g.cell.name: g.auto_score
+                for nb in sub.notebooks
+                for g in nb.grades
+                if g.cell.name.startswith("ex_")
+            }
+    return out
+
+
+@pytest.mark.slow
+def test_release_builds_student_version_and_key(graded):
+    course = graded["course"]
+    text = (course / "release" / "00_fixture" / "fixture.ipynb").read_text()
+    assert "BEGIN HIDDEN TESTS" not in text and "random 50" not in text
+    assert "np.exp(-np.abs(x))" not in text  # solution removed
+    k = json.loads((course / "keys" / "00_fixture" / "fixture.json").read_text())
+    labels = k["cells"]["ex_count"]["labels"]
+    assert labels["[-1, 0, 2]"]["hidden"] is False and labels["random 50"]["hidden"] is True
+
+
+@pytest.mark.slow
+def test_every_submission_gets_expected_scores(graded):
+    got = gradebook_scores(graded["course"])
+    wrong = {
+        sid: (got.get(sid), exp) for sid, exp in graded["expected"].items() if got.get(sid) != exp
+    }
+    assert not wrong, f"unexpected scores (got, expected): {wrong}\n{graded['log']}"
+    assert "bubblewrap" in graded["log"] or "unshare" in graded["log"] or "limits" in graded["log"]
+
+
+@pytest.mark.slow
+def test_zip_slip_wrote_nothing_outside(graded):
+    assert not (graded["subs"].parent / "escaped.txt").exists()
+    assert not Path(fixture_subs.REPO, "pwned").exists()
+
+
+@pytest.mark.slow
+def test_export_matches_gradebook(graded):
+    course = graded["course"]
+    cli("export", "--course-dir", course)
+    rows = list(csv.DictReader(open(course / "grades.csv")))
+    got = gradebook_scores(course)
+    assert {r["student_id"] for r in rows} == set(got)
+    for r in rows:
+        assert float(r["score"]) == pytest.approx(
+            sum(v or 0 for v in got[r["student_id"]].values())
+        )
+        assert float(r["max_score"]) == 12.0
+
+
+@pytest.mark.slow
+def test_feedback_has_no_hidden_tests(graded):
+    course = graded["course"]
+    cli("feedback", "00_fixture", "--course-dir", course)
+    page = (course / "feedback" / "partial" / "00_fixture" / "fixture.html").read_text()
+    assert "BEGIN HIDDEN TESTS" not in page and "default_rng(5)" not in page
+    assert "random 50" not in page  # hidden labels are not named either
+    assert "hidden test 1: failed" in page and "0 is not positive" in page
+
+
+@pytest.mark.slow
+def test_regrade_is_resumable_and_keeps_results(graded):
+    course = graded["course"]
+    before = gradebook_scores(course)
+    proc = cli(
+        "grade",
+        "00_fixture",
+        "--submissions",
+        graded["subs"],
+        "--course-dir",
+        course,
+        "--workers",
+        "2",
+    )
+    assert gradebook_scores(course) == before
+    assert "already graded" in proc.stderr + proc.stdout
+
+
+@pytest.mark.slow
+def test_check_command_prints_table(graded, tmp_path):
+    nb = graded["subs"] / "partial" / "00_fixture" / "fixture.ipynb"
+    proc = cli("check", nb, check=False)
+    assert proc.returncode == 1
+    assert "ex_sigmoid" in proc.stdout and "4/4" in proc.stdout
+    assert "0 is not positive" in proc.stdout or "ex_count" in proc.stdout
