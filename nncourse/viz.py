@@ -334,8 +334,10 @@ def activation_plot(
 ):
     """Plot an activation function ``f`` and its derivative ``df`` on ``x_range``.
 
-    ``f`` and ``df`` map a 1-D array to an array of the same size (an nncourse
-    activation layer works as ``f``). ``df=None`` uses central differences.
+    ``f`` and ``df`` map a 1-D array to an array of the same size, or ``f`` is an
+    nncourse activation layer (``Sigmoid()``, ``LeakyReLU(0.1)``...): it is fed a
+    column of inputs, and with ``df=None`` its own ``backward`` gives f'. For a plain
+    function, ``df=None`` uses central differences.
     With ``shade_saturated``, regions where ``|f'(x)| < threshold`` (saturated
     or dead: gradients vanish there) are shaded grey. Returns the **Axes**
     (lines: f, then f').
@@ -348,12 +350,21 @@ def activation_plot(
     def evaluate(fn):
         return np.asarray(to_numpy(fn(backend.asarray(x))), dtype=np.float64).reshape(-1)
 
-    fx = evaluate(f)
-    if df is None:
-        h = 1e-5
-        dfx = (evaluate(lambda t: f(t + h)) - evaluate(lambda t: f(t - h))) / (2 * h)
+    if callable(getattr(f, "forward", None)) and callable(getattr(f, "backward", None)):
+        column = backend.asarray(x[:, None])  # layers take a batch (N, 1)
+        fx = np.asarray(to_numpy(f.forward(column)), dtype=np.float64).reshape(-1)
+        if df is None:  # the layer's own backward with dL/dout = 1 is f'(x)
+            ones = backend.xp.ones_like(column)
+            dfx = np.asarray(to_numpy(f.backward(ones)), dtype=np.float64).reshape(-1)
+        else:
+            dfx = evaluate(df)
     else:
-        dfx = evaluate(df)
+        fx = evaluate(f)
+        if df is None:
+            h = 1e-5
+            dfx = (evaluate(lambda t: f(t + h)) - evaluate(lambda t: f(t - h))) / (2 * h)
+        else:
+            dfx = evaluate(df)
     if fx.shape != x.shape or dfx.shape != x.shape:
         raise ValueError(
             f"activation_plot: f and df must return {x.shape[0]} values for {x.shape[0]} inputs, "

@@ -309,3 +309,18 @@ def test_loss_surface_ax_filled_and_errors():
         viz.loss_surface(lambda p: p[:, 0], (-1, 1), (-1, 1), {"bad": np.zeros((3, 3))})
     with pytest.raises(ValueError, match="xlim"):
         viz.loss_surface(lambda p: p[:, 0], (1, -1), (-1, 1))
+
+
+def test_activation_plot_accepts_a_layer_and_uses_its_backward():
+    from nncourse.functional import sigmoid_grad
+    from nncourse.layers import LeakyReLU, Sigmoid
+
+    ax = viz.activation_plot(Sigmoid(), x_range=(-4, 4), num=81)
+    x, fx = ax.lines[0].get_data()
+    _, dfx = ax.lines[1].get_data()
+    np.testing.assert_allclose(dfx, sigmoid_grad(x), rtol=1e-5, atol=1e-7)
+    assert fx[0] < 0.05 and fx[-1] > 0.95
+    ax = viz.activation_plot(LeakyReLU(0.1), x_range=(-2, 2), num=41)
+    _, dfx = ax.lines[1].get_data()
+    assert dfx[0] == pytest.approx(0.1) and dfx[-1] == pytest.approx(1.0)
+    plt.close("all")
