@@ -128,3 +128,21 @@ def test_make_help_lists_targets():
     )
     for target in ("lab", "test", "install", "lint"):
         assert re.search(rf"^{target}\s", out.stdout, re.M), out.stdout
+
+
+def test_readme_python_examples_run():
+    """The README's code must stay true: run every ```python block."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert blocks, "README has no python example"
+    for block in blocks:
+        exec(
+            compile(
+                block.replace("epochs=30, rng=0)", "epochs=30, rng=0, progress=False)"),
+                "README.md",
+                "exec",
+            ),
+            {},
+        )
