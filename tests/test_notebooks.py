@@ -113,6 +113,15 @@ def test_assignment_notebook(assignment, tmp_path):
                 problems.append(
                     f"{meta['grade_id']}: student stub does not raise NotImplementedError"
                 )
+    # a written question must survive in the student version (nbgrader replaces a whole
+    # answer cell without solution markers by "YOUR ANSWER HERE")
+    for i, (c_src, c_st) in enumerate(zip(nb.cells, student.cells)):
+        meta = nbmeta(c_src)
+        if c_src.cell_type == "markdown" and meta.get("grade") and meta.get("solution"):
+            shown = c_st.source + (student.cells[i - 1].source if i else "")
+            shown = shown.replace("YOUR ANSWER HERE", "")
+            if "?" not in shown and "question" not in shown.lower():
+                problems.append(f"{meta['grade_id']}: the question is not shown to students")
     student_path = tmp_path / f"{assignment}_student.ipynb"
     nbformat.write(student, student_path)
 
