@@ -84,6 +84,8 @@ def quiet():
 def new_shell(workdir):
     os.chdir(workdir)
     shell = InteractiveShell.instance()
+    # `%matplotlib inline` asks for a GUI event loop, which a plain shell lacks
+    shell.enable_gui = lambda gui=None: None
     shell.run_cell("import matplotlib; matplotlib.use('Agg')", store_history=False)
     rec = Recorder()
     checks._publish = rec.publish  # Check looks _publish up at call time

@@ -104,7 +104,12 @@ def test_assignment_notebook(assignment, tmp_path):
         meta = nbmeta(c_src)
         if meta.get("solution") and c_src.cell_type == "code":
             solution_ids.append(meta["grade_id"])
-            leaked = [ln for ln in solution_lines(c_src.source) if ln in c_st.source]
+            outside = re.sub(
+                r"### BEGIN SOLUTION\n.*?### END SOLUTION", "", c_src.source, flags=re.S
+            )
+            leaked = [
+                ln for ln in solution_lines(c_src.source) if ln in c_st.source and ln not in outside
+            ]
             if leaked:
                 problems.append(
                     f"{meta['grade_id']}: solution code in the student version: {leaked[:2]}"
