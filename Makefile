@@ -10,7 +10,7 @@ PORT   ?= 8888
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab test lint format bench slides clean
+.PHONY: help install lab playground test lint format bench slides clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -25,6 +25,11 @@ install: $(STAMP) ## Create .venv and install the course, its library and tools
 
 lab: install ## Start JupyterLab on the course start page
 	$(BIN)/jupyter lab --port=$(PORT) --ServerApp.root_dir=$(CURDIR) notebooks/index.ipynb
+
+playground: install ## Serve the playground as a standalone web page (Voila) on 127.0.0.1
+	$(BIN)/voila notebooks/playground_voila.ipynb --port=$(PORT) --Voila.ip=127.0.0.1 \
+		--VoilaConfiguration.extension_allowlist=@jupyter-widgets/jupyterlab-manager \
+		--VoilaConfiguration.extension_allowlist=@voila-dashboards/widgets-manager8
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .

@@ -19,19 +19,10 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from browser_support import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 SLIDES = ROOT / "slides"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # One deck per topic of the course, in teaching order.
 TOPICS = [
     "01_perceptron",
@@ -211,18 +202,8 @@ def test_hide_input_cells_show_output_only(built, stem):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
-    manager = sync_api.sync_playwright().start()
-    try:
-        chromium = manager.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    except Exception as err:  # any launch failure: a missing library, a sandbox refusal
-        manager.stop()
-        pytest.skip(f"headless Chromium could not start: {err}")
-    yield chromium
-    chromium.close()
-    manager.stop()
+    with chromium() as b:
+        yield b
 
 
 def _png_stats(png: bytes):
