@@ -16,11 +16,14 @@ import os
 import sys
 import time
 from pathlib import Path
+from queue import Empty
 
 import nbformat
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from traitlets import DottedObjectName, Type
 
 from . import sandbox
 from .config import Limits
@@ -28,11 +31,47 @@ from .config import Limits
 ERROR_NAME = "AutograderError"  # ename of the error outputs added by the grader
 
 
+class PromptKernelClient(AsyncKernelClient):
+    """A kernel client whose ``wait_for_ready`` returns as soon as the kernel is ready.
+
+    jupyter_client's version ends by draining IOPub until it has been silent for 0.2 s, a
+    fixed pause per kernel start; nbclient ignores IOPub messages that answer other requests,
+    so nothing needs draining. Ready means: a ``kernel_info_reply`` on shell *and* a message
+    on IOPub (so the first cell's outputs cannot be lost to a late IOPub subscription).
+    """
+
+    async def _async_wait_for_ready(self, timeout=None):
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                msg = await self.shell_channel.get_msg(timeout=1)
+                if msg["msg_type"] == "kernel_info_reply":
+                    await self.iopub_channel.get_msg(timeout=0.2)
+                    self._handle_kernel_info_reply(msg)
+                    return
+            except Empty:
+                pass
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} s")
+
+    wait_for_ready = _async_wait_for_ready
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel command starts inside the sandbox."""
 
+    client_class = DottedObjectName("autograder.execute.PromptKernelClient")
+    client_factory = Type(klass="autograder.execute.PromptKernelClient")
     sandbox_prefix: list[str] = []
     sandbox_uid: int | None = None
+
+    async def _async_wait(self, pollinterval: float = 0.1) -> None:
+        # jupyter_client polls a killed kernel every 0.1 s; it is gone within milliseconds
+        while await self._async_is_alive():
+            await asyncio.sleep(0.005)
 
     def format_kernel_cmd(self, extra_arguments=None):
         # called after the connection file is written: the unprivileged kernel must read it
@@ -41,6 +80,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         # parent_handle=0: in a PID namespace the parent looks like init, which would make
         # ipykernel's parent poller shut the kernel down
         cmd = [sys.executable, "-m", "ipykernel_launcher", "--IPKernelApp.parent_handle=0"]
+        cmd += ["--HistoryManager.enabled=False"]  # no SQLite history file per kernel
         cmd += ["-f", self.connection_file]
         return [*self.sandbox_prefix, *cmd, *(extra_arguments or [])]
 

@@ -18,6 +18,8 @@ Per student:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -52,31 +54,48 @@ def grade(
     limits = course.limits(assignment)
     key_hash = _hash_bytes(json.dumps(keys, sort_keys=True).encode())
     rows = []
-    with tempfile.TemporaryDirectory(prefix="autograder-zips-") as staging:
+    # one gradebook session for the whole run: only this (parent) process uses SQLite
+    with (
+        tempfile.TemporaryDirectory(prefix="autograder-zips-") as staging,
+        course.gradebook() as gb,
+    ):
         subs = submissions.collect(
             Path(submissions_dir), assignment, Path(staging), limits.max_zip_mb
         )
         jobs = []
         for sub in subs:
-            prepared = _prepare(course, assignment, sub, notebooks, limits, key_hash, force)
-            if prepared.get("done"):
-                rows.append(prepared["done"])
+            job = _job(course, assignment, sub, limits, key_hash, force)
+            if job.get("done"):
+                rows.append(job["done"])
             else:
-                jobs.append(prepared)
+                jobs.append(job)
         log.info(
             "%d submissions, %d already graded; sandbox: %s",
             len(subs),
             len(subs) - len(jobs),
             sandbox.describe(),
         )
-        for job, results in _run_jobs(jobs, keys, limits, course, assignment, workers, progress):
-            rows.append(_record(course, assignment, job, results))
+        trusted = {nb: Trusted.load(gb, assignment, nb) for nb in notebooks}
+
+        def sanitize_job(job):  # in the parent, just before the job goes to a worker
+            for nb_id in notebooks:
+                if job["rejected"]:
+                    job["notebooks"][nb_id] = {"nb": None, "reason": job["rejected"]}
+                    continue
+                path = course.submitted / job["student_id"] / assignment / f"{nb_id}.ipynb"
+                nb, reason = sanitize(trusted[nb_id], gb, job["student_id"], path, limits)
+                job["notebooks"][nb_id] = {"nb": nb, "reason": reason}
+            return job
+
+        graded = _run_jobs(jobs, sanitize_job, keys, limits, course, assignment, workers, progress)
+        for job, results in graded:
+            rows.append(_record(gb, course, assignment, job, results, trusted))
     export_csv(course)
     return sorted(rows, key=lambda r: r["student_id"])
 
 
-def _prepare(course, aid, sub, notebooks, limits, key_hash, force=False):
-    """Copy and sanitise one submission in the parent; returns a job dict."""
+def _job(course, aid, sub, limits, key_hash, force=False):
+    """Copy one submission to ``submitted/``; a job dict, or ``{"done": summary}`` if unchanged."""
     sid = sub.student_id
     dest = course.submitted / sid / aid
     if sub.folder is not None and sub.folder.resolve() != dest.resolve():
@@ -103,24 +122,39 @@ def _prepare(course, aid, sub, notebooks, limits, key_hash, force=False):
                 return {"done": old["summary"]}
         except (ValueError, KeyError):
             pass
-    job = {"student_id": sid, "hash": digest, "notebooks": {}, "rejected": sub.rejected}
-    for nb_id in notebooks:
-        if sub.rejected:
-            job["notebooks"][nb_id] = {"nb": None, "reason": sub.rejected}
-            continue
-        nb, reason = sanitize(course, aid, sid, nb_id, dest / f"{nb_id}.ipynb", limits)
-        job["notebooks"][nb_id] = {"nb": nb, "reason": reason}
-    return job
+    return {"student_id": sid, "hash": digest, "notebooks": {}, "rejected": sub.rejected}
 
 
-def sanitize(course, aid, sid, nb_id, path: Path, limits):
-    """Read a submitted notebook and restore it with nbgrader; returns (nb dict | None, reason)."""
-    from nbgrader.preprocessors import (
-        CheckCellMetadata,
-        ClearOutput,
-        OverwriteCells,
-        OverwriteKernelspec,
-    )
+@dataclasses.dataclass
+class Trusted:
+    """What the gradebook knows about one source notebook, read once per ``grade`` run."""
+
+    assignment: str
+    notebook: str
+    points: dict  # grade_id -> max score of every grade cell
+    solutions: set  # grade_ids of solution cells
+    locked: dict  # grade_id -> locked, for every source cell
+    kernelspec: dict | None
+
+    @classmethod
+    def load(cls, gb, aid, nb_id):
+        book = gb.find_notebook(nb_id, aid)
+        return cls(
+            assignment=aid,
+            notebook=nb_id,
+            points={c.name: float(c.max_score) for c in book.grade_cells},
+            solutions={c.name for c in book.solution_cells},
+            locked={c.name: c.locked for c in book.source_cells},
+            kernelspec=json.loads(book.kernelspec) if book.kernelspec else None,
+        )
+
+
+def sanitize(trusted: Trusted, gb, sid, path: Path, limits):
+    """Read a submitted notebook and restore it with nbgrader; returns (nb dict | None, reason).
+
+    ``gb`` is the open gradebook of the run (nbgrader's preprocessors would open one each).
+    """
+    from nbgrader.preprocessors import CheckCellMetadata, ClearOutput
 
     if not path.is_file():
         return None, "notebook not submitted"
@@ -132,121 +166,160 @@ def sanitize(course, aid, sid, nb_id, path: Path, limits):
             raise ValueError("no cells")
     except Exception as exc:  # noqa: BLE001 - any parse failure means "not a notebook"
         return None, f"not a valid notebook ({type(exc).__name__})"
-    with course.gradebook() as gb:  # the trusted nbgrader metadata of every known cell
-        book = gb.find_notebook(nb_id, aid)
-        points = {c.name: float(c.max_score) for c in book.grade_cells}
-        solutions = {c.name for c in book.solution_cells}
-        known = {c.name: c.locked for c in book.source_cells}
     seen = set()
     for cell in nb.cells:  # student metadata is replaced; unknown or duplicate ids dropped
         meta = cell.setdefault("metadata", {})
         if "nbgrader" not in meta:
             continue
         gid = meta["nbgrader"].get("grade_id") if isinstance(meta["nbgrader"], dict) else None
-        if gid not in known or gid in seen:
+        if gid not in trusted.locked or gid in seen:
             del meta["nbgrader"]
             continue
         seen.add(gid)
-        trusted = {
-            "grade": gid in points,
+        meta["nbgrader"] = {
+            "grade": gid in trusted.points,
             "grade_id": gid,
-            "locked": known[gid],
+            "locked": trusted.locked[gid],
             "schema_version": 3,
-            "solution": gid in solutions,
+            "solution": gid in trusted.solutions,
             "task": False,
         }
-        if gid in points:
-            trusted["points"] = points[gid]
-        meta["nbgrader"] = trusted
+        if gid in trusted.points:
+            meta["nbgrader"]["points"] = trusted.points[gid]
+    if trusted.kernelspec:  # as nbgrader's OverwriteKernelspec
+        nb.metadata["kernelspec"] = trusted.kernelspec
     resources = {
-        "nbgrader": {"notebook": nb_id, "assignment": aid, "student": sid, "db_url": course.db_url}
+        "nbgrader": {
+            "notebook": trusted.notebook,
+            "assignment": trusted.assignment,
+            "student": sid,
+            "db_url": str(gb.engine.url),
+        }
     }
     try:
-        for pp in (
-            ClearOutput(),
-            OverwriteKernelspec(),
-            OverwriteCells(add_missing_cells=True),
-            CheckCellMetadata(),
-        ):
+        for pp in (ClearOutput(), _overwrite_cells_class()(gb), CheckCellMetadata()):
             nb, resources = pp.preprocess(nb, resources)
     except Exception as exc:  # noqa: BLE001
         return None, f"invalid nbgrader metadata ({type(exc).__name__}: {str(exc)[:200]})"
     return nb, None
 
 
-def _run_jobs(jobs, keys, limits, course, aid, workers, progress):
-    """Yield (job, results) as jobs finish; workers > 1 uses a process pool."""
+@functools.cache
+def _overwrite_cells_class():
+    from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
+
+    class OverwriteCellsOnGradebook(OverwriteCells):
+        """nbgrader's ``OverwriteCells(add_missing_cells=True)`` on an already open gradebook.
+
+        nbgrader's own ``preprocess`` opens a new ``Gradebook`` for every notebook; this one
+        does the same steps on the session of the ``grade`` run.
+        """
+
+        def __init__(self, gb):
+            super().__init__(add_missing_cells=True)
+            self.gradebook = gb
+
+        def preprocess(self, nb, resources):
+            self.notebook_id = resources["nbgrader"]["notebook"]
+            self.assignment_id = resources["nbgrader"]["assignment"]
+            self.db_url = resources["nbgrader"]["db_url"]
+            nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)  # per cell
+            nb, resources = self.add_missing_grade_cells(nb, resources)
+            return self.add_missing_task_cells(nb, resources)
+
+    return OverwriteCellsOnGradebook
+
+
+def _run_jobs(jobs, sanitize_job, keys, limits, course, aid, workers, progress):
+    """Yield (job, results) as jobs finish; workers > 1 uses a process pool.
+
+    Jobs are sanitised (``sanitize_job``, in this process) just before they are handed to a
+    worker, and each worker always has one more job queued, so the workers never wait for
+    the parent while it sanitises or records.
+    """
     from tqdm import tqdm
 
     support = course.release_dir / aid
     bar = tqdm(total=len(jobs), unit="student", desc=f"grading {aid}", disable=not progress)
     try:
         if workers <= 1:
-            _init_worker(None)
+            _init_worker(None, keys, limits, support)
             for job in jobs:
-                yield job, grade_job(job, keys, limits, support)
+                yield job, grade_job(sanitize_job(job))
                 bar.update()
             return
         ctx = multiprocessing.get_context("spawn")
         counter = ctx.Value("i", 0)
+        todo = iter(jobs)
         with cf.ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_init_worker, initargs=(counter,)
+            workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(counter, keys, limits, support),
         ) as pool:
-            futures = {pool.submit(grade_job, job, keys, limits, support): job for job in jobs}
+            pending = {}
+
+            def submit_next():
+                job = next(todo, None)
+                if job is not None:
+                    pending[pool.submit(grade_job, sanitize_job(job))] = job
+
             try:
-                for fut in cf.as_completed(futures):
-                    job = futures[fut]
-                    try:
-                        results = fut.result()
-                    except Exception as exc:  # noqa: BLE001 - a worker crash hits one student
-                        results = _failed_results(job, keys, f"{CRASH}: {exc}"[:300])
-                    yield job, results
-                    bar.update()
+                for _ in range(2 * workers):
+                    submit_next()
+                while pending:
+                    done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                    for fut in done:
+                        submit_next()  # first: keep the workers busy
+                        job = pending.pop(fut)
+                        try:
+                            results = fut.result()
+                        except Exception as exc:  # noqa: BLE001 - a worker crash hits one student
+                            results = _failed_results(job, keys, f"{CRASH}: {exc}"[:300])
+                        yield job, results
+                        bar.update()
             except BaseException:
-                for fut in futures:
+                for fut in pending:
                     fut.cancel()
                 raise
     finally:
         bar.close()
 
 
-def _record(course, aid, job, results) -> dict:
+def _record(gb, course, aid, job, results, trusted) -> dict:
     """Write autograded notebooks, gradebook grades and the marker for one student."""
     from nbgrader import utils as nbg_utils
 
     sid = job["student_id"]
     out_dir = course.autograded / sid / aid
     out_dir.mkdir(parents=True, exist_ok=True)
-    with course.gradebook() as gb:
-        gb.update_or_create_student(sid)
-        timestamp = _timestamp(course.submitted / sid / aid)
-        gb.update_or_create_submission(aid, sid, **({"timestamp": timestamp} if timestamp else {}))
-        for nb_id, res in results.items():
-            nb = nbformat.from_dict(res["nb"]) if res["nb"] is not None else None
-            if nb is not None:
-                execute.write_notebook(nb, out_dir / f"{nb_id}.ipynb")
-            cells = {key.nbgrader_meta(c).get("grade_id"): c for c in (nb.cells if nb else [])}
-            notebook = gb.find_notebook(nb_id, aid)
-            for gc in notebook.grade_cells:
-                grade = gb.find_grade(gc.name, nb_id, aid, sid)
-                if gc.name in res["scores"]:
-                    grade.auto_score = res["scores"][gc.name]["score"]
-                    grade.needs_manual_grade = grade.manual_score is not None
-                else:  # manually graded answer: 0 if left as released, else needs a human
-                    cell = cells.get(gc.name)
-                    auto = nbg_utils.determine_grade(cell)[0] if cell is not None else 0
-                    grade.auto_score = auto
-                    grade.needs_manual_grade = auto is None or grade.manual_score is not None
-            for sc in notebook.solution_cells:
-                comment = gb.find_comment(sc.name, nb_id, aid, sid)
-                cell = cells.get(sc.name)
-                unchanged = cell is None or (
-                    key.nbgrader_meta(cell).get("checksum") == nbg_utils.compute_checksum(cell)
-                )
-                comment.auto_comment = "No response." if unchanged else None
-        gb.db.commit()
-        sub = gb.find_submission(aid, sid)
-        summary = _summary(sid, aid, sub, results, job)
+    gb.update_or_create_student(sid)
+    timestamp = _timestamp(course.submitted / sid / aid)
+    gb.update_or_create_submission(aid, sid, **({"timestamp": timestamp} if timestamp else {}))
+    for nb_id, res in results.items():
+        nb = nbformat.from_dict(res["nb"]) if res["nb"] is not None else None
+        if nb is not None:
+            execute.write_notebook(nb, out_dir / f"{nb_id}.ipynb")
+        cells = {key.nbgrader_meta(c).get("grade_id"): c for c in (nb.cells if nb else [])}
+        for gid in trusted[nb_id].points:
+            grade = gb.find_grade(gid, nb_id, aid, sid)
+            if gid in res["scores"]:
+                grade.auto_score = res["scores"][gid]["score"]
+                grade.needs_manual_grade = grade.manual_score is not None
+            else:  # manually graded answer: 0 if left as released, else needs a human
+                cell = cells.get(gid)
+                auto = nbg_utils.determine_grade(cell)[0] if cell is not None else 0
+                grade.auto_score = auto
+                grade.needs_manual_grade = auto is None or grade.manual_score is not None
+        for gid in trusted[nb_id].solutions:
+            comment = gb.find_comment(gid, nb_id, aid, sid)
+            cell = cells.get(gid)
+            unchanged = cell is None or (
+                key.nbgrader_meta(cell).get("checksum") == nbg_utils.compute_checksum(cell)
+            )
+            comment.auto_comment = "No response." if unchanged else None
+    gb.db.commit()
+    summary = _summary(sid, aid, gb.find_submission(aid, sid), results, job)
     crashed = any(r.get("reason", "") and r["reason"].startswith(CRASH) for r in results.values())
     marker = {
         "hash": None if crashed else job["hash"],
@@ -297,11 +370,13 @@ def _hash_bytes(data: bytes) -> str:
 # --------------------------------------------------------------------------- worker side
 
 _UID = sandbox.FIRST_UID
+_WORKER = {}  # keys, limits and support folder of the run, set once per worker process
 
 
-def _init_worker(counter):
+def _init_worker(counter, keys, limits, support):
     """Give each worker process its own sandbox uid (so RLIMIT_NPROC is per student)."""
     global _UID
+    _WORKER.update(keys=keys, limits=limits, support=support)
     if counter is None:
         _UID = sandbox.FIRST_UID
         return
@@ -310,8 +385,9 @@ def _init_worker(counter):
         counter.value += 1
 
 
-def grade_job(job, keys, limits, support: Path) -> dict:
+def grade_job(job) -> dict:
     """Execute and score one student's notebooks (runs in a worker process)."""
+    keys, limits, support = _WORKER["keys"], _WORKER["limits"], _WORKER["support"]
     results = {}
     with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
         for nb_id, item in job["notebooks"].items():

@@ -119,25 +119,25 @@ def test_playground_plays_in_jupyterlab(browser, lab):
         ),
     )
     try:
-        page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}", timeout=30_000)
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=30_000)
+        page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}", timeout=90_000)
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
         # the kernel must be up before "Run All" (its status shows in the toolbar)
         page.wait_for_selector(
             ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']",
-            timeout=30_000,
+            timeout=90_000,
         )
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
         # wait until every cell has run (all six widgets shown, kernel idle again)
-        page.locator("img.nncourse-frame").nth(5).wait_for(state="visible", timeout=60_000)
+        page.locator("img.nncourse-frame").nth(5).wait_for(state="visible", timeout=180_000)
         page.wait_for_selector(
             ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']",
-            timeout=30_000,
+            timeout=90_000,
         )
         play = page.locator(".nncourse-play").first
         frame = page.locator("img.nncourse-frame").first
-        frame.wait_for(state="visible", timeout=10_000)
+        frame.wait_for(state="visible", timeout=30_000)
         frame.scroll_into_view_if_needed()
         box = frame.bounding_box()
         assert box is not None and box["width"] > 300 and box["height"] > 100, box

@@ -231,11 +231,11 @@ def _open_deck(browser, path):
     page.route("**/*", route)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(path.as_uri())
-    page.wait_for_selector(".reveal.ready", state="attached", timeout=30_000)
+    page.wait_for_selector(".reveal.ready", state="attached", timeout=90_000)
     page.wait_for_function(
         "window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
         " && MathJax.Hub.queue.running === 0 && MathJax.Hub.getAllJax().length > 0",
-        timeout=30_000,
+        timeout=90_000,
     )
     return page, remote, errors
 

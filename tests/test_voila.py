@@ -123,9 +123,9 @@ def test_playground_plays_in_voila(browser, voila):
     page = context.new_page()
     errors = record_errors(page)
     try:
-        page.goto(f"{base}/", timeout=60_000)  # Voila runs the notebook, then serves it
+        page.goto(f"{base}/", timeout=180_000)  # Voila runs the notebook, then serves it
         frame = page.locator("img.nncourse-frame")
-        frame.wait_for(state="visible", timeout=60_000)
+        frame.wait_for(state="visible", timeout=180_000)
         assert frame.count() == 1, f"expected the playground only, found {frame.count()} images"
         # a standalone page: the code is stripped, the title and the widget show
         assert page.get_by_text("from nncourse.widgets import").count() == 0
