@@ -44,12 +44,17 @@ def nbmeta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
 
-def student_version(nb):
-    """What ``nbgrader generate_assignment`` does to cells: solutions, hidden tests, outputs."""
+def student_version(nb, hidden_tests=True):
+    """What ``nbgrader generate_assignment`` does to cells: solutions, hidden tests, outputs.
+
+    ``hidden_tests=False`` keeps the hidden tests (the version the grader runs)."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     resources = {"language": "python"}
     cfg = Config()
-    for pre in (ClearSolutions(config=cfg), ClearHiddenTests(config=cfg), ClearOutput(config=cfg)):
+    steps = [ClearSolutions(config=cfg), ClearOutput(config=cfg)]
+    if hidden_tests:
+        steps.insert(1, ClearHiddenTests(config=cfg))
+    for pre in steps:
         nb, resources = pre.preprocess(nb, resources)
     return nb
 
@@ -127,8 +132,12 @@ def test_assignment_notebook(assignment, tmp_path):
             shown = shown.replace("YOUR ANSWER HERE", "")
             if "?" not in shown and "question" not in shown.lower():
                 problems.append(f"{meta['grade_id']}: the question is not shown to students")
+    # What the grader executes for an unfilled submission: the student's cells, with every
+    # locked grade cell restored from the source *including* its hidden tests (nbgrader's
+    # OverwriteCells does this), so an unfilled notebook is judged on all its checks.
+    graded = student_version(nb, hidden_tests=False)
     student_path = tmp_path / f"{assignment}_student.ipynb"
-    nbformat.write(student, student_path)
+    nbformat.write(graded, student_path)
 
     # ---- mutations: one reverted solution cell at a time, then typical mistakes --------------
     mutations = []
