@@ -16,7 +16,16 @@ import types
 
 import numpy
 
-__all__ = ["use", "xp", "name", "get_array_module", "to_numpy", "asarray", "available"]
+__all__ = [
+    "use",
+    "xp",
+    "name",
+    "get_array_module",
+    "to_numpy",
+    "asarray",
+    "available",
+    "BackendUnavailableError",
+]
 
 _NAMES = ("numpy", "cupy", "auto")
 
@@ -24,6 +33,14 @@ xp: types.ModuleType = numpy
 name: str = "numpy"
 
 _cupy_cache: dict[str, object] = {}
+
+
+class BackendUnavailableError(RuntimeError, ValueError):
+    """The requested backend cannot run here (e.g. CuPy without a usable GPU).
+
+    A ``ValueError`` like every bad-argument error of the library, and a ``RuntimeError``
+    because the argument is valid but the machine cannot honour it.
+    """
 
 
 def _import_cupy():
@@ -57,7 +74,8 @@ def available() -> list[str]:
 def use(backend: str) -> types.ModuleType:
     """Select the active array backend and return its module.
 
-    ``'numpy'`` always works; ``'cupy'`` raises ``RuntimeError`` when no GPU is
+    ``'numpy'`` always works; ``'cupy'`` raises ``BackendUnavailableError`` (a
+    ``ValueError``) when no GPU is
     usable (with the reason); ``'auto'`` picks CuPy only when a GPU is usable.
     """
     global xp, name
@@ -69,7 +87,9 @@ def use(backend: str) -> types.ModuleType:
     else:
         mod, why = _import_cupy()
         if mod is None and backend == "cupy":
-            raise RuntimeError(f"backend.use('cupy'): {why}. Use 'numpy' or 'auto' instead.")
+            raise BackendUnavailableError(
+                f"backend.use('cupy'): {why}. Use 'numpy' or 'auto' instead."
+            )
         xp, name = (mod, "cupy") if mod is not None else (numpy, "numpy")
     return xp
 

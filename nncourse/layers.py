@@ -421,7 +421,9 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5, rng=None):
         super().__init__()
-        if not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
+            raise TypeError(f"Dropout: expected a number p (probability to drop), got {p!r}")
+        if not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout: expected 0 <= p < 1 (probability to drop), got {p!r}")
         self.p = float(p)
         self.rng = initializers.as_generator(rng)

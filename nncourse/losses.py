@@ -38,6 +38,8 @@ def _check_scores(loss, s):
         raise TypeError(
             f"{loss}: expected float scores, got {getattr(s, 'dtype', type(s).__name__)}"
         )
+    if s.ndim == 0:
+        raise ValueError(f"{loss}: expected scores with a batch axis, got a 0-d array")
     if isinstance(s, np.ndarray) and not np.isfinite(s).all():
         raise ValueError(
             f"{loss}: expected finite scores, got {int((~np.isfinite(s)).sum())} NaN/inf "

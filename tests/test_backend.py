@@ -34,7 +34,7 @@ def test_unknown_backend(bad):
 def test_cupy_without_gpu_is_a_clear_error_and_auto_falls_back():
     if "cupy" in backend.available():
         pytest.skip("a GPU is usable here; the no-GPU path cannot be exercised")
-    with pytest.raises(RuntimeError, match=r"backend.use\('cupy'\): CuPy .*Use 'numpy' or 'auto'"):
+    with pytest.raises(ValueError, match=r"backend.use\('cupy'\): CuPy .*Use 'numpy' or 'auto'"):
         backend.use("cupy")
     assert backend.use("auto") is np and backend.name == "numpy"
 

@@ -333,3 +333,13 @@ def test_sequential_rejects_non_layers():
 def test_to_unknown_backend_raises():
     with pytest.raises(ValueError, match=r"Linear.to: expected 'numpy' or 'cupy', got 'tpu'"):
         Linear(2, 2).to("tpu")
+
+
+def test_dropout_accepts_numpy_scalars_and_rejects_non_numbers():
+    from nncourse.layers import Dropout
+
+    assert Dropout(np.float32(0.25)).p == 0.25
+    with pytest.raises(TypeError, match=r"Dropout: expected a number p"):
+        Dropout("0.5")
+    with pytest.raises(ValueError, match=r"Dropout: expected 0 <= p < 1.*got 1.0"):
+        Dropout(1.0)

@@ -36,8 +36,9 @@ def test_loss_gradients_match_finite_differences(xp, loss_cls, shape):
         c = 1
     s = r.standard_normal((n, c)) * 2
     y = targets(loss_cls.__name__, n, c, r)
-    if loss_cls is MulticlassHingeLoss:  # keep every margin away from its kink at 0
-        s = np.round(s, 1) + 0.05
+    if loss_cls is MulticlassHingeLoss:  # keep every margin s_j - s_y + 1 away from its kink
+        s = np.round(s, 1)  # margins are multiples of 0.1 ...
+        s[np.arange(n), y] += 0.05  # ... shifted by 0.05: never within 0.05 of 0
     loss = loss_cls()
     S, Y = xp.asarray(s), xp.asarray(y)
     loss.forward(S, Y)
@@ -167,3 +168,10 @@ def test_backward_before_forward(loss):
 def test_invalid_margin():
     with pytest.raises(ValueError, match=r"MulticlassHingeLoss: expected margin >= 0, got -1"):
         MulticlassHingeLoss(margin=-1)
+
+
+def test_zero_dimensional_scores_are_a_value_error():
+    from nncourse.losses import MSELoss
+
+    with pytest.raises(ValueError, match=r"MSELoss\(\): expected scores with a batch axis"):
+        MSELoss().forward(np.float64(1.0) * np.ones(()), np.ones(()))
