@@ -29,6 +29,12 @@ from . import sandbox
 from .config import Limits
 
 ERROR_NAME = "AutograderError"  # ename of the error outputs added by the grader
+# `python -m ipykernel_launcher` without the debugger: a graded kernel is never debugged, and
+# importing debugpy is a fifth of a kernel's start-up time
+KERNEL_MAIN = (
+    "import sys; sys.modules['debugpy'] = None; del sys.path[0]; "
+    "from ipykernel import kernelapp; kernelapp.launch_new_instance()"
+)
 
 
 class PromptKernelClient(AsyncKernelClient):
@@ -79,7 +85,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid)
         # parent_handle=0: in a PID namespace the parent looks like init, which would make
         # ipykernel's parent poller shut the kernel down
-        cmd = [sys.executable, "-m", "ipykernel_launcher", "--IPKernelApp.parent_handle=0"]
+        cmd = [sys.executable, "-c", KERNEL_MAIN, "--IPKernelApp.parent_handle=0"]
         cmd += ["--HistoryManager.enabled=False"]  # no SQLite history file per kernel
         cmd += ["-f", self.connection_file]
         return [*self.sandbox_prefix, *cmd, *(extra_arguments or [])]

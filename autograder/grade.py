@@ -4,10 +4,11 @@ Per student:
 
 1. *trusted parent*: find the notebooks (folder or zip), copy them to ``submitted/``, parse
    them (size limit, invalid JSON -> 0 with a reason) and run nbgrader's sanitising
-   preprocessors (``ClearOutput``, ``OverwriteKernelspec``,
-   ``OverwriteCells`` with missing grade cells added back, ``CheckCellMetadata``; duplicated
-   or unknown grade ids lose their nbgrader metadata first): locked cells,
-   hidden tests included, come back from the gradebook;
+   preprocessors (``ClearOutput``, ``OverwriteCells`` with missing grade cells added back,
+   ``CheckCellMetadata``; duplicated or unknown grade ids lose their nbgrader metadata and
+   the kernelspec is reset first): locked cells, hidden tests included, come back from the
+   gradebook. This happens just before the job goes to a worker, on one gradebook session
+   for the whole run;
 2. *worker process*: execute each notebook in its own sandbox (``execute.py``) and score it
    against the answer key (``key.py``) outside the sandbox;
 3. *trusted parent*: write ``autograded/``, record the scores in nbgrader's gradebook (only
