@@ -98,6 +98,13 @@ def build_key(nb, notebook_id: str) -> tuple[dict, list[str]]:
             line = rec.get("line")
             # outside the markers is visible; unknown lines inside a hidden cell count as hidden
             hidden = rng is not None and (line is None or rng[0] < line < rng[1])
+            if hidden and rec.get("kind") in ("close", "equal") and "expected" in rec:
+                # the student's kernel runs this line too: a patched Check could copy the
+                # expected value into its record; hidden checks must leave it to the key
+                problems.append(
+                    f"{gid}: hidden check {rec['label']!r} passes an expected value; "
+                    "drop it (the answer key supplies the reference)"
+                )
             labels[rec["label"]] = {**rec, "hidden": bool(hidden)}
         if not labels:
             warnings.append(

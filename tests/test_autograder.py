@@ -232,3 +232,33 @@ def test_check_command_prints_table(graded, tmp_path):
     assert proc.returncode == 1
     assert "ex_sigmoid" in proc.stdout and "4/4" in proc.stdout
     assert "0 is not positive" in proc.stdout or "ex_count" in proc.stdout
+
+
+def test_answer_key_rejects_hidden_checks_that_pass_expected_values():
+    """A hidden check that passes `expected` could be copied by a patched Check: refused."""
+    import nbformat
+
+    source = 'c = Check("g")\n### BEGIN HIDDEN TESTS\nc.close("h", got, ref)\n### END HIDDEN TESTS'
+    meta = {
+        "nbgrader": {
+            "grade": True,
+            "solution": False,
+            "locked": True,
+            "points": 2,
+            "grade_id": "g",
+            "schema_version": 3,
+        }
+    }
+
+    def executed(expected):
+        rec = checks.make_record(
+            "g", "h", "close", [1.0], {"rtol": 1e-6, "atol": 0.0}, line=3, expected=expected
+        )
+        cell = nbformat.v4.new_code_cell(source, metadata=meta)
+        cell.outputs = [nbformat.v4.new_output("display_data", data={checks.MIME: rec})]
+        return nbformat.v4.new_notebook(cells=[cell])
+
+    the_key, _ = key.build_key(executed(None), "nb")
+    assert the_key["cells"]["g"]["labels"]["h"]["hidden"] is True
+    with pytest.raises(ValueError, match=r"hidden check 'h' passes an expected value"):
+        key.build_key(executed([1.0]), "nb")
