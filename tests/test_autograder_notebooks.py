@@ -17,12 +17,11 @@ from __future__ import annotations
 import copy
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from test_autograder import cli  # one way to call the command line in tests
 
 from autograder.course import Course
 
@@ -34,19 +33,6 @@ ASSIGNMENTS = sorted(
     if p.is_dir() and p.name[:2].isdigit() and p.name[2:3] == "_" and any(p.glob("*.ipynb"))
 )
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-
-
-def cli(*args):
-    proc = subprocess.run(
-        [sys.executable, "-m", "autograder", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=1800,
-    )
-    if proc.returncode != 0:
-        raise AssertionError(f"autograder {args[:2]} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def _gid(cell):
