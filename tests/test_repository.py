@@ -146,3 +146,19 @@ def test_readme_python_examples_run():
             ),
             {},
         )
+
+
+def test_start_page_explains_the_course():
+    """notebooks/index.ipynb (opened by make lab) lists every assignment in order and says
+    how students check their work and how instructors release and grade."""
+    nb = json.loads((ROOT / "notebooks" / "index.ipynb").read_text())
+    text = "\n".join("".join(c["source"]) for c in nb["cells"])
+    assignments = sorted(
+        p.name for p in (ROOT / "notebooks").iterdir() if re.fullmatch(r"\d\d_\w+", p.name)
+    )
+    positions = [text.find(f"{a}/{a}.ipynb") for a in assignments]
+    assert all(p >= 0 for p in positions), dict(zip(assignments, positions))
+    assert positions == sorted(positions), "assignments are not listed in order"
+    for command in ("autograder check", "autograder release", "autograder grade"):
+        assert command in text, f"start page does not mention `{command}`"
+    assert "notebooks/index.ipynb" in (ROOT / "Makefile").read_text()
