@@ -56,6 +56,9 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # finished students are kept: a re-run continues
+        print(f"\ninterrupted; run `{args.command}` again to continue", file=sys.stderr)
+        return 130
 
 
 def _run(args) -> int:

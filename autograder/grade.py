@@ -323,11 +323,13 @@ def _record(gb, course, aid, job, results, trusted) -> dict:
     summary = _summary(sid, aid, gb.find_submission(aid, sid), results, job)
     crashed = any(r.get("reason", "") and r["reason"].startswith(CRASH) for r in results.values())
     marker = {
-        "hash": None if crashed else job["hash"],
+        "hash": None if crashed else job["hash"],  # None: graded again next time
         "summary": summary,
         "results": _strip(results),
     }
-    (out_dir / MARKER).write_text(json.dumps(marker))  # hash None: graded again next time
+    tmp = out_dir / f"{MARKER}.tmp"
+    tmp.write_text(json.dumps(marker))
+    tmp.replace(out_dir / MARKER)  # atomic: an interrupted run leaves no half marker
     return summary
 
 

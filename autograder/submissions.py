@@ -14,6 +14,7 @@ import re
 import shutil
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
@@ -83,18 +84,30 @@ def extract_zip(path: Path, target: Path, max_bytes: int) -> None:
             if total > max_bytes:
                 raise ValueError(f"{path.name}: more than {max_bytes // 2**20} MB uncompressed")
         target.mkdir(parents=True, exist_ok=True)
-        for m in members:
-            if m.is_dir():
-                continue
-            dest = target.joinpath(*PurePosixPath(m.filename.replace("\\", "/")).parts)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            written = 0
-            with zf.open(m) as src, open(dest, "wb") as out:
-                while chunk := src.read(1 << 20):
-                    written += len(chunk)
-                    if written > m.file_size or written > max_bytes:  # lying header
-                        raise ValueError(f"{path.name}: {m.filename!r} is larger than declared")
-                    out.write(chunk)
+        try:
+            for m in members:
+                if m.is_dir():
+                    continue
+                dest = target.joinpath(*PurePosixPath(m.filename.replace("\\", "/")).parts)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                written = 0
+                with zf.open(m) as src, open(dest, "wb") as out:
+                    while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > m.file_size or written > max_bytes:  # lying header
+                            raise ValueError(f"{path.name}: {m.filename!r} is larger than declared")
+                        out.write(chunk)
+        # a corrupt member (bad CRC or stream), encryption, an unsupported compression or a
+        # name the file system refuses costs this student only, not the whole grading run
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            EOFError,
+            RuntimeError,
+            NotImplementedError,
+            OSError,
+        ) as exc:
+            raise ValueError(f"{path.name}: cannot extract ({type(exc).__name__}: {exc})") from None
 
 
 def _assignment_folder(root: Path, assignment: str) -> Path:

@@ -262,3 +262,28 @@ def test_answer_key_rejects_hidden_checks_that_pass_expected_values():
     assert the_key["cells"]["g"]["labels"]["h"]["hidden"] is True
     with pytest.raises(ValueError, match=r"hidden check 'h' passes an expected value"):
         key.build_key(executed([1.0]), "nb")
+
+
+@pytest.mark.slow
+def test_nbgrader_export_agrees_with_grades_csv(graded):
+    """nbgrader's own ``nbgrader export``, run in the course folder, reads our gradebook."""
+    course = graded["course"]
+    ours = {
+        (r["student_id"], r["assignment"]): r for r in csv.DictReader(open(course / "grades.csv"))
+    }
+    out = course.parent / "nbgrader_export.csv"
+    nbgrader = Path(sys.executable).parent / "nbgrader"
+    proc = subprocess.run(
+        [str(nbgrader), "export", "--to", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=course,  # where formgrader and nbgrader find nbgrader_config.py
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    theirs = {(r["student_id"], r["assignment"]): r for r in csv.DictReader(open(out))}
+    assert set(theirs) == set(ours) == {(sid, "00_fixture") for sid in graded["expected"]}
+    for k, row in theirs.items():
+        assert float(row["score"]) == float(ours[k]["score"]), (k, row, ours[k])
+        assert float(row["max_score"]) == float(ours[k]["max_score"]) == 12.0
+        assert float(row["raw_score"]) == sum(graded["expected"][k[0]].values()), k

@@ -1,0 +1,234 @@
+"""More autograder tests: unsafe zips, the progress bar, and resuming an interrupted ``grade``.
+
+The end-to-end helpers (``cli``, the fixture submissions) come from ``test_autograder.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+import zipfile
+
+import nbformat
+import pytest
+from test_autograder import ASSIGNMENTS, ROOT, cli, fixture_subs, gradebook_scores
+
+from autograder import grade as grade_mod
+from autograder.submissions import MAX_MEMBERS, collect, extract_zip
+
+NOTEBOOK = f"{fixture_subs.AID}/fixture.ipynb"
+
+
+def _zip(path, members):
+    """Write a zip of ``members``: (name or ZipInfo, data) pairs, deflated."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+    return path
+
+
+# ------------------------------------------------------------------ zip handling (fast)
+
+
+def test_zip_with_symlink_member_is_rejected(tmp_path):
+    link = zipfile.ZipInfo("00_fixture/fixture.ipynb")
+    link.create_system = 3  # unix: the high 16 bits of external_attr are st_mode
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    bad = _zip(tmp_path / "s.zip", [("00_fixture/notes.txt", "fine"), (link, "/etc/passwd")])
+    with pytest.raises(ValueError, match=r"s\.zip: '00_fixture/fixture\.ipynb' is a link"):
+        extract_zip(bad, tmp_path / "out", 2**20)
+    assert not (tmp_path / "out").exists()
+
+
+def test_zip_over_the_uncompressed_size_limit_is_rejected(tmp_path):
+    # 3 MiB of zeros compress to a few kB: the limit is on the uncompressed bytes
+    one = _zip(tmp_path / "one.zip", [(NOTEBOOK, b"\0" * (3 * 2**20))])
+    assert one.stat().st_size < 2**20
+    with pytest.raises(ValueError, match=r"one\.zip: more than 2 MB uncompressed"):
+        extract_zip(one, tmp_path / "out", 2 * 2**20)
+    assert not (tmp_path / "out").exists()
+    # the limit is on the total: three members each under it, together over it
+    many = [(f"00_fixture/part{i}.bin", b"\0" * (2**20)) for i in range(3)]
+    total = _zip(tmp_path / "total.zip", many)
+    with pytest.raises(ValueError, match=r"total\.zip: more than 2 MB uncompressed"):
+        extract_zip(total, tmp_path / "out", 2 * 2**20)
+    assert not (tmp_path / "out").exists()
+    # just under the limit is fine
+    extract_zip(total, tmp_path / "out", 3 * 2**20)
+    assert (tmp_path / "out" / "00_fixture" / "part2.bin").stat().st_size == 2**20
+
+
+def test_zip_with_too_many_members_is_rejected(tmp_path):
+    members = [(f"00_fixture/f{i}.txt", "x") for i in range(MAX_MEMBERS + 1)]
+    bad = _zip(tmp_path / "s.zip", members)
+    with pytest.raises(ValueError, match=rf"s\.zip: more than {MAX_MEMBERS} files"):
+        extract_zip(bad, tmp_path / "out", 2**30)
+    assert not (tmp_path / "out").exists()
+    ok = _zip(tmp_path / "ok.zip", members[:MAX_MEMBERS])
+    extract_zip(ok, tmp_path / "out", 2**30)
+    assert len(list((tmp_path / "out" / "00_fixture").iterdir())) == MAX_MEMBERS
+
+
+def test_corrupt_zip_member_is_rejected_not_a_crash(tmp_path):
+    """A member whose data does not match its CRC: rejected, and nothing is left behind."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr(NOTEBOOK, "A" * 1000)
+    data = bytearray(buf.getvalue())
+    data[data.find(b"A" * 1000) + 10] = ord("B")
+    (tmp_path / "s.zip").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"s\.zip: cannot extract .*BadZipFile"):
+        extract_zip(tmp_path / "s.zip", tmp_path / "out", 2**20)
+
+
+def test_collect_rejects_bad_zips_per_student_and_keeps_the_others(tmp_path):
+    subs, staging = tmp_path / "subs", tmp_path / "staging"
+    subs.mkdir()
+    link = zipfile.ZipInfo("00_fixture/fixture.ipynb")
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    _zip(subs / "linked.zip", [(link, "/etc/passwd")])
+    _zip(subs / "big.zip", [(NOTEBOOK, b"\0" * (2 * 2**20))])
+    _zip(subs / "many.zip", [(f"f{i}.ipynb", "{}") for i in range(MAX_MEMBERS + 1)])
+    _zip(subs / "good.zip", [(NOTEBOOK, "{}")])
+    (subs / "corrupt.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    got = {s.student_id: s for s in collect(subs, "00_fixture", staging, max_zip_mb=1)}
+    assert sorted(got) == ["big", "corrupt", "good", "linked", "many"]
+    assert got["good"].rejected is None
+    assert got["good"].folder == staging / "good" / "00_fixture"
+    assert (got["good"].folder / "fixture.ipynb").read_text() == "{}"
+    reasons = {
+        "linked": "is a link",
+        "big": "more than 1 MB uncompressed",
+        "many": f"more than {MAX_MEMBERS} files",
+        "corrupt": "not a valid zip file",
+    }
+    for sid, reason in reasons.items():
+        assert got[sid].folder is None and reason in got[sid].rejected, got[sid]
+        assert not (staging / sid).exists()  # nothing of a rejected zip is extracted
+
+
+# ------------------------------------------------------------------ progress bar (fast)
+
+
+def test_progress_bar_counts_students_and_can_be_turned_off(monkeypatch, capsys, tmp_path):
+    """``_run_jobs`` shows a tqdm bar over the students it grades (on stderr)."""
+    monkeypatch.setattr(grade_mod, "grade_job", lambda job: {"student": job["student_id"]})
+
+    class FakeCourse:
+        release_dir = tmp_path
+
+    def run(progress):
+        jobs = [{"student_id": f"s{i}"} for i in range(3)]
+        out = grade_mod._run_jobs(jobs, dict, {}, None, FakeCourse, "00_fixture", 1, progress)
+        return [results["student"] for _, results in out]
+
+    assert run(progress=True) == ["s0", "s1", "s2"]
+    err = capsys.readouterr().err
+    assert "grading 00_fixture" in err and "3/3" in err and "student" in err
+    assert run(progress=False) == ["s0", "s1", "s2"]
+    assert capsys.readouterr().err == ""
+
+
+# ------------------------------------------------------------------ interrupted grade (slow)
+
+SLOW = "\nimport time\ntime.sleep(2)"  # each student takes a few seconds to grade
+
+
+def _markers(course):
+    """{student: (mtime_ns, text)} of the 'graded' marker files written so far."""
+    out = {}
+    for path in (course / "autograded").glob(f"*/{fixture_subs.AID}/{grade_mod.MARKER}"):
+        st = path.stat()
+        out[path.parents[1].name] = (st.st_mtime_ns, path.read_text())
+    return out
+
+
+@pytest.mark.slow
+def test_interrupted_grade_resumes_without_regrading_finished_students(tmp_path):
+    aid, folder = ASSIGNMENTS[0]
+    course, subs = tmp_path / "course", tmp_path / "subs"
+    cli("release", aid, "--course-dir", course, "--notebooks", folder)
+    release = fixture_subs.load(course / "release" / aid / "fixture.ipynb")
+    good, full, expect = fixture_subs.GOOD, fixture_subs.FULL, fixture_subs.expect
+    cases = {
+        "a_good": (fixture_subs.filled(release, sigmoid_sol=good["sigmoid_sol"] + SLOW), full),
+        "b_partial": (
+            fixture_subs.filled(
+                release,
+                sigmoid_sol=good["sigmoid_sol"] + SLOW,
+                mse_sol=fixture_subs.WRONG_MSE,
+                count_sol=fixture_subs.WRONG_COUNT,
+            ),
+            expect(ex_mse=1, ex_count=1),
+        ),
+        "c_empty": (copy.deepcopy(release), expect(ex_sigmoid=1, ex_mse=1, ex_count=1)),
+        "d_good": (fixture_subs.filled(release, mse_sol=good["mse_sol"] + SLOW), full),
+    }
+    cases["c_empty"][0].cells.insert(2, nbformat.v4.new_code_cell(SLOW.strip()))
+    for sid, (nb, _) in cases.items():
+        (subs / sid / aid).mkdir(parents=True)
+        (subs / sid / aid / "fixture.ipynb").write_text(nbformat.writes(nb))
+
+    # first run: interrupted (as Ctrl-C does: SIGINT to the process group) once a student is done
+    args = ["grade", aid, "--submissions", subs, "--course-dir", course, "--workers", "1"]
+    cmd = [sys.executable, "-m", "autograder", *map(str, args)]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    deadline = time.monotonic() + 40
+    while not _markers(course) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        first_log = proc.communicate(timeout=15)[0].decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        first_log = proc.communicate()[0].decode(errors="replace")
+    assert proc.returncode != 0, f"grade was not interrupted:\n{first_log}"
+    if proc.returncode == 130:  # SIGINT reached it: a short message, no traceback
+        assert "run `grade` again to continue" in first_log and "Traceback" not in first_log
+    finished = _markers(course)
+    assert 1 <= len(finished) < len(cases), f"finished before the interruption: {sorted(finished)}"
+    assert not (course / "grades.csv").exists()  # written at the end of a run only
+
+    # second run: grades only the others, leaves the finished ones untouched
+    time.sleep(0.01)  # so that rewriting a marker would change its mtime
+    second = cli(*args)
+    log = second.stdout + second.stderr
+    left = len(cases) - len(finished)
+    assert f"{len(cases)} submissions, {len(finished)} already graded" in log, log
+    assert f"{left}/{left}" in second.stderr  # the progress bar counts the students left
+    after = _markers(course)
+    assert sorted(after) == sorted(cases)
+    for sid, marker in finished.items():
+        assert after[sid] == marker, f"{sid} was graded again after the interruption"
+
+    # every student has the expected scores, once, and grades.csv agrees
+    expected = {sid: exp for sid, (_, exp) in cases.items()}
+    assert gradebook_scores(course) == expected, f"{first_log}\n{log}"
+    for marker in after.values():
+        summary = json.loads(marker[1])["summary"]
+        assert summary["score"] == sum(expected[summary["student_id"]].values())
+    assert "OperationalError" not in first_log + log
+    assert "database is locked" not in first_log + log
+    with sqlite3.connect(course / "gradebook.db") as db:
+        subs_rows = db.execute(
+            "SELECT student_id, COUNT(*) FROM submitted_assignment GROUP BY student_id"
+        ).fetchall()
+        dup_grades = db.execute(
+            "SELECT COUNT(*) FROM (SELECT notebook_id, cell_id FROM grade"
+            " GROUP BY notebook_id, cell_id HAVING COUNT(*) > 1)"
+        ).fetchone()[0]
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert dict(subs_rows) == dict.fromkeys(cases, 1)
+    assert dup_grades == 0
+    rows = (course / "grades.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(cases)
