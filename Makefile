@@ -8,6 +8,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 PYTEST_ARGS ?=
+# Jupyter refuses to run as root unless told to (containers, CI machines)
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .DEFAULT_GOAL := help
 .PHONY: help install lab playground test lint format bench slides clean
@@ -24,7 +26,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv and install the course, its library and tools
 
 lab: install ## Start JupyterLab on the course start page
-	$(BIN)/jupyter lab --port=$(PORT) --ServerApp.root_dir=$(CURDIR) notebooks/index.ipynb
+	$(BIN)/jupyter lab --port=$(PORT) --ServerApp.root_dir=$(CURDIR) $(ROOT_FLAG) notebooks/index.ipynb
 
 playground: install ## Serve the playground as a standalone web page (Voila) on 127.0.0.1
 	$(BIN)/voila notebooks/playground_voila.ipynb --port=$(PORT) --Voila.ip=127.0.0.1 \
