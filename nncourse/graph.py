@@ -25,6 +25,8 @@ Nothing is computed when a node is built: values appear after :func:`forward`.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from . import functional as F
@@ -79,8 +81,10 @@ def _wrap(v):
     return Input(v, name=_short(v) if np.ndim(v) == 0 else None)
 
 
-class Node:
-    """A box of the flow graph: ``parents``, ``value`` (after fprop), ``grad`` (after bprop)."""
+class Node(ABC):
+    """A box of the flow graph: ``parents``, ``value`` (after fprop), ``grad`` (after bprop).
+
+    Each kind of box defines its own ``fprop`` and ``bprop``, next to each other."""
 
     op = "node"
 
@@ -90,11 +94,13 @@ class Node:
         self.value = None
         self.grad = None
 
+    @abstractmethod
     def fprop(self):
-        raise NotImplementedError(f"{type(self).__name__}.fprop is not implemented")
+        """Compute ``self.value`` from the parents' values."""
 
+    @abstractmethod
     def bprop(self):
-        raise NotImplementedError(f"{type(self).__name__}.bprop is not implemented")
+        """Add this box's share of the gradient into each parent's ``grad``."""
 
     def _vals(self):
         vals = [p.value for p in self.parents]

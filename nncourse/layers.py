@@ -124,6 +124,8 @@ class Layer:
         self.cache = None
 
     # -- the protocol -------------------------------------------------------
+    # Deliberately not abstract: a student writes forward first (03_mlp) and backward a
+    # week later (04_backprop), and the half-written layer must already work in a model.
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
 

@@ -36,6 +36,7 @@ per epoch and set ``optimizer.lr`` from the closed form of their epoch count ``l
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import numpy
 
@@ -76,7 +77,7 @@ def _check(owner, ok, what, value, expected):
         raise ValueError(f"{name}: invalid {what}={value!r} (expected {expected})")
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Base class: holds the parameters, their per-parameter state and the hyper-parameters.
 
     Subclasses set ``defaults`` (hyper-parameter name -> value, in signature order), check
@@ -176,8 +177,9 @@ class Optimizer:
             state["step"] = state.get("step", 0) + 1
             self._update(data, grad, state, scratch)
 
-    def _update(self, data, grad, state, scratch):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _update(self, data, grad, state, scratch):
+        """Update one parameter ``data`` in place from ``grad`` (each optimiser's rule)."""
 
     def zero_grad(self):
         """Set every existing gradient to zero, in place."""
@@ -510,7 +512,7 @@ class Adadelta(Optimizer):
 # -- learning-rate schedules -----------------------------------------------------------------
 
 
-class LRScheduler:
+class LRScheduler(ABC):
     """Base class: sets ``optimizer.lr = lr_at(last_epoch)``, with ``last_epoch`` counted
     from 0 (at construction) and advanced by ``step()`` once per epoch.
 
@@ -529,8 +531,9 @@ class LRScheduler:
         self.last_epoch = 0
         self.optimizer.lr = self._last_lr = self.lr_at(0)
 
-    def lr_at(self, t: int) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def lr_at(self, t: int) -> float:
+        """The learning rate after ``t`` epochs (each schedule's closed form)."""
 
     def step(self):
         """Advance one epoch and set the optimiser's learning rate."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from abc import ABC, abstractmethod
 
 from .backend import get_array_module
 
@@ -36,7 +37,7 @@ def _weights(model):
             yield p
 
 
-class Regularizer:
+class Regularizer(ABC):
     """Base class: ``penalty(model) -> float`` and ``backward(model)``."""
 
     def __init__(self, strength: float):
@@ -49,11 +50,13 @@ class Regularizer:
             raise ValueError(f"{name}: expected a finite strength >= 0, got {strength}")
         self.strength = float(strength)
 
-    def _term(self, W):  # the penalty of one weight matrix, without the strength
-        raise NotImplementedError
+    @abstractmethod
+    def _term(self, W):
+        """The penalty of one weight matrix, without the strength."""
 
-    def _grad(self, W):  # its gradient, with the strength
-        raise NotImplementedError
+    @abstractmethod
+    def _grad(self, W):
+        """Its gradient, with the strength."""
 
     def penalty(self, model) -> float:
         """strength * sum over weight matrices of the per-matrix term."""

@@ -196,9 +196,6 @@ class _FigureView(W.VBox):
             deb.fn()
         return self
 
-    def _draw(self):  # pragma: no cover - abstract
-        raise NotImplementedError
-
     def render(self) -> bytes:
         """Update the artists, draw the figure and show it; returns the PNG bytes."""
         self._draw()
