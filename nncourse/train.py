@@ -94,48 +94,11 @@ class History:
                 getattr(self, k).append(logs[k])
 
     def plot(self, ax=None):
-        """Training curves: loss (and accuracy, when recorded) per epoch.
+        """Training curves (``nncourse.viz.training_curves``): loss, and accuracy when
+        recorded, per epoch, with the best epoch marked. Returns the Figure."""
+        from .viz import training_curves  # noqa: PLC0415  (matplotlib only when plotting)
 
-        Uses ``nncourse.viz.training_curves`` when that module is available; otherwise
-        draws loss curves on ``ax`` (a new figure with a loss and an accuracy panel when
-        ``ax`` is None). Returns what was drawn on (Axes, or an array of Axes).
-        """
-        try:
-            from .viz import training_curves  # noqa: PLC0415  (optional module)
-        except ImportError:
-            training_curves = None
-        if training_curves is not None:
-            return training_curves(self, ax=ax)
-        return self._plot_simple(ax)
-
-    def _plot_simple(self, ax=None):
-        import matplotlib.pyplot as plt  # noqa: PLC0415  (plots only when asked)
-
-        epochs = np.arange(1, self.epochs + 1)
-        has_acc = bool(self.train_acc or self.val_acc)
-        if ax is None:
-            fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(9 if has_acc else 5, 3.5))
-            axes = np.atleast_1d(axes)
-        else:
-            axes = np.array([ax])
-        axes[0].plot(epochs, self.train_loss, label="train loss")
-        if self.val_loss:
-            axes[0].plot(epochs, self.val_loss, label="val loss")
-        axes[0].set_xlabel("epoch")
-        axes[0].set_ylabel("loss")
-        axes[0].legend()
-        if len(axes) > 1:
-            if self.train_acc:
-                axes[1].plot(epochs, self.train_acc, label="train acc")
-            if self.val_acc:
-                axes[1].plot(epochs, self.val_acc, label="val acc")
-            axes[1].set_xlabel("epoch")
-            axes[1].set_ylabel("accuracy")
-            axes[1].legend()
-        if self.best_epoch is not None:
-            for a in axes:
-                a.axvline(self.best_epoch + 1, color="grey", linestyle=":", linewidth=1)
-        return axes if len(axes) > 1 else axes[0]
+        return training_curves(self, ax=ax)
 
     def __repr__(self):
         last = ""

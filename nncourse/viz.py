@@ -203,6 +203,12 @@ def training_curves(history, ax=None):
     elif ax_acc is not None:
         ax_acc.text(0.5, 0.5, "no accuracy recorded", ha="center", va="center")
         ax_acc.set_axis_off()
+    best = history.get("best_epoch") if isinstance(history, dict) else None
+    best = getattr(history, "best_epoch", best)
+    if best is not None:  # 0-based epoch index (History.best_epoch): mark it
+        for a in (ax_loss, ax_acc if has_acc else None):
+            if a is not None:
+                a.axvline(best + 1, color="grey", linestyle=":", linewidth=1)
     for a in (ax_loss, ax_acc):
         if a is not None and a.get_lines():
             a.legend(loc="best", fontsize="small")

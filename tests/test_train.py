@@ -320,11 +320,14 @@ def test_history_plot_renders(moon_data, tmp_path):
     matplotlib.use("Agg")
     X, y, Xv, yv = moon_data
     h = trainer(mlp(), epochs=3).fit(X, y, val=(Xv, yv))
-    out = h.plot()
-    fig = out.figure if hasattr(out, "figure") else out
+    fig = h.plot()
     fig.savefig(tmp_path / "h.png")
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
-    assert h._plot_simple() is not None  # the fallback without nncourse.viz
+    ax_loss = fig.axes[0]
+    assert len(ax_loss.get_lines()) >= 2  # train and val loss
+    assert h.best_epoch is not None
+    marks = [ln for ln in ax_loss.get_lines() if list(ln.get_xdata()) == [h.best_epoch + 1] * 2]
+    assert marks, "the best epoch is not marked"
 
 
 @pytest.mark.parametrize(
