@@ -39,15 +39,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from . import data as datasets
-from . import functional as F
-from . import init as initializers
-from . import layers as L
-from . import optim, viz
-from .backend import to_numpy
-from .losses import BCEWithLogitsLoss
-from .regularization import L2
-from .train import Trainer, TrainingDiverged
+from .. import data as datasets
+from .. import functional as F
+from .. import init as initializers
+from .. import layers as L
+from .. import optim, viz
+from ..backend import to_numpy
+from ..losses import BCEWithLogitsLoss
+from ..regularization import L2
+from ..train import Trainer, TrainingDiverged
 
 __all__ = [
     "playground",
