@@ -65,7 +65,7 @@ def _run(args) -> int:
     from .course import DEFAULT_NOTEBOOKS, Course
 
     if args.command == "check":
-        from .check import check_notebook, format_table
+        from .selfcheck import check_notebook, format_table
 
         rows = check_notebook(args.notebook)
         print(format_table(rows))

@@ -1,4 +1,4 @@
-"""``check``: a student's self-check of a notebook with the visible tests (like otter check).
+"""``python -m autograder check``: a student's self-check with the visible tests (as otter).
 
 Runs the notebook top to bottom in a fresh sandboxed kernel and prints, per auto-graded
 exercise, the points the visible tests would give (hidden tests are not in the student's
