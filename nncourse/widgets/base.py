@@ -1,0 +1,246 @@
+"""What every explorer shares: the figure-as-PNG view, Play/Pause, debounced controls,
+and the tables of activations and optimisers the explorers offer."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+
+import ipywidgets as W
+import numpy as np
+import PIL.Image
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .. import layers as L
+from .. import optim
+
+# Activation name (as in ``functional.ACTIVATIONS``) -> the layer class that applies it.
+ACTIVATION_LAYERS = {
+    "relu": L.ReLU,
+    "tanh": L.Tanh,
+    "sigmoid": L.Sigmoid,
+    "leaky_relu": L.LeakyReLU,
+    "elu": L.ELU,
+    "softsign": L.Softsign,
+    "hardtanh": L.HardTanh,
+    "identity": L.Identity,
+}
+
+# Optimiser label -> (class, keyword arguments besides lr): the library's optimisers.
+OPTIMIZERS = {
+    "SGD": (optim.SGD, {}),
+    "Momentum": (optim.SGD, {"momentum": 0.9}),
+    "Nesterov": (optim.SGD, {"momentum": 0.9, "nesterov": True}),
+    "Adagrad": (optim.Adagrad, {}),
+    "RMSprop": (optim.RMSprop, {}),
+    "Adam": (optim.Adam, {}),
+}
+
+CONTROL_STYLE = {"description_width": "110px"}
+SLIDER_LAYOUT = W.Layout(width="330px")
+
+
+# ----------------------------------------------------------------------------- plumbing
+
+
+class Debounced:
+    """Call ``fn()`` once, ``wait`` seconds after the last of a burst of calls.
+
+    Needs a running asyncio loop (the Jupyter kernel has one); without one the call
+    happens at once, which is what scripts and tests want.
+    """
+
+    def __init__(self, fn, wait=0.2):
+        self.fn, self.wait, self._handle = fn, float(wait), None
+
+    def __call__(self, *_):
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.fn()
+            return
+        self.cancel()
+        self._handle = loop.call_later(self.wait, self._fire)
+
+    @property
+    def pending(self) -> bool:
+        return self._handle is not None
+
+    def cancel(self):
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def flush(self):
+        """Run a pending call now."""
+        if self._handle is not None:
+            self.cancel()
+            self.fn()
+
+    def _fire(self):
+        self._handle = None
+        self.fn()
+
+
+def slider(kind, description, **kw):
+    kw.setdefault("continuous_update", False)
+    return kind(description=description, style=CONTROL_STYLE, layout=SLIDER_LAYOUT, **kw)
+
+
+def dropdown(description, options, value):
+    return W.Dropdown(
+        description=description,
+        options=options,
+        value=value,
+        style=CONTROL_STYLE,
+        layout=SLIDER_LAYOUT,
+    )
+
+
+class FigureView(W.VBox):
+    """A widget showing one Agg figure as a PNG image, with controls and a status line.
+
+    Subclasses build their artists once in ``__init__`` and update them in ``_draw()``;
+    ``render()`` calls ``_draw()`` and encodes the figure.
+    """
+
+    def __init__(self, figsize, dpi=80):
+        super().__init__()
+        self.figure = Figure(figsize=figsize, dpi=dpi)
+        FigureCanvasAgg(self.figure)
+        self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+        self.image.add_class("nncourse-frame")
+        self.status = W.HTML()
+        self.controls: dict[str, W.Widget] = {}
+        self.frame = b""
+        self.frames_rendered = 0
+        self._held = None  # while set() runs: the debounced updates to run once at the end
+
+    def set(self, **values):
+        """Set several controls at once, with one update at the end (not one per control)."""
+        unknown = set(values) - set(self.controls)
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__}.set: unknown controls {sorted(unknown)}; "
+                f"expected some of {list(self.controls)}"
+            )
+        self._held = []
+        try:
+            for name, value in values.items():
+                self.controls[name].value = value
+        finally:
+            held, self._held = self._held, None
+        for deb in dict.fromkeys(held):  # each distinct update once, in order
+            deb.fn()
+        return self
+
+    def render(self) -> bytes:
+        """Update the artists, draw the figure and show it; returns the PNG bytes."""
+        self._draw()
+        canvas = self.figure.canvas
+        canvas.draw()
+        # Fast zlib level: encoding at matplotlib's default level costs more than drawing.
+        rgba = PIL.Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
+        buf = io.BytesIO()
+        rgba.save(buf, format="png", compress_level=1)
+        self.frame = buf.getvalue()
+        self.image.value = self.frame
+        self.frames_rendered += 1
+        return self.frame
+
+    def frame_array(self) -> np.ndarray:
+        """The last frame decoded to an (H, W, 4) float array (for comparisons)."""
+        from matplotlib.image import imread  # noqa: PLC0415
+
+        return imread(io.BytesIO(self.frame), format="png")
+
+    def _observe(self, names, fn, wait=0.2):
+        """Call ``fn`` (debounced) when any of the named controls changes value."""
+        deb = Debounced(self._guarded(fn), wait)
+
+        def changed(_):
+            if self._held is not None:
+                self._held.append(deb)
+            else:
+                deb()
+
+        for name in names:
+            self.controls[name].observe(changed, names="value")
+        return deb
+
+    def _guarded(self, fn):
+        """``fn`` with its error shown in the status line (not lost in the kernel log)."""
+
+        def run(*args):
+            try:
+                fn(*args)
+            except (ValueError, TypeError, FloatingPointError) as err:
+                self.status.value = f"<span style='color:#b00'>{type(err).__name__}: {err}</span>"
+                return False
+            return True
+
+        return run
+
+
+class Player:
+    """Play / Pause / Step / Reset buttons driving ``advance()`` from an asyncio task.
+
+    The task runs ``advance()`` (a training step and a render), then sleeps until the
+    next frame is due (at most ``max_fps`` frames a second, and always yields), so the
+    kernel stays responsive while it plays.
+    """
+
+    def __init__(self, view, advance, reset, max_fps=30.0):
+        self.view, self.advance, self.reset = view, advance, reset
+        self.max_fps = float(max_fps)
+        self.task = None
+        self.buttons = {
+            "play": W.Button(description="Play", icon="play", button_style="success"),
+            "pause": W.Button(description="Pause", icon="pause"),
+            "step": W.Button(description="Step", icon="step-forward"),
+            "reset": W.Button(description="Reset", icon="refresh"),
+        }
+        for name, button in self.buttons.items():
+            button.layout = W.Layout(width="90px")
+            button.add_class(f"nncourse-{name}")
+        self.buttons["play"].on_click(lambda _: self.play())
+        self.buttons["pause"].on_click(lambda _: self.pause())
+        self.buttons["step"].on_click(lambda _: view._guarded(self.advance)())
+        self.buttons["reset"].on_click(lambda _: self._reset())
+
+    @property
+    def playing(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def play(self):
+        if self.playing:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.view.status.value = "Play needs a running event loop (a Jupyter kernel)."
+            return
+        self.task = loop.create_task(self._run())
+
+    def pause(self):
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+    def _reset(self):
+        self.pause()
+        self.view._guarded(self.reset)()
+
+    async def _run(self):
+        while True:
+            start = time.perf_counter()
+            if not self.view._guarded(self.advance)():
+                self.task = None
+                return
+            spent = time.perf_counter() - start
+            await asyncio.sleep(max(0.005, 1.0 / self.max_fps - spent))
+
+    def box(self):
+        return W.HBox(list(self.buttons.values()))
