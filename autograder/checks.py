@@ -7,9 +7,9 @@ A grade cell looks like this (see docs/grading.md)::
     c.close("sigmoid(0)", sigmoid(0.0), 0.5, msg="sigmoid(0) should be 1/2")
     ### BEGIN HIDDEN TESTS
     x = np.random.default_rng(0).normal(size=(4, 3))
-    expected = nncourse.functional.sigmoid(x)     # compute references *before* forbid
     with c.forbid("nncourse.functional.sigmoid"):
-        c.close("random 4x3", sigmoid(x), expected)
+        got = sigmoid(x)
+    c.close("random 4x3", got, rtol=1e-6)        # no expected: the answer key supplies it
     ### END HIDDEN TESTS
 
 Two things happen for every check:
