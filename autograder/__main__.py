@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder {release,grade,feedback,export,check}``.
+"""Command line: ``python -m autograder {release,grade,feedback,export,report,check}``.
 
 Thin on purpose: parses arguments and delegates to the modules (see docs/grading.md).
 """
@@ -36,13 +36,30 @@ def main(argv=None) -> int:
         required=True,
         help="DIR/<student>/<assignment>/*.ipynb and/or DIR/<student>.zip",
     )
-    p.add_argument("--workers", type=int, default=1, help="students graded at once")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=1, help="students graded at once (local)")
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="grade on a Dask cluster: tcp:// or tls:// address"
+    )
+    where.add_argument(
+        "--scheduler-file", metavar="FILE", help="grade on the Dask cluster this file describes"
+    )
     p.add_argument("--force", action="store_true", help="grade again even if unchanged")
     course_arg(p)
     p = sub.add_parser("feedback", help="write feedback HTML per student")
     p.add_argument("assignment")
     course_arg(p)
-    p = sub.add_parser("export", help="write COURSE/grades.csv from the gradebook")
+    p = sub.add_parser(
+        "export", help="write COURSE/grades.csv (or an LMS import file) from the gradebook"
+    )
+    p.add_argument(
+        "--format",
+        default="csv",
+        help="csv (grades.csv), canvas (grades_canvas.csv) or moodle (grades_moodle.csv)",
+    )
+    course_arg(p)
+    p = sub.add_parser("report", help="write COURSE/reports/ASSIGNMENT.html (or a course overview)")
+    p.add_argument("assignment", nargs="?", help="assignment id (default: the whole course)")
     course_arg(p)
     p = sub.add_parser("check", help="run a notebook's visible tests and print a table")
     p.add_argument("notebook")
@@ -51,8 +68,13 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     warnings.filterwarnings("ignore", module="sqlalchemy")
     warnings.filterwarnings("ignore", message=".*not in session.*")
+    from .executor import ClusterLost
+
     try:
         return _run(args)
+    except ClusterLost as exc:  # markers of the students recorded so far are kept
+        print(f"error: {exc}; run `grade` again to continue", file=sys.stderr)
+        return 3
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -79,14 +101,19 @@ def _run(args) -> int:
         print(f"released into {course.root}")
     elif args.command == "grade":
         from . import sandbox
+        from .executor import make_executor
         from .grade import grade
 
-        print(f"sandbox: {sandbox.describe()}")
-        rows = grade(
-            args.assignment, args.submissions, course, workers=args.workers, force=args.force
-        )
+        executor = make_executor(args.workers, args.scheduler, args.scheduler_file)
+        if args.scheduler or args.scheduler_file:
+            print(f"cluster: {executor.where} (each worker reports its own sandbox)")
+        else:
+            print(f"sandbox: {sandbox.describe()}")
+        rows = grade(args.assignment, args.submissions, course, force=args.force, executor=executor)
         for r in rows:
             extra = f"  ({r['problems']})" if r["problems"] else ""
+            if args.scheduler or args.scheduler_file:
+                extra = f"  [{r.get('host')}, {r.get('mechanism')}]{extra}"
             print(f"{r['student_id']:<20} {r['score']:>6g} / {r['max_score']:<6g}{extra}")
         print(f"wrote {course.grades_csv}")
     elif args.command == "feedback":
@@ -95,9 +122,13 @@ def _run(args) -> int:
         paths = write_feedback(args.assignment, course)
         print(f"wrote {len(paths)} feedback page(s) under {course.feedback}")
     elif args.command == "export":
-        from .export import export_csv
+        from .export import export
 
-        print(f"wrote {export_csv(course)}")
+        print(f"wrote {export(course, args.format)}")
+    elif args.command == "report":
+        from .report import write_report
+
+        print(f"wrote {write_report(course, args.assignment)}")
     return 0
 
 
