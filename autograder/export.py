@@ -1,4 +1,19 @@
-"""``export``: grades.csv from nbgrader's gradebook (one row per student and assignment)."""
+"""``export``: the gradebook as CSV, for us (``grades.csv``) and for a learning management system.
+
+``csv``     ``grades.csv``: one row per student and assignment (the pinned columns below).
+``canvas``  ``grades_canvas.csv``: Canvas's gradebook import layout. Columns ``Student``, ``ID``,
+            ``SIS User ID``, ``SIS Login ID``, ``Section``, then one column per assignment named
+            after it (a name Canvas does not know creates that assignment); the second row is
+            ``Points Possible``. Students are matched by ``ID`` (nbgrader's ``lms_user_id``, when
+            the roster has it) or else by ``SIS Login ID`` (the nbgrader student id).
+``moodle``  ``grades_moodle.csv``: for Moodle's "Import: CSV file". Columns ``Username``,
+            ``ID number``, ``Email address``, ``First name``, ``Last name``, then one column per
+            assignment; on import, map ``Username`` to the user field ``username`` and each
+            assignment column to its grade item (or "new grade item").
+
+Scores are nbgrader's submission scores: hand grades from formgrader replace the automatic
+score of the cells they grade; a missing submission scores 0, as in ``grades.csv``.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +66,57 @@ def gradebook_rows(course) -> list[dict]:
                     }
                 )
     return rows
+
+
+FORMATS = ("csv", "canvas", "moodle")
+CANVAS_ID_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+MOODLE_ID_COLUMNS = ["Username", "ID number", "Email address", "First name", "Last name"]
+
+
+def roster(course) -> dict[str, dict]:
+    """student id -> {first_name, last_name, email, lms_user_id} ("" where unknown)."""
+    fields = ("first_name", "last_name", "email", "lms_user_id")
+    with course.gradebook() as gb:
+        return {s.id: {f: getattr(s, f, None) or "" for f in fields} for s in gb.students}
+
+
+def export(course, fmt="csv") -> str:
+    """Write the export of format ``fmt`` (one of :data:`FORMATS`); returns its path."""
+    if fmt not in FORMATS:
+        raise ValueError(f"export: format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt == "csv":
+        return export_csv(course)
+    rows = gradebook_rows(course)
+    people = roster(course)
+    assignments = sorted({r["assignment"] for r in rows})
+    points = {r["assignment"]: r["max_score"] for r in rows}
+    scores = {(r["student_id"], r["assignment"]): r["score"] for r in rows}
+    students = sorted({r["student_id"] for r in rows} | set(people))
+    table = []
+    for sid in students:
+        p = people.get(sid, {})
+        first, last = p.get("first_name", ""), p.get("last_name", "")
+        if fmt == "canvas":
+            name = f"{last}, {first}" if last and first else (last or first or sid)
+            ids = [name, p.get("lms_user_id", ""), "", sid, ""]
+        else:
+            ids = [sid, "", p.get("email", ""), first, last]
+        table.append(ids + [f"{scores.get((sid, a), 0.0):g}" for a in assignments])
+    if fmt == "canvas":
+        header = CANVAS_ID_COLUMNS + assignments
+        table.insert(
+            0, ["    Points Possible", "", "", "", ""] + [f"{points[a]:g}" for a in assignments]
+        )
+    else:
+        header = MOODLE_ID_COLUMNS + assignments
+    path = course.root / f"grades_{fmt}.csv"
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(table)
+    tmp.replace(path)
+    return str(path)
 
 
 def export_csv(course) -> str:

@@ -1,0 +1,427 @@
+"""``report``: where the class struggled, as one self-contained HTML page per assignment.
+
+The page is built from two trusted sources only, never by running student code:
+
+* nbgrader's gradebook (scores with hand grades included, who still needs a human), and
+* the marker files ``grade`` writes per student (``autograded/<sid>/<aid>/.autograder.json``):
+  per grade cell the verdict of every check, why a notebook could not be graded, crashes,
+  timeouts and seconds per notebook.
+
+Labels and messages come from the answer key, visible checks only: a hidden check appears as
+"hidden test k" with its counts, never with its label, source or expected value. Plots are
+matplotlib PNGs embedded as ``data:`` URIs, so the page needs no network and no other file.
+
+:func:`assignment_data` / :func:`course_data` compute the numbers (tested against
+``grades.csv`` and the gradebook); :func:`write_report` renders them.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import io
+import json
+import statistics
+from pathlib import Path
+
+from .export import gradebook_rows
+from .grade import CRASH, MARKER
+
+STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;line-height:1.45;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.2em .6em}
+th{background:#f3f4f6;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
+img{max-width:100%;height:auto;display:block;margin:.5em 0}
+.muted{color:#666}.warn{color:#9a6700}.bad{color:#cf222e}
+"""
+
+
+def status_of(verdict) -> str:
+    """A check verdict as "passed", "failed" or "not run" (older markers hold booleans)."""
+    if verdict is True:
+        return "passed"
+    if verdict is False or verdict is None:
+        return "failed"
+    return str(verdict)
+
+
+@dataclasses.dataclass
+class LabelStats:
+    """One check of one grade cell, over the class (graded notebooks only)."""
+
+    exercise: str
+    name: str  # the label for visible checks, "hidden test k" for hidden ones
+    hidden: bool
+    message: str  # the key's message of a visible check ("" for hidden ones)
+    failed: int = 0
+    not_run: int = 0
+    first_failure: int = 0  # students for whom this was the first failure of the cell
+
+
+@dataclasses.dataclass
+class ExerciseStats:
+    notebook: str
+    grade_id: str
+    points: float
+    graded: int = 0  # students whose notebook was executed
+    passed: int = 0
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.graded if self.graded else 0.0
+
+
+@dataclasses.dataclass
+class AssignmentData:
+    assignment: str
+    rows: list[dict]  # gradebook rows (grades.csv), one per student
+    exercises: list[ExerciseStats]
+    labels: list[LabelStats]
+    problems: list[dict]  # {student_id, notebook, kind, reason}
+    seconds: dict[str, float]  # student -> grading seconds (all notebooks)
+    manual: list[str]  # students whose written answers wait for a human
+    changed: list[dict]  # {student_id, before, after}
+
+    @property
+    def submitted(self) -> list[dict]:
+        return [r for r in self.rows if r["submitted"]]
+
+    @property
+    def scores(self) -> list[float]:
+        return [r["score"] for r in self.submitted]
+
+    @property
+    def max_score(self) -> float:
+        return max((r["max_score"] for r in self.rows), default=0.0)
+
+    def counts(self) -> dict:
+        s = self.submitted
+        return {
+            "students": len(self.rows),
+            "submitted": len(s),
+            "missing": len(self.rows) - len(s),
+            "full": sum(r["score"] >= r["max_score"] > 0 for r in s),
+            "zero": sum(r["score"] == 0 for r in s),
+            "mean": statistics.fmean(self.scores) if s else 0.0,
+            "median": statistics.median(self.scores) if s else 0.0,
+        }
+
+
+def markers(course, aid) -> dict[str, dict]:
+    """student -> parsed marker of the assignment (unreadable markers are skipped)."""
+    out = {}
+    for path in sorted(course.autograded.glob(f"*/{aid}/{MARKER}")):
+        try:
+            out[path.parent.parent.name] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def classify(reason: str) -> str:
+    """The kind of a problem: rejected, crash, timeout or error."""
+    text = reason.lower()
+    if reason.startswith(CRASH) or "died" in text or "kernel error" in text:
+        return "crash"
+    if "timed out" in text or "time limit" in text:
+        return "timeout"
+    if "not submitted" in text:
+        return "missing notebook"
+    return "rejected"
+
+
+def assignment_data(course, aid) -> AssignmentData:
+    """Every number the assignment's page shows, from the gradebook and the markers."""
+    rows = [r for r in gradebook_rows(course) if r["assignment"] == aid]
+    if not rows:
+        raise ValueError(f"report: no grades for assignment {aid!r} in {course.db_path}")
+    found = markers(course, aid)
+    exercises, labels = [], []
+    by_cell: dict[tuple, tuple[ExerciseStats, dict[str, LabelStats]]] = {}
+    for nb_id in course.notebooks(aid):
+        key = course.load_key(aid, nb_id)
+        for gid, entry in key["cells"].items():
+            ex = ExerciseStats(nb_id, gid, float(entry["points"]))
+            exercises.append(ex)
+            cell_labels, hidden_n = {}, 0
+            for label, rec in entry["labels"].items():
+                if rec.get("hidden"):
+                    hidden_n += 1
+                    stats = LabelStats(gid, f"hidden test {hidden_n}", True, "")
+                else:
+                    stats = LabelStats(gid, label, False, rec.get("msg") or "")
+                cell_labels[label] = stats
+                labels.append(stats)
+            by_cell[(nb_id, gid)] = (ex, cell_labels)
+    problems, seconds, changed = [], {}, []
+    for sid, marker in found.items():
+        for nb_id, result in marker.get("results", {}).items():
+            if result.get("reason"):
+                reason = result["reason"]
+                problems.append(
+                    {
+                        "student_id": sid,
+                        "notebook": nb_id,
+                        "kind": classify(reason),
+                        "reason": reason,
+                    }
+                )
+            info = result.get("info") or {}
+            seconds[sid] = seconds.get(sid, 0.0) + float(info.get("seconds") or 0.0)
+            for why in (info.get("failed_cells") or {}).values():
+                problems.append(
+                    {"student_id": sid, "notebook": nb_id, "kind": classify(why), "reason": why}
+                )
+            if result.get("reason"):
+                continue  # not executed: no verdicts to count
+            for gid, score in result.get("scores", {}).items():
+                if (nb_id, gid) not in by_cell:
+                    continue
+                ex, cell_labels = by_cell[(nb_id, gid)]
+                ex.graded += 1
+                ex.passed += score["score"] >= score["max_score"]
+                first = score.get("first_failure")
+                for label, verdict in score.get("labels", {}).items():
+                    stats = cell_labels.get(label)
+                    if stats is None:
+                        continue
+                    state = status_of(verdict)
+                    if state == "failed":
+                        stats.failed += 1
+                        if first is None:  # older markers: the first failed label in key order
+                            first = label
+                    elif state == "not run":
+                        stats.not_run += 1
+                if first in cell_labels:
+                    cell_labels[first].first_failure += 1
+        summary = marker.get("summary", {})
+        before = summary.get("previous_score")
+        if before is not None and float(before) != float(summary.get("score", before)):
+            changed.append({"student_id": sid, "before": float(before), "after": summary["score"]})
+    manual = sorted(r["student_id"] for r in rows if r["needs_manual_grade"])
+    return AssignmentData(aid, rows, exercises, labels, problems, seconds, manual, changed)
+
+
+# ------------------------------------------------------------------------------- plots
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _figure(width, height):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+def histogram(scores, max_score) -> str:
+    fig, ax = _figure(6, 3)
+    bins = min(20, max(1, int(max_score) + 1)) if max_score else 10
+    ax.hist(scores, bins=bins, range=(0, max_score or 1), color="#4477aa", edgecolor="white")
+    ax.set_xlabel("score")
+    ax.set_ylabel("students")
+    ax.set_title("score distribution")
+    return _png(fig)
+
+
+def pass_rate_bars(exercises) -> str:
+    fig, ax = _figure(max(4, 0.5 * len(exercises) + 2), 3.2)
+    names = [e.grade_id for e in exercises]
+    ax.bar(range(len(names)), [100 * e.pass_rate for e in exercises], color="#228833")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("pass rate (%)")
+    ax.set_title("exercises in notebook order")
+    return _png(fig)
+
+
+def heat_map(students, assignments, fraction) -> str:
+    import numpy as np
+
+    fig, ax = _figure(max(4, 0.6 * len(assignments) + 2), max(2.5, 0.25 * len(students) + 1))
+    grid = np.array([[fraction.get((s, a), np.nan) for a in assignments] for s in students])
+    im = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(assignments)), assignments, rotation=45, ha="right")
+    ax.set_yticks(range(len(students)), students)
+    fig.colorbar(im, ax=ax, label="score / max")
+    ax.set_title("score per student and assignment (blank: no grade)")
+    return _png(fig)
+
+
+# ------------------------------------------------------------------------------- pages
+
+
+def _table(head, body, numeric=()) -> str:
+    esc = html.escape
+    out = ["<table><tr>", *(f"<th>{esc(h)}</th>" for h in head), "</tr>"]
+    for row in body:
+        out.append("<tr>")
+        for i, value in enumerate(row):
+            cls = " class='n'" if i in numeric else ""
+            text = f"{value:g}" if isinstance(value, float) else str(value)
+            out.append(f"<td{cls}>{esc(text)}</td>")
+        out.append("</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _page(title, body) -> str:
+    esc = html.escape
+    return (
+        f"<!doctype html><html lang='en'><meta charset='utf-8'><title>{esc(title)}</title>"
+        f"<style>{STYLE}</style><body><h1>{esc(title)}</h1>{body}</body></html>"
+    )
+
+
+def render_assignment(data: AssignmentData) -> str:
+    esc = html.escape
+    c = data.counts()
+    parts = [
+        f"<p>{c['students']} students, {c['submitted']} graded, {c['missing']} missing. "
+        f"Mean {c['mean']:.2f}, median {c['median']:g} of {data.max_score:g}; "
+        f"{c['full']} with full marks, {c['zero']} with zero.</p>",
+        f"<img alt='score distribution' src='{histogram(data.scores, data.max_score)}'>",
+        "<h2>Exercises</h2>",
+    ]
+    if data.exercises:
+        parts.append(f"<img alt='pass rate per exercise' src='{pass_rate_bars(data.exercises)}'>")
+    parts.append(
+        _table(
+            ["notebook", "exercise", "points", "graded", "passed", "pass rate"],
+            [
+                (e.notebook, e.grade_id, e.points, e.graded, e.passed, f"{100 * e.pass_rate:.0f} %")
+                for e in data.exercises
+            ],
+            numeric=(2, 3, 4, 5),
+        )
+    )
+    parts.append(
+        "<h2>Checks</h2><p class='muted'>Failed: the check ran and failed. Not run: an earlier "
+        "check of the same cell failed first. First failure: the message the student saw.</p>"
+    )
+    ranked = sorted(data.labels, key=lambda s: (-s.first_failure, -s.failed))
+    parts.append(
+        _table(
+            ["exercise", "check", "failed", "not run", "first failure", "message"],
+            [
+                (s.exercise, s.name, s.failed, s.not_run, s.first_failure, s.message)
+                for s in ranked
+                if s.failed or s.not_run
+            ],
+            numeric=(2, 3, 4),
+        )
+    )
+    parts.append("<h2>Crashes, timeouts and rejected submissions</h2>")
+    if data.problems:
+        parts.append(
+            _table(
+                ["student", "notebook", "kind", "reason"],
+                [(p["student_id"], p["notebook"], p["kind"], p["reason"]) for p in data.problems],
+            )
+        )
+    else:
+        parts.append("<p>None.</p>")
+    if data.seconds:
+        times = sorted(data.seconds.values())
+        parts.append(
+            f"<p>Grading time per student: median {statistics.median(times):.1f} s, "
+            f"longest {times[-1]:.1f} s ({len(times)} students).</p>"
+        )
+    parts.append("<h2>Waiting for a human (formgrader)</h2>")
+    parts.append(f"<p>{esc(', '.join(data.manual))}</p>" if data.manual else "<p>Nobody.</p>")
+    parts.append("<h2>Scores changed since the previous grading run</h2>")
+    if data.changed:
+        parts.append(
+            _table(
+                ["student", "before", "after"],
+                [(ch["student_id"], ch["before"], float(ch["after"])) for ch in data.changed],
+                numeric=(1, 2),
+            )
+        )
+    else:
+        parts.append("<p>None.</p>")
+    parts.append(
+        "<h2>Students</h2>"
+        + _table(
+            ["student", "score", "max", "submitted", "needs a human"],
+            [
+                (
+                    r["student_id"],
+                    r["score"],
+                    r["max_score"],
+                    "yes" if r["submitted"] else "no",
+                    "yes" if r["needs_manual_grade"] else "",
+                )
+                for r in data.rows
+            ],
+            numeric=(1, 2),
+        )
+    )
+    return _page(f"Report: {data.assignment}", "".join(parts))
+
+
+def course_data(course) -> dict:
+    """{'students', 'assignments', 'rows'} over every assignment in the gradebook."""
+    rows = gradebook_rows(course)
+    if not rows:
+        raise ValueError(f"report: the gradebook {course.db_path} has no grades yet")
+    return {
+        "students": sorted({r["student_id"] for r in rows}),
+        "assignments": sorted({r["assignment"] for r in rows}),
+        "rows": rows,
+    }
+
+
+def render_course(data) -> str:
+    students, assignments, rows = data["students"], data["assignments"], data["rows"]
+    fraction = {
+        (r["student_id"], r["assignment"]): (r["score"] / r["max_score"] if r["max_score"] else 0.0)
+        for r in rows
+        if r["submitted"]
+    }
+    score = {(r["student_id"], r["assignment"]): r for r in rows}
+    total_max = sum(
+        max((r["max_score"] for r in rows if r["assignment"] == a), default=0) for a in assignments
+    )
+    body = [f"<img alt='heat map' src='{heat_map(students, assignments, fraction)}'>"]
+    table = []
+    for s in students:
+        cells = []
+        for a in assignments:
+            r = score.get((s, a))
+            cells.append(f"{r['score']:g}" if r and r["submitted"] else "missing")
+        total = sum(score[(s, a)]["score"] for a in assignments if (s, a) in score)
+        table.append((s, *cells, f"{total:g} / {total_max:g}"))
+    body.append(_table(["student", *assignments, "total"], table))
+    per_assignment = []
+    for a in assignments:
+        got = [r["score"] for r in rows if r["assignment"] == a and r["submitted"]]
+        mx = max((r["max_score"] for r in rows if r["assignment"] == a), default=0.0)
+        mean = statistics.fmean(got) if got else 0.0
+        per_assignment.append((a, len(got), f"{mean:.2f}", mx))
+    body.append(_table(["assignment", "graded", "mean", "max"], per_assignment, numeric=(1, 2, 3)))
+    return _page("Course overview", "".join(body))
+
+
+def write_report(course, assignment=None) -> Path:
+    """Write ``reports/<assignment>.html`` (or ``reports/course.html``); returns its path."""
+    if assignment is None:
+        page, name = render_course(course_data(course)), "course"
+    else:
+        page, name = render_assignment(assignment_data(course, assignment)), assignment
+    out = course.root / "reports" / f"{name}.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out)
+    return out
