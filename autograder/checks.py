@@ -31,19 +31,18 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import importlib
 import json
 import math
 import os
 import sys
+from collections.abc import Callable
 
 import numpy as np
 
 #: MIME type of the records a check emits (a JSON object, see :func:`make_record`).
 MIME = "application/vnd.nncourse.check+json"
-
-#: Kinds of checks; the grader decides each kind in ``autograder.key.decide``.
-KINDS = ("close", "equal", "true", "at_least", "at_most", "accuracy")
 
 #: Default of ``equal``'s ``expected``: decide against the answer key only.
 KEY = type("KeyOnly", (), {"__repr__": lambda self: "KEY"})()
@@ -131,6 +130,137 @@ def make_record(check_id, label, kind, value, params=None, line=None, expected=N
     return record
 
 
+# --------------------------------------------------------------------------- kinds
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """One kind of check: how a recorded value is decided, and why it failed.
+
+    ``decide(got, reference, params) -> bool`` works on *decoded* record values
+    (:func:`decode_value`: numpy arrays, str, None or ``("repr", text)``) and never calls
+    student code. The same function decides in the student's kernel (visible checks, against
+    the expected value the cell passes) and in the trusted grader (``autograder.key``,
+    against the answer key's reference and tolerances), so the two can only disagree when
+    their expected values differ. ``reference`` is the key's ``expected`` when the solution's
+    cell passed one, else the solution's own recorded value.
+
+    ``explain(got, expected, params) -> str`` says why a value failed, for the student: it
+    takes the kernel's values (or decoded ones) and names a value that is not a number plainly.
+
+    ``uses_reference``: the kind compares with an expected value (without one, in hidden
+    tests, the kernel records and the grader decides). ``numeric``: only numbers can pass,
+    so anything else fails in the kernel at once, hidden test or not.
+    """
+
+    name: str
+    decide: Callable[[object, object, dict], bool]
+    explain: Callable[[object, object, dict], str]
+    uses_reference: bool
+    numeric: bool
+
+
+def _decide_close(got, reference, params):
+    if not isinstance(got, np.ndarray) or not isinstance(reference, np.ndarray):
+        return False
+    got, reference = got.astype(np.float64), reference.astype(np.float64)
+    return got.shape == reference.shape and bool(
+        np.allclose(got, reference, rtol=params["rtol"], atol=params["atol"])
+    )
+
+
+def _explain_close(got, expected, params):
+    got_arr = _as_numpy(got)
+    if got_arr is None:
+        return f"expected an array or number, got {type(got).__name__}"
+    exp_arr = np.asarray(_as_numpy(expected), dtype=np.float64)
+    got_arr = got_arr.astype(np.float64)
+    if got_arr.shape != exp_arr.shape:
+        return f"expected shape {exp_arr.shape}, got shape {got_arr.shape}"
+    rtol, atol = params["rtol"], params["atol"]
+    err = np.max(np.abs(got_arr - exp_arr)) if got_arr.size else 0.0
+    detail = f"values differ (max abs difference {err:.3g}, rtol={rtol}, atol={atol})"
+    if got_arr.size <= 12:
+        detail += f"\n  got:      {np.array2string(got_arr, precision=6)}"
+        detail += f"\n  expected: {np.array2string(exp_arr, precision=6)}"
+    return detail
+
+
+def _decide_equal(got, reference, params):
+    if isinstance(got, tuple) or isinstance(reference, tuple):  # ("repr", text) values
+        return isinstance(got, tuple) and isinstance(reference, tuple) and got == reference
+    return values_equal(got, reference)
+
+
+def _explain_equal(got, expected, params):
+    return f"expected {_short(expected)}, got {_short(got)}"
+
+
+def _decide_true(got, reference, params):
+    return isinstance(got, np.ndarray) and got.shape == () and bool(got) is True
+
+
+def _explain_true(got, expected, params):
+    return "condition is false"
+
+
+def _single_number(got):
+    """The float in a decoded one-number array, else None (NaN stays NaN)."""
+    if not isinstance(got, np.ndarray) or got.size != 1:
+        return None
+    return float(got.reshape(()))
+
+
+def _decide_at_least(got, reference, params):
+    value = _single_number(got)
+    return value is not None and not math.isnan(value) and value >= float(params["threshold"])
+
+
+def _decide_at_most(got, reference, params):
+    value = _single_number(got)
+    return value is not None and not math.isnan(value) and value <= float(params["threshold"])
+
+
+def _explain_at_least(got, expected, params):
+    return f"expected at least {params['threshold']}, got {_short(got)}"
+
+
+def _explain_at_most(got, expected, params):
+    return f"expected at most {params['threshold']}, got {_short(got)}"
+
+
+def _decide_accuracy(got, reference, params):
+    if not isinstance(got, np.ndarray) or not isinstance(reference, np.ndarray):
+        return False
+    if got.shape != reference.shape or not got.size:
+        return False
+    return float(np.mean(got == reference)) >= float(params["threshold"])
+
+
+def _explain_accuracy(got, expected, params):
+    pred, targ = np.asarray(_as_numpy(got)), np.asarray(_as_numpy(expected))
+    if pred.shape != targ.shape:
+        return f"expected predictions of shape {targ.shape}, got {pred.shape}"
+    acc = float(np.mean(pred == targ)) if targ.size else 0.0
+    return f"accuracy {acc:.3f} is below {params['threshold']}"
+
+
+#: Every kind of check, by name. A new kind is one entry here plus a method of
+#: :class:`Check` of the same name that calls ``self._check`` (the record side: which value
+#: is recorded, with which parameters); ``tests/test_checks.py`` keeps the two in step.
+KINDS = {
+    k.name: k
+    for k in (
+        Kind("close", _decide_close, _explain_close, uses_reference=True, numeric=True),
+        Kind("equal", _decide_equal, _explain_equal, uses_reference=True, numeric=False),
+        Kind("true", _decide_true, _explain_true, uses_reference=False, numeric=False),
+        Kind("at_least", _decide_at_least, _explain_at_least, uses_reference=False, numeric=True),
+        Kind("at_most", _decide_at_most, _explain_at_most, uses_reference=False, numeric=True),
+        Kind("accuracy", _decide_accuracy, _explain_accuracy, uses_reference=True, numeric=True),
+    )
+}
+
+
 # --------------------------------------------------------------------------- Check
 
 
@@ -159,25 +289,8 @@ class Check:
         With ``expected=None`` (recommended in hidden tests) nothing is decided in the kernel:
         the grader compares ``got`` with the value the instructor's solution produced.
         """
-        got_arr = _as_numpy(got)
-        self._emit(
-            label, "close", got, {"rtol": float(rtol), "atol": float(atol)}, expected, msg=msg
-        )
-        if got_arr is None:
-            self._fail(label, msg, f"expected an array or number, got {type(got).__name__}")
-        if expected is None:
-            return
-        exp_arr = np.asarray(_as_numpy(expected), dtype=np.float64)
-        got_arr = got_arr.astype(np.float64)
-        if got_arr.shape != exp_arr.shape:
-            self._fail(label, msg, f"expected shape {exp_arr.shape}, got shape {got_arr.shape}")
-        if not np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol):
-            err = np.max(np.abs(got_arr - exp_arr)) if got_arr.size else 0.0
-            detail = f"values differ (max abs difference {err:.3g}, rtol={rtol}, atol={atol})"
-            if got_arr.size <= 12:
-                detail += f"\n  got:      {np.array2string(got_arr, precision=6)}"
-                detail += f"\n  expected: {np.array2string(exp_arr, precision=6)}"
-            self._fail(label, msg, detail)
+        params = {"rtol": float(rtol), "atol": float(atol)}
+        self._check("close", label, got, KEY if expected is None else expected, params, msg)
 
     def equal(self, label, got, expected=KEY, msg=""):
         """``got == expected`` exactly (arrays: same shape and all entries equal).
@@ -185,28 +298,19 @@ class Check:
         Without ``expected`` (recommended in hidden tests) the grader compares ``got`` with the
         value the instructor's solution produced; nothing is decided in the kernel.
         """
-        self._emit(label, "equal", got, {}, None if expected is KEY else expected, msg=msg)
-        if expected is not KEY and not values_equal(got, expected):
-            self._fail(label, msg, f"expected {_short(expected)}, got {_short(got)}")
+        self._check("equal", label, got, expected, {}, msg)
 
     def true(self, label, condition, msg=""):
         """``condition`` is true. Weak against forgery: prefer close/equal in hidden tests."""
-        ok = bool(condition) is True
-        self._emit(label, "true", ok, {}, msg=msg)
-        if not ok:
-            self._fail(label, msg, "condition is false")
+        self._check("true", label, bool(condition) is True, KEY, {}, msg)
 
     def at_least(self, label, value, threshold, msg=""):
         """The number ``value >= threshold``."""
-        self._emit(label, "at_least", value, {"threshold": float(threshold)}, msg=msg)
-        if not _number(value) >= threshold:
-            self._fail(label, msg, f"expected at least {threshold}, got {_short(value)}")
+        self._check("at_least", label, value, KEY, {"threshold": float(threshold)}, msg)
 
     def at_most(self, label, value, threshold, msg=""):
         """The number ``value <= threshold``."""
-        self._emit(label, "at_most", value, {"threshold": float(threshold)}, msg=msg)
-        if not _number(value) <= threshold:
-            self._fail(label, msg, f"expected at most {threshold}, got {_short(value)}")
+        self._check("at_most", label, value, KEY, {"threshold": float(threshold)}, msg)
 
     def accuracy(self, label, predictions, targets, threshold, msg=""):
         """The fraction of ``predictions == targets`` is at least ``threshold``.
@@ -216,12 +320,7 @@ class Check:
         """
         pred = np.asarray(_as_numpy(predictions))
         targ = np.asarray(_as_numpy(targets))
-        self._emit(label, "accuracy", pred, {"threshold": float(threshold)}, targ, msg=msg)
-        if pred.shape != targ.shape:
-            self._fail(label, msg, f"expected predictions of shape {targ.shape}, got {pred.shape}")
-        acc = float(np.mean(pred == targ)) if targ.size else 0.0
-        if not acc >= threshold:
-            self._fail(label, msg, f"accuracy {acc:.3f} is below {threshold}")
+        self._check("accuracy", label, pred, targ, {"threshold": float(threshold)}, msg)
 
     @contextlib.contextmanager
     def forbid(self, *names, msg=""):
@@ -255,6 +354,25 @@ class Check:
                 setattr(owner, attr, original)
 
     # -- internals ------------------------------------------------------------
+
+    def _check(self, kind, label, value, expected, params, msg):
+        """Record ``value``, then decide it here as the grader would (see :class:`Kind`).
+
+        ``expected`` is :data:`KEY` when the cell passes none: a kind that compares with a
+        reference then decides nothing in the kernel (the answer key will), except that a
+        non-number can never pass a numeric kind and fails at once.
+        """
+        spec = KINDS[kind]
+        given = expected is not KEY
+        self._emit(label, kind, value, params, expected if given else None, msg=msg)
+        if spec.uses_reference and not given:
+            if spec.numeric and _as_numpy(value) is None:
+                self._fail(label, msg, spec.explain(value, None, params))
+            return
+        got = decode_value(encode_value(value))
+        reference = decode_value(encode_value(expected)) if given else None
+        if not spec.decide(got, reference, params):
+            self._fail(label, msg, spec.explain(value, expected if given else None, params))
 
     def _emit(self, label, kind, value, params, expected=None, msg=""):
         label = str(label)
@@ -290,13 +408,6 @@ def values_equal(a, b):
     if a is None or b is None:
         return a is b
     return False
-
-
-def _number(value):
-    arr = _as_numpy(value)
-    if arr is None or arr.size != 1:
-        return float("nan")
-    return float(arr.reshape(()))
 
 
 def _short(value):

@@ -13,11 +13,7 @@ output and every key label has exactly one matching record in that cell's output
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
-from .checks import KINDS, MIME, decode_value, values_equal
+from .checks import KINDS, MIME, decode_value
 
 MAX_RECORDS_PER_CELL = 10_000
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
@@ -118,41 +114,20 @@ def build_key(nb, notebook_id: str) -> tuple[dict, list[str]]:
 
 
 def decide(record: dict, entry: dict) -> bool:
-    """Does a student's record pass the key entry? Never calls student code."""
+    """Does a student's record pass the key entry? Never calls student code.
+
+    The decision is the kind's own (``checks.KINDS``), with the kind, reference value,
+    tolerances and thresholds of the key entry, never those of the submission.
+    """
+    kind = KINDS.get(entry.get("kind"))
+    if kind is None or record.get("kind") != kind.name:
+        return False
     try:
-        kind = entry["kind"]
-        if record.get("kind") != kind:
-            return False
         got = decode_value(record["value"])
-        params = entry.get("params", {})
         reference = decode_value(entry["expected"] if "expected" in entry else entry["value"])
-        if kind == "close":
-            if not isinstance(got, np.ndarray) or not isinstance(reference, np.ndarray):
-                return False
-            got, reference = got.astype(np.float64), reference.astype(np.float64)
-            return got.shape == reference.shape and bool(
-                np.allclose(got, reference, rtol=params["rtol"], atol=params["atol"])
-            )
-        if kind == "equal":
-            if isinstance(got, tuple) or isinstance(reference, tuple):  # repr values
-                return isinstance(got, tuple) and isinstance(reference, tuple) and got == reference
-            return values_equal(got, reference)
-        if kind == "true":
-            return isinstance(got, np.ndarray) and got.shape == () and bool(got) is True
-        if kind in ("at_least", "at_most"):
-            if not isinstance(got, np.ndarray) or got.size != 1:
-                return False
-            value, threshold = float(got.reshape(())), float(params["threshold"])
-            if math.isnan(value):
-                return False
-            return value >= threshold if kind == "at_least" else value <= threshold
-        if kind == "accuracy":
-            if not isinstance(got, np.ndarray) or got.shape != reference.shape or not got.size:
-                return False
-            return float(np.mean(got == reference)) >= float(params["threshold"])
+        return bool(kind.decide(got, reference, entry.get("params", {})))
     except (KeyError, ValueError, TypeError):
         return False
-    return False
 
 
 def score_cell(cell, entry: dict) -> dict:

@@ -7,6 +7,7 @@ import textwrap
 
 import nbformat
 import numpy as np
+import pytest
 
 from autograder import checks, key
 
@@ -65,3 +66,89 @@ def test_module_example_is_a_grade_cell_release_accepts(monkeypatch):
     labels = the_key["cells"]["ex_sigmoid"]["labels"]
     assert labels["sigmoid(0)"]["hidden"] is False and labels["random 4x3"]["hidden"] is True
     assert "expected" not in labels["random 4x3"] and not warnings
+
+
+# ------------------------------------------------------------------ the table of kinds
+
+
+def call(monkeypatch, kind, args, key_run):
+    """Call ``Check('g').<kind>('l', *args)``; return (record, raised AssertionError or None)."""
+    records = []
+    monkeypatch.setattr(checks, "_publish", records.append)
+    monkeypatch.setenv("AUTOGRADER_KEY_RUN", "1" if key_run else "0")
+    try:
+        getattr(checks.Check("g"), kind)("l", *args)
+    except AssertionError as exc:
+        return records[-1], exc
+    return records[-1], None
+
+
+def test_every_kind_has_its_method_and_records_its_name(monkeypatch):
+    """A kind is one KINDS entry plus a Check method of the same name: keep them in step."""
+    example_args = {
+        "close": (1.0, 1.0),
+        "equal": (1, 1),
+        "true": (True,),
+        "at_least": (1.0, 0.0),
+        "at_most": (0.0, 1.0),
+        "accuracy": ([1, 0], [1, 0], 0.5),
+    }
+    assert set(checks.KINDS) == set(example_args)
+    for name, kind in checks.KINDS.items():
+        assert kind.name == name and callable(getattr(checks.Check, name, None)), name
+        record, raised = call(monkeypatch, name, example_args[name], key_run=False)
+        assert record["kind"] == name and raised is None
+        assert key.decide(record, record) or kind.uses_reference  # self-consistent
+
+
+VISIBLE_CASES = [
+    # (kind, args, passes)
+    ("close", ([1.0, 2.0], [1.0, 2.0]), True),
+    ("close", ([1.0, 2.1], [1.0, 2.0]), False),
+    ("close", (np.float32(0.1), 0.1), True),
+    ("close", ([[1.0, 2.0]], [1.0, 2.0]), False),
+    ("close", (None, 1.0), False),
+    ("close", ([np.nan], [np.nan]), False),
+    ("close", ("1.0", 1.0), False),
+    ("close", (True, 1.0), True),
+    ("equal", ((2, 3), (2, 3)), True),
+    ("equal", ((2, 3), [2, 3]), True),
+    ("equal", ("relu", "relu"), True),
+    ("equal", (None, None), True),
+    ("equal", (None, 0), False),
+    ("equal", (3, 3.0), True),
+    ("equal", (np.float32(0.1), 0.1), False),
+    ("equal", (["a", "b"], ["a", "b"]), True),
+    ("equal", (["a", "b"], ["a", "c"]), False),
+    ("true", (True,), True),
+    ("true", (np.bool_(False),), False),
+    ("true", (1,), True),
+    ("at_least", (0.9, 0.5), True),
+    ("at_least", (0.4, 0.5), False),
+    ("at_least", (float("nan"), 0.5), False),
+    ("at_least", (None, 0.5), False),
+    ("at_least", ([0.9, 0.9], 0.5), False),
+    ("at_most", (0.4, 0.5), True),
+    ("at_most", (0.9, 0.5), False),
+    ("accuracy", ([1, 0, 1], [1, 1, 1], 0.6), True),
+    ("accuracy", ([1, 0, 0], [1, 1, 1], 0.6), False),
+    ("accuracy", ([1, 0], [1, 1, 1], 0.5), False),
+]
+
+
+@pytest.mark.parametrize("kind, args, passes", VISIBLE_CASES)
+def test_kernel_and_grader_agree_on_visible_checks(monkeypatch, kind, args, passes):
+    """The kernel and the answer key decide with the same function: same verdict."""
+    key_record, _ = call(monkeypatch, kind, args, key_run=True)  # the solution's record
+    record, raised = call(monkeypatch, kind, args, key_run=False)  # the student's
+    assert "expected" not in record  # a student's notebook never holds the expected value
+    assert (raised is None) is passes, raised
+    assert key.decide(record, key_record) is passes
+
+
+def test_hidden_checks_decide_nothing_in_the_kernel_except_non_numbers(monkeypatch):
+    record, raised = call(monkeypatch, "close", ([1.0, 5.0],), key_run=False)
+    assert raised is None and "expected" not in record
+    assert call(monkeypatch, "equal", ("anything",), key_run=False)[1] is None
+    _, raised = call(monkeypatch, "close", (None,), key_run=False)  # can never pass
+    assert raised is not None and "[g] l:" in str(raised)
