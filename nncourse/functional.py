@@ -4,8 +4,13 @@ Every function works on NumPy or CuPy arrays (the module is taken from the
 argument). Derivatives are written in terms of the *pre-activation* ``x``,
 as in the lecture notes: ``g'(a)`` for a neuron with pre-activation ``a``.
 
-``ACTIVATIONS`` maps a name to ``(g, g_prime, defaults)`` so that widgets,
-plots and notebooks enumerate one list instead of keeping their own.
+The functions do not validate their arguments: they are the thin array layer under
+the layers and losses, which check their input once at the door
+(``nncourse.validation``). Pass them arrays of a float dtype.
+
+``ACTIVATIONS`` maps a name to ``(g, g_prime, defaults)``; it is derived from
+``nncourse.layers.ACTIVATIONS`` (the activation layer classes are the single source:
+name, function, derivative, slider ranges).
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ __all__ = [
     "softsign_grad",
     "hardtanh",
     "hardtanh_grad",
+    "prelu",
+    "prelu_grad",
     "identity",
     "identity_grad",
     "softmax",
     "log_softmax",
     "logsumexp",
-    "ACTIVATIONS",
+    "ACTIVATIONS",  # noqa: F822  (built on first use by __getattr__ below)
 ]
 
 
@@ -111,6 +118,19 @@ def hardtanh_grad(x, min_val=-1.0, max_val=1.0):
     return ((x > min_val) & (x < max_val)).astype(x.dtype)
 
 
+def prelu(x, alpha=0.25):
+    """x for x > 0, alpha * x otherwise; ``alpha`` a number or an array that broadcasts
+    against x (one slope per feature, shape (D,), for x of shape (N, D))."""
+    xp = get_array_module(x)
+    return xp.where(x > 0, x, x * alpha)
+
+
+def prelu_grad(x, alpha=0.25):
+    """d/dx: 1 where x > 0, alpha otherwise (d/dalpha is x where x <= 0: see layers.PReLU)."""
+    xp = get_array_module(x)
+    return xp.where(x > 0, 1.0, alpha * xp.ones_like(x)).astype(x.dtype)
+
+
 def identity(x):
     return x
 
@@ -139,14 +159,19 @@ def softmax(x, axis=-1):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-# name -> (function, derivative w.r.t. the pre-activation, default keyword parameters)
-ACTIVATIONS = {
-    "sigmoid": (sigmoid, sigmoid_grad, {}),
-    "tanh": (tanh, tanh_grad, {}),
-    "relu": (relu, relu_grad, {}),
-    "leaky_relu": (leaky_relu, leaky_relu_grad, {"negative_slope": 0.01}),
-    "elu": (elu, elu_grad, {"alpha": 1.0}),
-    "softsign": (softsign, softsign_grad, {}),
-    "hardtanh": (hardtanh, hardtanh_grad, {"min_val": -1.0, "max_val": 1.0}),
-    "identity": (identity, identity_grad, {}),
-}
+def __getattr__(name):
+    # ACTIVATIONS is derived from the layer classes on first use (layers import this
+    # module, so it cannot be built at import time without a cycle).
+    if name == "ACTIVATIONS":
+        import inspect  # noqa: PLC0415
+
+        from .layers import ACTIVATIONS as classes  # noqa: PLC0415
+
+        table = {}
+        for key, cls in classes.items():
+            sig = inspect.signature(cls.function).parameters.values()
+            defaults = {p.name: p.default for p in sig if p.default is not inspect.Parameter.empty}
+            table[key] = (cls.function, cls.derivative, defaults)
+        globals()["ACTIVATIONS"] = table
+        return table
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backend import get_array_module, to_numpy
+from .init import as_generator
 
 __all__ = [
     "numerical_gradient",
@@ -324,7 +325,7 @@ def check_layer(
         :class:`GradCheckReport`, one row for the input and one per parameter.
     """
     dtype = _check_dtype("check_layer", dtype)
-    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    rng = as_generator(rng, who="check_layer")
     layer = _cast(layer, dtype)
     x = _as_input("check_layer", x, dtype)
     xp = get_array_module(x)
@@ -381,7 +382,7 @@ def check_model(
     are cast too, integer labels are kept. Other arguments as in :func:`check_layer`.
     """
     dtype = _check_dtype("check_model", dtype)
-    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    rng = as_generator(rng, who="check_model")
     model = _cast(model, dtype)
     loss = copy.deepcopy(loss)
     x = _as_input("check_model", x, dtype)

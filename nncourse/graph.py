@@ -14,7 +14,7 @@ sums the gradient back over the broadcast axes.
 
 Build graphs with the node classes or with operators::
 
-    x, W, b = Input(X, "x"), Parameter(W0, "W"), Parameter(b0, "b")
+    x, W, b = Input(X, "x"), Weight(W0, "W"), Weight(b0, "b")
     h = tanh(x @ W.T + b)
     L = SoftmaxCrossEntropy(h @ V.T + c, y)
     forward(L); backward(L)       # now W.grad, b.grad, ... hold dL/dW, dL/db
@@ -35,7 +35,7 @@ from .backend import get_array_module
 __all__ = [
     "Node",
     "Input",
-    "Parameter",
+    "Weight",
     "Add",
     "Sub",
     "Mul",
@@ -164,10 +164,11 @@ class Input(Node):
         pass  # nothing above a leaf
 
 
-class Parameter(Input):
-    """A leaf holding a trainable array (a weight matrix, a bias)."""
+class Weight(Input):
+    """A leaf holding a trainable array (a weight matrix, a bias): the graph's view of a
+    layer's parameter (``nncourse.layers.Parameter`` is the optimiser's handle on it)."""
 
-    op = "param"
+    op = "weight"
 
 
 # ----------------------------------------------------------------------------- arithmetic
@@ -260,15 +261,22 @@ class Transpose(Node):
 
 
 class Activation(Node):
-    """g(a) for a named activation of ``nncourse.functional.ACTIVATIONS``
-    (``'tanh'``, ``'sigmoid'``, ``'relu'``, ...); bprop multiplies by g'(a)."""
+    """g(a) for a named activation of ``nncourse.layers.ACTIVATIONS``
+    (``'tanh'``, ``'sigmoid'``, ``'relu'``, ...); bprop multiplies by g'(a).
+
+    Keyword arguments are the activation's hyper-parameters (``negative_slope=0.1``)."""
 
     def __init__(self, a, fn="tanh", name=None, **kwargs):
-        if fn not in F.ACTIVATIONS:
-            raise ValueError(f"Activation: expected one of {sorted(F.ACTIVATIONS)}, got {fn!r}")
+        if not isinstance(fn, str) or fn not in F.ACTIVATIONS:
+            raise ValueError(f"Activation: expected fn one of {list(F.ACTIVATIONS)}, got {fn!r}")
+        g, g_prime, defaults = F.ACTIVATIONS[fn]
+        unknown = sorted(set(kwargs) - set(defaults))
+        if unknown:
+            raise TypeError(
+                f"Activation: {fn!r} takes the hyper-parameters {sorted(defaults)}, got {unknown}"
+            )
         super().__init__(a, name=name)
         self.fn = fn
-        g, g_prime, defaults = F.ACTIVATIONS[fn]
         self._g, self._g_prime = g, g_prime
         self.kwargs = {**defaults, **kwargs}
         self.op = fn
@@ -474,7 +482,7 @@ def _zeros_like(v):
 
 class Graph:
     """A flow graph seen from its output: ``nodes`` (topological), ``forward()``,
-    ``backward()``, ``parameters`` (name -> Parameter node) and ``draw()``."""
+    ``backward()``, ``parameters`` (name -> Weight node) and ``draw()``."""
 
     def __init__(self, output: Node, parameters: dict | None = None):
         self.output = output
@@ -482,7 +490,7 @@ class Graph:
         if parameters is None:
             parameters = {
                 (n.name or f"param{i}"): n
-                for i, n in enumerate(n for n in self.nodes if isinstance(n, Parameter))
+                for i, n in enumerate(n for n in self.nodes if isinstance(n, Weight))
             }
         self.parameters = parameters
 
@@ -505,7 +513,7 @@ class Graph:
 def from_sequential(model, x, y, loss="softmax_ce") -> Graph:
     """The flow graph of a ``Sequential`` of Linear layers and activations on a batch.
 
-    ``Linear`` becomes ``x @ W.T + b`` with Parameter nodes that share the layer's
+    ``Linear`` becomes ``x @ W.T + b`` with Weight nodes that share the layer's
     arrays (named like ``model.parameters()``: ``'0.W'``, ``'0.b'``, ...); activation
     layers become :class:`Activation` boxes. ``loss`` is ``'softmax_ce'``/``'mse'`` or a
     ``SoftmaxCrossEntropyLoss``/``MSELoss`` object. Returns a :class:`Graph` (not yet
@@ -514,32 +522,24 @@ def from_sequential(model, x, y, loss="softmax_ce") -> Graph:
     from . import layers as L  # noqa: PLC0415  (layers import nothing from here)
     from . import losses as losses_mod  # noqa: PLC0415
 
-    acts = {
-        L.Tanh: ("tanh", ()),
-        L.Sigmoid: ("sigmoid", ()),
-        L.ReLU: ("relu", ()),
-        L.LeakyReLU: ("leaky_relu", ("negative_slope",)),
-        L.ELU: ("elu", ("alpha",)),
-        L.HardTanh: ("hardtanh", ("min_val", "max_val")),
-        L.Softsign: ("softsign", ()),
-    }
+    activations = set(L.ACTIVATIONS.values())
     h, params = Input(x, name="x"), {}
     for i, layer in enumerate(getattr(model, "layers", [model])):
         if isinstance(layer, L.Linear):
-            W = params[f"{i}.W"] = Parameter(layer.params["W"], name=f"{i}.W")
+            W = params[f"{i}.W"] = Weight(layer.params["W"], name=f"{i}.W")
             h = MatMul(h, W.T, name=f"{i}.xW")
             if "b" in layer.params:
-                b = params[f"{i}.b"] = Parameter(layer.params["b"], name=f"{i}.b")
+                b = params[f"{i}.b"] = Weight(layer.params["b"], name=f"{i}.b")
                 h = Add(h, b, name=f"{i}.a")
-        elif type(layer) in acts:
-            fn, keys = acts[type(layer)]
-            h = Activation(h, fn, name=f"{i}.h", **{k: getattr(layer, k) for k in keys})
-        elif isinstance(layer, L.Identity):
+        elif type(layer) is L.Identity:
             continue
+        elif type(layer) in activations and not layer.params:
+            h = Activation(h, layer.name, name=f"{i}.h", **layer._kwargs())
         else:
             raise ValueError(
-                f"from_sequential: expected Linear or activation layers, got "
-                f"{type(layer).__name__} at position {i} (it has no flow-graph box)"
+                f"from_sequential: expected Linear or activation layers without trainable "
+                f"parameters, got {type(layer).__name__} at position {i} (it has no "
+                "flow-graph box)"
             )
     if loss == "softmax_ce" or isinstance(loss, losses_mod.SoftmaxCrossEntropyLoss):
         out = SoftmaxCrossEntropy(h, y, name="loss")
@@ -614,7 +614,7 @@ def draw(output, ax=None, show_values=True, show_grads=True):
         if show_grads and node.grad is not None:
             lines.append(f"g: {_short(node.grad)}")
         leaf = isinstance(node, Input)
-        color = "#fde9c9" if isinstance(node, Parameter) else "#dce9f7" if leaf else "#e3f2df"
+        color = "#fde9c9" if isinstance(node, Weight) else "#dce9f7" if leaf else "#e3f2df"
         x, y = pos[id(node)]
         boxes[id(node)] = ax.text(
             x,

@@ -34,14 +34,26 @@ __all__ = [
 ]
 
 
-def as_generator(rng=None) -> np.random.Generator:
-    """``rng`` as a ``numpy.random.Generator``: pass a Generator through, seed an int."""
+def as_generator(rng=None, who="rng") -> np.random.Generator:
+    """``rng`` as a ``numpy.random.Generator``: pass a Generator through, seed an int.
+
+    ``None`` draws fresh entropy. ``who`` names the caller in the error message
+    (``Dropout``, ``Trainer``, ...): every random source of the library comes here.
+    """
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
+    if rng is None:
+        return np.random.default_rng()
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, (bool, np.bool_)):
+        if rng < 0:
+            raise ValueError(
+                f"{who}: expected a numpy.random.Generator, an int seed >= 0 or None "
+                f"as rng, got the negative seed {rng}"
+            )
+        return np.random.default_rng(int(rng))
     raise TypeError(
-        f"rng: expected a numpy.random.Generator, an int seed or None, got {type(rng).__name__}"
+        f"{who}: expected a numpy.random.Generator, an int seed >= 0 or None as rng, "
+        f"got {type(rng).__name__} {rng!r}"
     )
 
 

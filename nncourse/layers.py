@@ -15,6 +15,7 @@ Shapes: a batch is ``x`` of shape ``(N, D)``; one row per example.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import numpy as np
@@ -22,6 +23,7 @@ import numpy as np
 from . import backend
 from . import functional as F
 from . import init as initializers
+from . import validation as V
 from .backend import get_array_module
 
 __all__ = [
@@ -39,6 +41,10 @@ __all__ = [
     "Dropout",
     "BatchNorm1d",
     "Sequential",
+    "PReLU",
+    "Maxout",
+    "ACTIVATIONS",
+    "eval_mode",
 ]
 
 
@@ -278,27 +284,45 @@ class Linear(Layer):
 
 
 class _Activation(Layer):
-    """Element-wise activation g applied to the pre-activation; backward is dout * g'(x)."""
+    """Element-wise activation g applied to the pre-activation; backward is dout * g'(x).
 
-    fn = staticmethod(F.identity)
-    grad_fn = staticmethod(F.identity_grad)
+    Each activation class is the single description of its activation, read by the
+    graph engine, the widgets and the tests (through :data:`ACTIVATIONS`):
+
+    - ``name``: the registry key (``'leaky_relu'``);
+    - ``function`` / ``derivative``: g and g' from ``nncourse.functional``, taking the
+      hyper-parameters as keyword arguments (their defaults are the functions' own);
+    - ``param_ranges``: ``{hyper-parameter: (low, high, step)}`` for sliders, ``{}``
+      when there is none.
+
+    A new activation is one subclass (with its function pair in ``functional``) and
+    one entry in ``ACTIVATIONS``.
+    """
+
+    name = "identity"
+    function = staticmethod(F.identity)
+    derivative = staticmethod(F.identity_grad)
+    param_ranges: dict = {}
 
     def _kwargs(self) -> dict:
+        """The hyper-parameters, as keyword arguments of ``function``/``derivative``."""
         return {}
 
     def forward(self, x):
         _check_input(self, x)
         self.cache = x
-        return self.fn(x, **self._kwargs())
+        return self.function(x, **self._kwargs())
 
     def backward(self, dout):
         x = self._need_cache()
         self._check_dout(dout, x.shape)
-        return dout * self.grad_fn(x, **self._kwargs())
+        return dout * self.derivative(x, **self._kwargs())
 
 
 class Identity(_Activation):
     """g(x) = x (a linear output layer)."""
+
+    name = "identity"
 
     def forward(self, x):
         _check_input(self, x)
@@ -312,6 +336,10 @@ class Identity(_Activation):
 
 class ReLU(_Activation):
     """max(0, x); g'(x) = 1[x > 0]."""
+
+    name = "relu"
+    function = staticmethod(F.relu)
+    derivative = staticmethod(F.relu_grad)
 
     def forward(self, x):
         _check_input(self, x)
@@ -328,12 +356,14 @@ class ReLU(_Activation):
 class LeakyReLU(_Activation):
     """x for x > 0, negative_slope * x otherwise."""
 
-    fn = staticmethod(F.leaky_relu)
-    grad_fn = staticmethod(F.leaky_relu_grad)
+    name = "leaky_relu"
+    function = staticmethod(F.leaky_relu)
+    derivative = staticmethod(F.leaky_relu_grad)
+    param_ranges = {"negative_slope": (0.0, 0.5, 0.01)}
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = V.real("LeakyReLU", "negative_slope", negative_slope)
 
     def _kwargs(self):
         return {"negative_slope": self.negative_slope}
@@ -345,12 +375,14 @@ class LeakyReLU(_Activation):
 class ELU(_Activation):
     """x for x > 0, alpha (e^x - 1) otherwise."""
 
-    fn = staticmethod(F.elu)
-    grad_fn = staticmethod(F.elu_grad)
+    name = "elu"
+    function = staticmethod(F.elu)
+    derivative = staticmethod(F.elu_grad)
+    param_ranges = {"alpha": (0.0, 3.0, 0.1)}
 
     def __init__(self, alpha: float = 1.0):
         super().__init__()
-        self.alpha = float(alpha)
+        self.alpha = V.real("ELU", "alpha", alpha)
 
     def _kwargs(self):
         return {"alpha": self.alpha}
@@ -361,6 +393,10 @@ class ELU(_Activation):
 
 class Sigmoid(_Activation):
     """1 / (1 + e^-x), stable for any |x|; backward uses s (1 - s) from the cached output."""
+
+    name = "sigmoid"
+    function = staticmethod(F.sigmoid)
+    derivative = staticmethod(F.sigmoid_grad)
 
     def forward(self, x):
         _check_input(self, x)
@@ -377,6 +413,10 @@ class Sigmoid(_Activation):
 class Tanh(_Activation):
     """tanh(x); backward uses 1 - tanh^2 from the cached output."""
 
+    name = "tanh"
+    function = staticmethod(F.tanh)
+    derivative = staticmethod(F.tanh_grad)
+
     def forward(self, x):
         _check_input(self, x)
         out = get_array_module(x).tanh(x)
@@ -392,14 +432,18 @@ class Tanh(_Activation):
 class HardTanh(_Activation):
     """clip(x, min_val, max_val); gradient 1 strictly inside, 0 outside."""
 
-    fn = staticmethod(F.hardtanh)
-    grad_fn = staticmethod(F.hardtanh_grad)
+    name = "hardtanh"
+    function = staticmethod(F.hardtanh)
+    derivative = staticmethod(F.hardtanh_grad)
+    param_ranges = {"min_val": (-3.0, 0.0, 0.1), "max_val": (0.0, 3.0, 0.1)}
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0):
         super().__init__()
-        if not min_val < max_val:
+        lo = V.real("HardTanh", "min_val", min_val)
+        hi = V.real("HardTanh", "max_val", max_val)
+        if not lo < hi:
             raise ValueError(f"HardTanh: expected min_val < max_val, got {min_val}, {max_val}")
-        self.min_val, self.max_val = float(min_val), float(max_val)
+        self.min_val, self.max_val = lo, hi
 
     def _kwargs(self):
         return {"min_val": self.min_val, "max_val": self.max_val}
@@ -411,8 +455,135 @@ class HardTanh(_Activation):
 class Softsign(_Activation):
     """x / (1 + |x|); g'(x) = 1 / (1 + |x|)^2."""
 
-    fn = staticmethod(F.softsign)
-    grad_fn = staticmethod(F.softsign_grad)
+    name = "softsign"
+    function = staticmethod(F.softsign)
+    derivative = staticmethod(F.softsign_grad)
+
+
+class PReLU(_Activation):
+    """Parametric ReLU (He et al., 2015), as ``torch.nn.PReLU``: x for x > 0, alpha x
+    otherwise, with a *learned* slope ``alpha``.
+
+    ``params['alpha']`` has shape ``(num_parameters,)``: one slope shared by all
+    features (``num_parameters=1``) or one per feature (``num_parameters=D`` for input
+    ``(N, D)``), each starting at ``init``. Backward: dx = dout * (1 if x > 0 else alpha),
+    dalpha = sum of dout * x over the entries with x <= 0 (per feature, or over all).
+    """
+
+    name = "prelu"
+    function = staticmethod(F.prelu)
+    derivative = staticmethod(F.prelu_grad)
+    param_ranges = {"alpha": (0.0, 1.0, 0.05)}
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=np.float32):
+        super().__init__()
+        self.num_parameters = V.positive_int("PReLU", "num_parameters", num_parameters)
+        init = V.real("PReLU", "init", init)
+        dtype = V.float_dtype("PReLU", dtype)
+        self.params["alpha"] = initializers.constant(self.num_parameters, init, dtype=dtype)
+        self.grads["alpha"] = backend.xp.zeros_like(self.params["alpha"])
+
+    def _kwargs(self):
+        return {"alpha": self.params["alpha"]}
+
+    def forward(self, x):
+        """x: (N, D) -> (N, D); D must equal num_parameters unless that is 1."""
+        _check_input(self, x, None if self.num_parameters == 1 else self.num_parameters)
+        alpha = self.params["alpha"]
+        if x.dtype != alpha.dtype:
+            x = x.astype(alpha.dtype)
+        self.cache = x
+        return F.prelu(x, alpha)
+
+    def backward(self, dout):
+        x = self._need_cache()
+        self._check_dout(dout, x.shape)
+        xp = get_array_module(x)
+        neg = xp.where(x > 0, 0.0, x).astype(x.dtype)  # d out / d alpha, entry-wise
+        contrib = (dout * neg).sum(axis=0)
+        if self.num_parameters == 1:
+            self.grads["alpha"][...] = contrib.sum()
+        else:
+            self.grads["alpha"][...] = contrib
+        return dout * F.prelu_grad(x, self.params["alpha"])
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+ACTIVATIONS = {
+    cls.name: cls
+    for cls in (ReLU, Tanh, Sigmoid, LeakyReLU, ELU, Softsign, HardTanh, Identity, PReLU)
+}
+"""Activation name -> layer class (ordered). Every class carries ``name``, ``function``,
+``derivative`` and ``param_ranges``; ``functional.ACTIVATIONS``, the graph engine and the
+widgets read this table instead of keeping their own."""
+
+
+class Maxout(Layer):
+    """Maxout unit (Goodfellow et al., 2013): ``pieces`` affine maps per output, keep the max.
+
+    ``W`` has shape ``(out_features * pieces, in_features)``, ``b`` ``(out_features *
+    pieces,)``; with ``z = (x @ W.T + b).reshape(N, out_features, pieces)`` the output is
+    ``out[n, j] = max_k z[n, j, k]``. Backward sends ``dout[n, j]`` to the winning piece
+    only (the first one on a tie), then through the affine map as ``Linear`` does.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        pieces: int = 2,
+        init="xavier_uniform",
+        rng=None,
+        dtype=np.float32,
+    ):
+        super().__init__()
+        self.in_features = V.positive_int("Maxout", "in_features", in_features)
+        self.out_features = V.positive_int("Maxout", "out_features", out_features)
+        self.pieces = V.positive_int("Maxout", "pieces", pieces)
+        init_fn = V.initializer("Maxout", init)
+        rng = V.generator("Maxout", rng)
+        dtype = V.float_dtype("Maxout", dtype)
+        rows = self.out_features * self.pieces
+        W = init_fn((rows, self.in_features), rng=rng, dtype=dtype)
+        self.params["W"] = W
+        self.params["b"] = initializers.zeros(rows, dtype=dtype)
+        self.grads["W"] = backend.xp.zeros_like(W)
+        self.grads["b"] = backend.xp.zeros_like(self.params["b"])
+
+    def forward(self, x):
+        """x: (N, in_features) -> (N, out_features)."""
+        _check_input(self, x, self.in_features)
+        W, b = self.params["W"], self.params["b"]
+        if x.dtype != W.dtype:
+            x = x.astype(W.dtype)
+        z = (x @ W.T + b).reshape(x.shape[0], self.out_features, self.pieces)
+        winner = z.argmax(axis=2)  # (N, out_features)
+        self.cache = (x, winner)
+        xp = get_array_module(z)
+        return xp.take_along_axis(z, winner[:, :, None], axis=2)[:, :, 0]
+
+    def backward(self, dout, input_grad=True):
+        """dout: (N, out) -> dx: (N, in); dz is dout at the winning piece, 0 elsewhere."""
+        x, winner = self._need_cache()
+        n = x.shape[0]
+        self._check_dout(dout, (n, self.out_features))
+        xp = get_array_module(x)
+        if dout.dtype != x.dtype:
+            dout = dout.astype(x.dtype)
+        dz = xp.zeros((n, self.out_features, self.pieces), dtype=x.dtype)
+        xp.put_along_axis(dz, winner[:, :, None], dout[:, :, None], axis=2)
+        dz = dz.reshape(n, self.out_features * self.pieces)
+        xp.matmul(dz.T, x, out=self.grads["W"])
+        dz.sum(axis=0, out=self.grads["b"])
+        return dz @ self.params["W"] if input_grad else None
+
+    def extra_repr(self):
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"pieces={self.pieces}"
+        )
 
 
 class Dropout(Layer):
@@ -428,7 +599,7 @@ class Dropout(Layer):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout: expected 0 <= p < 1 (probability to drop), got {p!r}")
         self.p = float(p)
-        self.rng = initializers.as_generator(rng)
+        self.rng = initializers.as_generator(rng, who="Dropout")
         self._gpu_rng = None
 
     def _uniform(self, xp, shape, dtype):
@@ -653,3 +824,35 @@ class Sequential(Layer):
             return "Sequential()"
         inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)"
+
+
+def _modules(model):
+    """``model`` and, depth first, every layer inside it (through ``.layers``)."""
+    yield model
+    for sub in getattr(model, "layers", ()) or ():
+        yield from _modules(sub)
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """Run a block with ``model`` in eval mode, then give every layer its own mode back.
+
+    ``with eval_mode(model): scores = model(x)`` is how predictions, plots and
+    evaluations are made: Dropout keeps every unit and BatchNorm uses its running
+    statistics. Afterwards each layer (the model and every layer inside it) has the
+    ``training`` flag it had before, also when the block raises, so a BatchNorm that a
+    student froze in eval mode inside a training model stays frozen.
+    """
+    modes = [(m, getattr(m, "training", None)) for m in _modules(model)]
+    if callable(getattr(model, "eval", None)):
+        model.eval()
+    try:
+        yield model
+    finally:
+        for m, mode in modes:  # outer first, then inner: inner layers get their own flag
+            if mode is None:
+                continue
+            if isinstance(m, Sequential) or not callable(getattr(m, "train", None)):
+                m.training = mode
+            else:
+                m.train(mode)

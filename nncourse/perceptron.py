@@ -25,6 +25,8 @@ import warnings
 
 import numpy as np
 
+from .init import as_generator
+
 __all__ = ["Perceptron", "Adaline", "novikoff_bound", "ConvergenceWarning"]
 
 
@@ -159,7 +161,7 @@ class Adaline(_LinearUnit):
         self.lr = _positive("Adaline", "lr", lr)
         self.epochs = _positive_int("Adaline", "epochs", epochs)
         self.shuffle = bool(shuffle)
-        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        self.rng = as_generator(rng, who="Adaline")
         self.w, self.b = None, 0.0
         self.mse_per_epoch: list[float] = []
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from . import backend
 from .init import as_generator
+from .layers import eval_mode
 
 __all__ = ["Trainer", "History", "EarlyStopping", "TrainingDiverged"]
 
@@ -515,9 +516,7 @@ class Trainer:
 
     def _evaluate(self, X, y, batch_size=4096) -> dict:
         model, loss_fn, n = self.model, self.loss, X.shape[0]
-        was_training = getattr(model, "training", True)
-        model.eval()
-        try:
+        with eval_mode(model):
             total, hits, has_acc = 0.0, 0.0, True
             for i in range(0, n, batch_size):
                 xb, yb = X[i : i + batch_size], y[i : i + batch_size]
@@ -528,8 +527,6 @@ class Trainer:
                     has_acc = False
                 else:
                     hits += acc * xb.shape[0]
-        finally:
-            model.train(was_training)
         return {"loss": total / n, "acc": hits / n if has_acc else None}
 
     def __repr__(self):

@@ -18,6 +18,7 @@ from matplotlib.colors import ListedColormap
 
 from nncourse import backend
 from nncourse.backend import to_numpy
+from nncourse.layers import eval_mode
 
 __all__ = [
     "decision_regions",
@@ -53,14 +54,8 @@ def _predict_scores(model, points):
     """Call ``model.forward`` (in eval mode) or the callable ``model`` on (M, 2) points."""
     if hasattr(model, "forward"):
         dtype = _model_dtype(model)
-        was_training = getattr(model, "training", False) is True and hasattr(model, "eval")
-        if was_training:
-            model.eval()  # dropout/batch norm must not make the picture random
-        try:
+        with eval_mode(model):  # dropout/batch norm must not make the picture random
             return model.forward(backend.asarray(points, dtype=dtype))
-        finally:
-            if was_training:
-                model.train()
     if callable(model):
         return model(points)
     raise TypeError(

@@ -40,7 +40,7 @@ rng = np.random.default_rng(0)
 
 def P(*shape, positive=False):
     v = rng.standard_normal(shape)
-    return G.Parameter(np.abs(v) + 0.5 if positive else v)
+    return G.Weight(np.abs(v) + 0.5 if positive else v)
 
 
 CASES = {
@@ -73,7 +73,7 @@ def test_bprop_matches_numerical_gradients(name):
 
 @pytest.mark.parametrize("fn", sorted(F.ACTIVATIONS))
 def test_every_activation_box(fn):
-    a = G.Parameter(rng.standard_normal((3, 4)) + 0.05)  # away from kinks at 0
+    a = G.Weight(rng.standard_normal((3, 4)) + 0.05)  # away from kinks at 0
     out = G.Sum(G.Mul(G.Activation(a, fn), G.Activation(a, fn)))
     G.forward(out)
     G.backward(out)
@@ -81,7 +81,7 @@ def test_every_activation_box(fn):
 
 
 def test_scalars_and_shared_nodes():
-    x, w = G.Parameter(np.array(2.0)), G.Parameter(np.array(-3.0))
+    x, w = G.Weight(np.array(2.0)), G.Weight(np.array(-3.0))
     y = x * w + x * x  # x used three times: contributions add up
     G.forward(y)
     G.backward(y)
@@ -166,6 +166,31 @@ def test_from_sequential_mse_and_bad_layers():
         np.testing.assert_allclose(grads[p.name], p.grad, atol=1e-12)
     with pytest.raises(ValueError, match="BatchNorm1d"):
         G.from_sequential(L.Sequential(L.BatchNorm1d(3)), x, t, "mse")
+
+
+@pytest.mark.parametrize(
+    "act", [cls for cls in L.ACTIVATIONS.values() if cls not in (L.Identity, L.PReLU)]
+)
+def test_from_sequential_covers_every_registered_activation(act):
+    r = np.random.default_rng(4)
+    layer = act(0.2) if act in (L.LeakyReLU, L.ELU) else act()
+    model = L.Sequential(L.Linear(3, 4, rng=r, dtype=np.float64), layer)
+    x = r.standard_normal((5, 3))
+    g = G.from_sequential(model, x, r.standard_normal((5, 4)), "mse")
+    box = [n for n in g.nodes if isinstance(n, G.Activation)][0]
+    assert box.fn == act.name and box.kwargs == layer._kwargs()
+    g.forward()
+    np.testing.assert_allclose(box.value, model.forward(x), atol=1e-12)
+
+
+def test_from_sequential_rejects_prelu_and_activation_checks_its_arguments():
+    model = L.Sequential(L.Linear(3, 4), L.PReLU())
+    with pytest.raises(ValueError, match=r"from_sequential: .*PReLU at position 1"):
+        G.from_sequential(model, np.ones((2, 3)), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"Activation: expected fn one of \['relu'"):
+        G.Activation(G.Input(np.ones(2)), "swish")
+    with pytest.raises(TypeError, match=r"Activation: 'tanh' takes .*\[\], got \['alpha'\]"):
+        G.Activation(G.Input(np.ones(2)), "tanh", alpha=1.0)
 
 
 def test_draw_renders_png(tmp_path):

@@ -48,5 +48,9 @@ def test_bad_arguments():
         init.uniform((2, 2), low=1, high=0)
     with pytest.raises(TypeError, match=r"rng: expected a numpy.random.Generator.*got str"):
         init.he_normal((2, 2), rng="seed")
+    with pytest.raises(ValueError, match=r"rng: expected .*int seed >= 0.*negative seed -1"):
+        init.he_normal((2, 2), rng=-1)
+    with pytest.raises(TypeError, match=r"Dropout: expected .*as rng, got bool True"):
+        init.as_generator(True, who="Dropout")
     with pytest.raises(ValueError, match=r"init.get: unknown initialiser 'glorot'"):
         init.get("glorot")

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from nncourse import backend, gradcheck
+from nncourse import functional as F
 from nncourse.backend import to_numpy
 from nncourse.layers import (
+    ACTIVATIONS,
     ELU,
     BatchNorm1d,
     Dropout,
@@ -17,12 +19,15 @@ from nncourse.layers import (
     Identity,
     LeakyReLU,
     Linear,
+    Maxout,
     Parameter,
+    PReLU,
     ReLU,
     Sequential,
     Sigmoid,
     Softsign,
     Tanh,
+    eval_mode,
 )
 
 SHAPES = [(2, 1), (3, 5), (7, 4), (5, 9)]  # (N, D), including D = 1 and N = 2
@@ -48,6 +53,13 @@ def make_bn(d, seed=0):
     return bn
 
 
+def prelu_per_feature(d, seed=0):
+    """A PReLU with one slope per feature, different from each other."""
+    layer = PReLU(d)
+    layer.params["alpha"][...] = backend.asarray(np.random.default_rng(seed).uniform(0.05, 0.9, d))
+    return layer
+
+
 LAYERS = {
     "Linear": lambda d: Linear(d, 4, rng=0),
     "Linear-nobias": lambda d: Linear(d, 3, bias=False, rng=1),
@@ -61,6 +73,9 @@ LAYERS = {
     "Identity": lambda d: Identity(),
     "Dropout": lambda d: Dropout(0.4, rng=5),
     "BatchNorm1d": lambda d: make_bn(d),
+    "PReLU": lambda d: PReLU(),
+    "PReLU-per-feature": lambda d: prelu_per_feature(d),
+    "Maxout": lambda d: Maxout(d, 3, pieces=3, rng=6),
     "Sequential": lambda d: Sequential(
         Linear(d, 6, rng=2), Tanh(), make_bn(6), Dropout(0.3, rng=3), Linear(6, 2, rng=4)
     ),
@@ -116,6 +131,92 @@ def test_sigmoid_layer_is_finite_and_exact_at_large_inputs(xp):
         out = to_numpy(Sigmoid()(x))
     assert np.all(np.isfinite(out))
     assert out[0, 4] == 1.0 and out[0, 0] == 0.0 and out[0, 2] == 0.5
+
+
+def test_prelu_closed_form_and_torch_shapes(xp):
+    x = np.array([[-2.0, 3.0, 0.0], [1.5, -0.5, -4.0]])
+    dout = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    shared = PReLU().astype(np.float64)  # one slope, 0.25
+    assert shared.params["alpha"].shape == (1,) and set(shared.params) == {"alpha"}
+    out = to_numpy(shared(xp.asarray(x)))
+    np.testing.assert_allclose(out, np.where(x > 0, x, 0.25 * x))
+    dx = to_numpy(shared.backward(xp.asarray(dout)))
+    np.testing.assert_allclose(dx, dout * np.where(x > 0, 1.0, 0.25))
+    # dL/dalpha = sum of dout * x where x <= 0: 1*-2 + 3*0 + 5*-0.5 + 6*-4
+    np.testing.assert_allclose(to_numpy(shared.grads["alpha"]), [-2.0 - 2.5 - 24.0])
+    per = PReLU(3, init=0.1).astype(np.float64)
+    per.params["alpha"][...] = xp.asarray([0.1, 0.2, 0.3])
+    np.testing.assert_allclose(
+        to_numpy(per(xp.asarray(x))), np.where(x > 0, x, np.array([0.1, 0.2, 0.3]) * x)
+    )
+    per.backward(xp.asarray(dout))
+    np.testing.assert_allclose(to_numpy(per.grads["alpha"]), [-2.0, -2.5, -24.0])
+    with pytest.raises(ValueError, match=r"PReLU.*expected input of shape \(N, 3\)"):
+        per(xp.ones((2, 4)))
+
+
+def test_maxout_closed_form_and_pieces_one_is_linear(xp):
+    m = Maxout(3, 2, pieces=3, rng=0).astype(np.float64)
+    assert m.params["W"].shape == (6, 3) and m.params["b"].shape == (6,)
+    m.params["b"][...] = xp.asarray(np.arange(6.0) / 10)
+    x = np.random.default_rng(1).standard_normal((4, 3))
+    W, b = to_numpy(m.params["W"]), to_numpy(m.params["b"])
+    z = (x @ W.T + b).reshape(4, 2, 3)
+    expected = np.array([[max(z[n, j]) for j in range(2)] for n in range(4)])
+    np.testing.assert_allclose(to_numpy(m(xp.asarray(x))), expected, rtol=1e-12)
+    dout = np.random.default_rng(2).standard_normal((4, 2))
+    dx = to_numpy(m.backward(xp.asarray(dout)))
+    dz = np.zeros((4, 2, 3))
+    for n in range(4):
+        for j in range(2):
+            dz[n, j, np.argmax(z[n, j])] = dout[n, j]  # only the winning piece
+    dz = dz.reshape(4, 6)
+    np.testing.assert_allclose(to_numpy(m.grads["W"]), dz.T @ x, rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(m.grads["b"]), dz.sum(0), rtol=1e-12)
+    np.testing.assert_allclose(dx, dz @ W, rtol=1e-12)
+    one = Maxout(3, 2, pieces=1, rng=4)
+    lin = Linear(3, 2, rng=4)
+    np.testing.assert_array_equal(to_numpy(one.params["W"]), to_numpy(lin.params["W"]))
+    np.testing.assert_allclose(to_numpy(one(xp.asarray(x))), to_numpy(lin(xp.asarray(x))))
+    assert repr(m) == "Maxout(in_features=3, out_features=2, pieces=3)"
+
+
+def test_activation_registry_is_the_single_source():
+    assert list(ACTIVATIONS)[:8] == [
+        "relu", "tanh", "sigmoid", "leaky_relu", "elu", "softsign", "hardtanh", "identity"
+    ]  # fmt: skip
+    for name, cls in ACTIVATIONS.items():
+        assert cls.name == name
+        layer = cls()
+        assert isinstance(cls.param_ranges, dict)
+        x = np.linspace(-2.95, 3.05, 12).reshape(3, 4)  # off the kinks
+        kwargs = {k: v for k, v in layer._kwargs().items()}
+        # the layer computes exactly its registered function, and backward its derivative
+        np.testing.assert_allclose(layer(x), cls.function(x, **kwargs), rtol=1e-6)
+        np.testing.assert_allclose(
+            layer.backward(np.ones_like(x)), cls.derivative(x, **kwargs), rtol=1e-6
+        )
+        for p, (lo, hi, step) in cls.param_ranges.items():
+            assert lo < hi and 0 < step <= hi - lo, (name, p)
+        g, g_prime, defaults = F.ACTIVATIONS[name]  # derived, not a second table
+        assert g is cls.function and g_prime is cls.derivative
+        assert set(cls.param_ranges) == set(defaults), name
+    assert ACTIVATIONS["prelu"] is PReLU
+
+
+def test_eval_mode_restores_every_layer_own_mode():
+    frozen = BatchNorm1d(2).eval()  # a student froze this one
+    model = Sequential(Linear(2, 2), Dropout(0.5), Sequential(frozen, Dropout(0.2)))
+    with eval_mode(model) as m:
+        assert m is model
+        assert not any(layer.training for layer in (model, model[1], model[2], model[2][1]))
+    assert model.training and model[1].training and model[2][1].training
+    assert not frozen.training
+    model.eval()
+    with pytest.raises(RuntimeError):
+        with eval_mode(model):
+            raise RuntimeError("inside")
+    assert not model.training and not model[1].training
 
 
 def test_linear_forward_is_x_WT_plus_b(xp):
@@ -320,6 +421,26 @@ def test_batchnorm_single_example_in_training_raises():
 )
 def test_invalid_hyper_parameters(build, pattern):
     with pytest.raises(ValueError, match=pattern):
+        build()
+
+
+@pytest.mark.parametrize(
+    "build, exc, pattern",
+    [
+        (lambda: PReLU(0), ValueError, r"PReLU: expected a positive int num_parameters, got 0"),
+        (
+            lambda: PReLU(True),
+            TypeError,
+            r"PReLU: expected a positive int num_parameters, got True",
+        ),
+        (lambda: PReLU(init="x"), TypeError, r"PReLU: expected a finite number init"),
+        (lambda: Maxout(3, 2, pieces=0), ValueError, r"Maxout: expected a positive int pieces"),
+        (lambda: Maxout(3, 2, init="bogus"), ValueError, r"Maxout: expected init one of"),
+        (lambda: Maxout(3, 2, rng=-1), ValueError, r"Maxout: expected .*int seed >= 0.*-1"),
+    ],
+)
+def test_new_layers_reject_bad_hyper_parameters(build, exc, pattern):
+    with pytest.raises(exc, match=pattern):
         build()
 
 

@@ -16,6 +16,8 @@ import numbers
 
 import numpy as np
 
+from ..init import as_generator
+
 __all__ = [
     "make_rng",
     "linearly_separable",
@@ -35,15 +37,7 @@ def make_rng(rng=None, seed=None, where="data"):
     """A ``numpy.random.Generator`` from ``rng`` (None, int or Generator) or ``seed``."""
     if rng is not None and seed is not None:
         raise ValueError(f"{where}: give rng= or seed=, not both")
-    src = rng if rng is not None else seed
-    if src is None or isinstance(src, numbers.Integral):
-        return np.random.default_rng(src)
-    if isinstance(src, np.random.Generator):
-        return src
-    raise TypeError(
-        f"{where}: rng must be None, an int seed or a numpy.random.Generator, "
-        f"got {type(src).__name__}"
-    )
+    return as_generator(rng if rng is not None else seed, who=where)
 
 
 def _check_n(n_samples, where, minimum=1):
