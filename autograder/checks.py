@@ -160,6 +160,28 @@ class Kind:
     numeric: bool
 
 
+def not_a_number(value) -> str:
+    """ "got ...", said plainly, for a value that is not a number or an array of numbers.
+
+    Takes a kernel value or a decoded record value (``("repr", text)``); the grader uses it
+    too, so it only describes the student's value, never an expected one.
+    """
+    if value is None:
+        return (
+            "got None: no value came back (a missing `return`, or a computation that failed "
+            "and left the variable unset?)"
+        )
+    if isinstance(value, BaseException):
+        return f"got the exception {type(value).__name__}: {_short(str(value))} instead of a value"
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == "repr":
+        return f"got {_short(value[1])}, which is not a number or an array of numbers"
+    if isinstance(value, str):
+        return f"got the text {_short(value)}, not a number"
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return "got an array of Python objects, not of numbers"
+    return f"got a {type(value).__name__}, not a number or an array of numbers"
+
+
 def _decide_close(got, reference, params):
     if not isinstance(got, np.ndarray) or not isinstance(reference, np.ndarray):
         return False
@@ -172,14 +194,22 @@ def _decide_close(got, reference, params):
 def _explain_close(got, expected, params):
     got_arr = _as_numpy(got)
     if got_arr is None:
-        return f"expected an array or number, got {type(got).__name__}"
+        return f"expected an array or number, {not_a_number(got)}"
     exp_arr = np.asarray(_as_numpy(expected), dtype=np.float64)
     got_arr = got_arr.astype(np.float64)
     if got_arr.shape != exp_arr.shape:
         return f"expected shape {exp_arr.shape}, got shape {got_arr.shape}"
     rtol, atol = params["rtol"], params["atol"]
-    err = np.max(np.abs(got_arr - exp_arr)) if got_arr.size else 0.0
-    detail = f"values differ (max abs difference {err:.3g}, rtol={rtol}, atol={atol})"
+    bad = int(np.count_nonzero(~np.isfinite(got_arr)))
+    if bad and np.all(np.isfinite(exp_arr)):
+        what = "a NaN or infinite value" if got_arr.size == 1 else f"{bad} of {got_arr.size} values"
+        detail = (
+            f"your result has {what} (NaN: not a number, or inf) where a finite number is "
+            "expected: an overflow (exp of a large number), 0/0 or log(0) on the way?"
+        )
+    else:
+        err = np.max(np.abs(got_arr - exp_arr)) if got_arr.size else 0.0
+        detail = f"values differ (max abs difference {err:.3g}, rtol={rtol}, atol={atol})"
     if got_arr.size <= 12:
         detail += f"\n  got:      {np.array2string(got_arr, precision=6)}"
         detail += f"\n  expected: {np.array2string(exp_arr, precision=6)}"
@@ -193,6 +223,8 @@ def _decide_equal(got, reference, params):
 
 
 def _explain_equal(got, expected, params):
+    if got is None or isinstance(got, BaseException):
+        return f"expected {_short(expected)}, {not_a_number(got)}"
     return f"expected {_short(expected)}, got {_short(got)}"
 
 
@@ -222,11 +254,22 @@ def _decide_at_most(got, reference, params):
 
 
 def _explain_at_least(got, expected, params):
-    return f"expected at least {params['threshold']}, got {_short(got)}"
+    return f"expected at least {params['threshold']}, {_got_one_number(got)}"
 
 
 def _explain_at_most(got, expected, params):
-    return f"expected at most {params['threshold']}, got {_short(got)}"
+    return f"expected at most {params['threshold']}, {_got_one_number(got)}"
+
+
+def _got_one_number(got):
+    arr = _as_numpy(got)
+    if arr is None:
+        return not_a_number(got)
+    if arr.size != 1:
+        return f"got {arr.size} numbers (shape {arr.shape}) instead of one"
+    if not np.isfinite(float(arr.reshape(()))):
+        return f"got {_short(got)}: not a finite number (an overflow, 0/0 or log(0)?)"
+    return f"got {_short(got)}"
 
 
 def _decide_accuracy(got, reference, params):
@@ -238,6 +281,8 @@ def _decide_accuracy(got, reference, params):
 
 
 def _explain_accuracy(got, expected, params):
+    if _as_numpy(got) is None:
+        return f"expected an array of predictions, {not_a_number(got)}"
     pred, targ = np.asarray(_as_numpy(got)), np.asarray(_as_numpy(expected))
     if pred.shape != targ.shape:
         return f"expected predictions of shape {targ.shape}, got {pred.shape}"
@@ -318,9 +363,8 @@ class Check:
         The record holds the predictions (not the accuracy), so the grader recomputes the
         accuracy against the targets stored in the answer key: a forged number does not pass.
         """
-        pred = np.asarray(_as_numpy(predictions))
         targ = np.asarray(_as_numpy(targets))
-        self._check("accuracy", label, pred, targ, {"threshold": float(threshold)}, msg)
+        self._check("accuracy", label, predictions, targ, {"threshold": float(threshold)}, msg)
 
     @contextlib.contextmanager
     def forbid(self, *names, msg=""):

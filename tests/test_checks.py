@@ -152,3 +152,58 @@ def test_hidden_checks_decide_nothing_in_the_kernel_except_non_numbers(monkeypat
     assert call(monkeypatch, "equal", ("anything",), key_run=False)[1] is None
     _, raised = call(monkeypatch, "close", (None,), key_run=False)  # can never pass
     assert raised is not None and "[g] l:" in str(raised)
+
+
+# ------------------------------------------------------------------ messages
+
+
+def failure(monkeypatch, kind, *args, key_run=False):
+    _, raised = call(monkeypatch, kind, args, key_run=key_run)
+    assert raised is not None, f"{kind}{args} did not fail"
+    return str(raised)
+
+
+@pytest.mark.parametrize("kind", ["close", "at_least", "at_most", "accuracy"])
+def test_none_is_named_plainly_visible_or_hidden(monkeypatch, kind):
+    args = {"close": (None, 1.0), "accuracy": (None, [1, 0], 0.5)}.get(kind, (None, 0.5))
+    text = failure(monkeypatch, kind, *args)
+    assert text.startswith("[g] l: ") and "got None: no value came back" in text
+    assert "NoneType" not in text
+    if kind == "close":  # hidden: no expected value, still failed at once, same words
+        assert "got None: no value came back" in failure(monkeypatch, "close", None)
+
+
+def test_exception_text_and_nan_are_named_plainly(monkeypatch):
+    text = failure(monkeypatch, "close", OverflowError("exp overflow"), 1.0)
+    assert "got the exception OverflowError: 'exp overflow' instead of a value" in text
+    assert "got the text '0.5', not a number" in failure(monkeypatch, "close", "0.5", 0.5)
+    text = failure(monkeypatch, "close", [0.5, np.nan, np.inf], [0.5, 0.5, 0.5])
+    assert "2 of 3 values (NaN: not a number, or inf)" in text and "overflow" in text
+    assert "got:      [0.5 nan inf]" in text  # the values are still shown
+    assert "not a finite number" in failure(monkeypatch, "at_least", float("nan"), 0.5)
+    assert "got 2 numbers (shape (2,)) instead of one" in failure(
+        monkeypatch, "at_most", [1.0, 2.0], 3.0
+    )
+    assert "expected 3, got None: no value" in failure(monkeypatch, "equal", None, 3)
+
+
+def test_usual_messages_are_kept(monkeypatch):
+    text = failure(monkeypatch, "close", [1.0, 2.5], [1.0, 2.0])
+    assert "values differ (max abs difference 0.5, rtol=1e-06, atol=1e-08)" in text
+    assert "expected: [1. 2.]" in text
+    assert "expected shape (2,), got shape (3,)" in failure(monkeypatch, "close", [1, 2, 3], [1, 2])
+    assert "expected (2, 3), got (3, 2)" in failure(monkeypatch, "equal", (3, 2), (2, 3))
+    assert "accuracy 0.333 is below 0.5" in failure(
+        monkeypatch, "accuracy", [1, 0, 0], [1, 1, 1], 0.5
+    )
+    assert failure(monkeypatch, "true", False).endswith("condition is false")
+    assert "expected at least 0.5, got 0.25" in failure(monkeypatch, "at_least", 0.25, 0.5)
+
+
+def test_not_a_number_describes_decoded_record_values():
+    """The grader describes a student's recorded value with the same words."""
+    decoded = checks.decode_value(checks.encode_value(object()))
+    assert "which is not a number" in checks.not_a_number(decoded)
+    assert checks.not_a_number(checks.decode_value(checks.encode_value(None))).startswith(
+        "got None"
+    )
