@@ -4,27 +4,30 @@ Per student:
 
 1. *trusted parent*: find the notebooks (folder or zip), copy them to ``submitted/``, parse
    them (size limit, invalid JSON -> 0 with a reason) and run nbgrader's sanitising
-   preprocessors (``ClearOutput``, ``OverwriteCells`` with missing grade cells added back,
-   ``CheckCellMetadata``; duplicated or unknown grade ids lose their nbgrader metadata and
-   the kernelspec is reset first): locked cells, hidden tests included, come back from the
-   gradebook. This happens just before the job goes to a worker, on one gradebook session
-   for the whole run;
-2. *worker process*: execute each notebook in its own sandbox (``execute.py``) and score it
-   against the answer key (``key.py``) outside the sandbox;
-3. *trusted parent*: write ``autograded/``, record the scores in nbgrader's gradebook (only
-   the parent touches SQLite, so workers never contend for it) and a marker file that makes
-   a re-run skip this student unless the submission or the key changed.
+   preprocessors (:func:`sanitize`): locked cells, hidden tests included, come back from the
+   gradebook. This happens just before the student's task goes to a worker, on one
+   gradebook session for the whole run;
+2. *worker* (``executor.py``: this process, a local pool or a Dask cluster): execute each
+   notebook in its own sandbox (``execute.py``) and send the executed notebook back;
+3. *trusted parent*: score the executed notebooks against the answer key (``key.py``: the
+   key never leaves this process), write ``autograded/``, record the scores in nbgrader's
+   gradebook (only the parent touches SQLite) and a marker file that makes a re-run skip
+   this student unless the submission or the key changed.
+
+Types: a :class:`Job` is one student staged in ``submitted/``; the executor turns it into an
+``executor.Task`` (sanitised notebooks) and returns an ``executor.Outcome`` (executed
+notebooks, host, mechanism), which :meth:`Run.score` turns into one
+:class:`NotebookResult` per notebook. :class:`Run` holds what the parent knows for the run.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import collections
 import dataclasses
 import functools
 import hashlib
 import json
 import logging
-import multiprocessing
 import shutil
 import tempfile
 from pathlib import Path
@@ -32,7 +35,9 @@ from pathlib import Path
 import nbformat
 
 from . import execute, key, sandbox, submissions
-from .course import Course, copy_support_files
+from .config import Limits
+from .course import Course
+from .executor import NotebookTask, Outcome, RunContext, Task, make_executor
 from .export import export_csv
 
 log = logging.getLogger("autograder")
@@ -40,34 +45,75 @@ MARKER = ".autograder.json"
 CRASH = "grader crashed"  # reason of a worker failure (not the student's fault: retried)
 
 
+@dataclasses.dataclass
+class Job:
+    """One student to grade, copied to ``submitted/``."""
+
+    student_id: str
+    hash: str  # of the submitted files and the answer key: the marker's "unchanged" test
+    rejected: str | None = None  # why the whole submission is refused (a bad zip)
+
+
+@dataclasses.dataclass
+class NotebookResult:
+    """One notebook's grade; :meth:`marker` is its entry in the marker's ``results``."""
+
+    reason: str | None  # why it earned nothing without running (or CRASH)
+    info: dict | None  # from the worker: mechanism, restarts, failed_cells, seconds, host
+    scores: dict  # grade_id -> key.score_cell(...)
+    nb: dict | None = None  # the executed notebook
+
+    @classmethod
+    def scored(cls, nb, reason, info, answer_key) -> NotebookResult:
+        nb = nbformat.from_dict(nb) if nb is not None else None
+        return cls(reason, info, key.score_notebook(nb, answer_key), nb)
+
+    def marker(self) -> dict:
+        return {"reason": self.reason, "info": self.info, "scores": self.scores}
+
+
 # --------------------------------------------------------------------------- parent side
 
 
 def grade(
-    assignment, submissions_dir, course: Course, workers=1, progress=True, force=False
+    assignment,
+    submissions_dir,
+    course: Course,
+    workers=1,
+    progress=True,
+    force=False,
+    executor=None,
 ) -> list[dict]:
-    """Grade all submissions; returns one summary dict per student (see :func:`_summary`)."""
+    """Grade all submissions; returns one summary dict per student (see :meth:`Run.record`).
+
+    ``executor`` (see ``executor.py``) defaults to ``make_executor(workers)``.
+    """
     course.ensure()
     notebooks = course.notebooks(assignment)
     if not notebooks:
         raise ValueError(f"grade: assignment {assignment!r} is not released in {course.root}")
     keys = {nb: course.load_key(assignment, nb) for nb in notebooks}
     limits = course.limits(assignment)
-    key_hash = _hash_bytes(json.dumps(keys, sort_keys=True).encode())
+    context = RunContext.from_release(assignment, limits, course.release_dir / assignment)
+    executor = executor if executor is not None else make_executor(workers)
     rows = []
+    per_host = collections.defaultdict(lambda: [0, 0.0])  # host -> [submissions, seconds]
     # one gradebook session for the whole run: only this (parent) process uses SQLite
     with (
         tempfile.TemporaryDirectory(prefix="autograder-zips-") as staging,
         course.gradebook() as gb,
+        executor,
     ):
+        run = Run(course, assignment, notebooks, keys, limits, gb)
         subs = submissions.collect(
             Path(submissions_dir), assignment, Path(staging), limits.max_zip_mb
         )
         jobs = []
         for sub in subs:
-            job = _job(course, assignment, sub, limits, key_hash, force)
-            if job.get("done"):
-                rows.append(job["done"])
+            job = run.stage(sub)
+            previous = None if force else run.finished(job)
+            if previous is not None:
+                rows.append(previous)
             else:
                 jobs.append(job)
         log.info(
@@ -76,54 +122,163 @@ def grade(
             len(subs) - len(jobs),
             sandbox.describe(),
         )
-        trusted = {nb: Trusted.load(gb, assignment, nb) for nb in notebooks}
-
-        def sanitize_job(job):  # in the parent, just before the job goes to a worker
-            for nb_id in notebooks:
-                if job["rejected"]:
-                    job["notebooks"][nb_id] = {"nb": None, "reason": job["rejected"]}
-                    continue
-                path = course.submitted / job["student_id"] / assignment / f"{nb_id}.ipynb"
-                nb, reason = sanitize(trusted[nb_id], gb, job["student_id"], path, limits)
-                job["notebooks"][nb_id] = {"nb": nb, "reason": reason}
-            return job
-
-        graded = _run_jobs(jobs, sanitize_job, keys, limits, course, assignment, workers, progress)
-        for job, results in graded:
-            rows.append(_record(gb, course, assignment, job, results, trusted))
+        results = executor.run(context, jobs, run.task)
+        for job, outcome in _progress(results, len(jobs), assignment, progress):
+            summary = run.record(job, outcome, run.score(job, outcome))
+            rows.append(summary)
+            if isinstance(outcome, Outcome):
+                per_host[outcome.host][0] += 1
+                per_host[outcome.host][1] += outcome.seconds
+    for host, (count, seconds) in sorted(per_host.items()):
+        log.info("host %s: %d submissions, %.1f s", host, count, seconds)
     export_csv(course)
     return sorted(rows, key=lambda r: r["student_id"])
 
 
-def _job(course, aid, sub, limits, key_hash, force=False):
-    """Copy one submission to ``submitted/``; a job dict, or ``{"done": summary}`` if unchanged."""
-    sid = sub.student_id
-    dest = course.submitted / sid / aid
-    if sub.folder is not None and sub.folder.resolve() != dest.resolve():
-        if dest.exists():
-            shutil.rmtree(dest)
-        dest.mkdir(parents=True)
-        for path in sub.folder.iterdir():
-            if (
-                path.is_file()
-                and not path.is_symlink()
-                and (path.suffix == ".ipynb" or path.name == "timestamp.txt")
-                and path.stat().st_size <= limits.max_notebook_mb * 2**20
-            ):
-                shutil.copyfile(path, dest / path.name)
-    parts = [key_hash.encode(), (sub.rejected or "").encode()]
-    if dest.is_dir() and sub.rejected is None:
-        parts += [p.name.encode() + p.read_bytes() for p in sorted(dest.iterdir()) if p.is_file()]
-    digest = _hash_bytes(b"\0".join(parts))
-    marker = course.autograded / sid / aid / MARKER
-    if marker.is_file() and not force:
+def _progress(results, total, aid, progress):
+    """``results`` passed through, with a tqdm bar over the students (on stderr)."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="student", desc=f"grading {aid}", disable=not progress) as bar:
+        for item in results:
+            yield item
+            bar.update()
+
+
+@dataclasses.dataclass
+class Run:
+    """What the trusted parent holds for one ``grade`` run (one gradebook session)."""
+
+    course: Course
+    assignment: str
+    notebooks: list[str]
+    keys: dict  # notebook id -> answer key
+    limits: Limits
+    gb: object  # nbgrader.api.Gradebook, open for the whole run
+
+    def __post_init__(self):
+        self.key_hash = _hash_bytes(json.dumps(self.keys, sort_keys=True).encode())
+        self.trusted = {nb: Trusted.load(self.gb, self.assignment, nb) for nb in self.notebooks}
+
+    def folder(self, sid) -> Path:
+        return self.course.submitted / sid / self.assignment
+
+    def stage(self, sub) -> Job:
+        """Copy one submission to ``submitted/`` and hash it."""
+        dest = self.folder(sub.student_id)
+        max_bytes = self.limits.max_notebook_mb * 2**20
+        if sub.folder is not None and sub.folder.resolve() != dest.resolve():
+            if dest.exists():
+                shutil.rmtree(dest)
+            dest.mkdir(parents=True)
+            for path in sub.folder.iterdir():
+                if (
+                    path.is_file()
+                    and not path.is_symlink()
+                    and (path.suffix == ".ipynb" or path.name == "timestamp.txt")
+                    and path.stat().st_size <= max_bytes
+                ):
+                    shutil.copyfile(path, dest / path.name)
+        parts = [self.key_hash.encode(), (sub.rejected or "").encode()]
+        if dest.is_dir() and sub.rejected is None:
+            parts += [
+                p.name.encode() + p.read_bytes() for p in sorted(dest.iterdir()) if p.is_file()
+            ]
+        return Job(sub.student_id, _hash_bytes(b"\0".join(parts)), sub.rejected)
+
+    def finished(self, job: Job) -> dict | None:
+        """The summary of an earlier run if it graded exactly this submission, else None."""
+        marker = self.course.autograded / job.student_id / self.assignment / MARKER
+        if not marker.is_file():
+            return None
         try:
             old = json.loads(marker.read_text())
-            if old.get("hash") == digest:
-                return {"done": old["summary"]}
-        except (ValueError, KeyError):
-            pass
-    return {"student_id": sid, "hash": digest, "notebooks": {}, "rejected": sub.rejected}
+            return old["summary"] if old.get("hash") == job.hash else None
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def task(self, job: Job) -> Task:
+        """Sanitise one student's notebooks (called just before the task goes to a worker)."""
+        items = []
+        for nb_id in self.notebooks:
+            if job.rejected:
+                items.append(NotebookTask(nb_id, None, job.rejected))
+                continue
+            path = self.folder(job.student_id) / f"{nb_id}.ipynb"
+            nb, reason = sanitize(self.trusted[nb_id], self.gb, job.student_id, path, self.limits)
+            items.append(NotebookTask(nb_id, nb, reason))
+        return Task(job.student_id, items)
+
+    def score(self, job: Job, outcome) -> dict[str, NotebookResult]:
+        """Score a worker's :class:`Outcome` (or the exception that ended the task)."""
+        if not isinstance(outcome, Outcome):
+            reason = f"{CRASH}: {type(outcome).__name__}: {outcome}"[:300]
+            return {
+                nb_id: NotebookResult.scored(None, reason, None, self.keys[nb_id])
+                for nb_id in self.notebooks
+            }
+        return {
+            ex.notebook_id: NotebookResult.scored(
+                ex.nb, ex.reason, ex.info, self.keys[ex.notebook_id]
+            )
+            for ex in outcome.notebooks
+        }
+
+    def record(self, job: Job, outcome, results: dict[str, NotebookResult]) -> dict:
+        """Write autograded notebooks, gradebook grades and the marker for one student."""
+        from nbgrader import utils as nbg_utils
+
+        gb, aid, sid = self.gb, self.assignment, job.student_id
+        out_dir = self.course.autograded / sid / aid
+        out_dir.mkdir(parents=True, exist_ok=True)
+        gb.update_or_create_student(sid)
+        timestamp = _timestamp(self.folder(sid))
+        gb.update_or_create_submission(aid, sid, **({"timestamp": timestamp} if timestamp else {}))
+        for nb_id, res in results.items():
+            if res.nb is not None:
+                execute.write_notebook(res.nb, out_dir / f"{nb_id}.ipynb")
+            cells = {
+                key.nbgrader_meta(c).get("grade_id"): c for c in (res.nb.cells if res.nb else [])
+            }
+            for gid in self.trusted[nb_id].points:
+                grade = gb.find_grade(gid, nb_id, aid, sid)
+                if gid in res.scores:
+                    grade.auto_score = res.scores[gid]["score"]
+                    grade.needs_manual_grade = grade.manual_score is not None
+                else:  # manually graded answer: 0 if left as released, else needs a human
+                    cell = cells.get(gid)
+                    auto = nbg_utils.determine_grade(cell)[0] if cell is not None else 0
+                    grade.auto_score = auto
+                    grade.needs_manual_grade = auto is None or grade.manual_score is not None
+            for gid in self.trusted[nb_id].solutions:
+                comment = gb.find_comment(gid, nb_id, aid, sid)
+                cell = cells.get(gid)
+                unchanged = cell is None or (
+                    key.nbgrader_meta(cell).get("checksum") == nbg_utils.compute_checksum(cell)
+                )
+                comment.auto_comment = "No response." if unchanged else None
+        gb.db.commit()
+        sub = gb.find_submission(aid, sid)
+        graded = isinstance(outcome, Outcome)
+        summary = {
+            "student_id": sid,
+            "assignment": aid,
+            "score": float(sub.score),
+            "max_score": float(sub.max_score),
+            "needs_manual_grade": bool(sub.needs_manual_grade),
+            "problems": "; ".join(f"{nb}: {r.reason}" for nb, r in results.items() if r.reason),
+            "mechanism": outcome.mechanism if graded else None,  # None: the grader crashed
+            "host": outcome.host if graded else None,
+        }
+        marker = {
+            "hash": job.hash if graded else None,  # None: graded again next time
+            "summary": summary,
+            "results": {nb_id: r.marker() for nb_id, r in results.items()},
+        }
+        tmp = out_dir / f"{MARKER}.tmp"
+        tmp.write_text(json.dumps(marker))
+        tmp.replace(out_dir / MARKER)  # atomic: an interrupted run leaves no half marker
+        return summary
 
 
 @dataclasses.dataclass
@@ -231,129 +386,6 @@ def _overwrite_cells_class():
     return OverwriteCellsOnGradebook
 
 
-def _run_jobs(jobs, sanitize_job, keys, limits, course, aid, workers, progress):
-    """Yield (job, results) as jobs finish; workers > 1 uses a process pool.
-
-    Jobs are sanitised (``sanitize_job``, in this process) just before they are handed to a
-    worker, and each worker always has one more job queued, so the workers never wait for
-    the parent while it sanitises or records.
-    """
-    from tqdm import tqdm
-
-    support = course.release_dir / aid
-    bar = tqdm(total=len(jobs), unit="student", desc=f"grading {aid}", disable=not progress)
-    try:
-        if workers <= 1:
-            _init_worker(None, keys, limits, support)
-            for job in jobs:
-                yield job, grade_job(sanitize_job(job))
-                bar.update()
-            return
-        ctx = multiprocessing.get_context("spawn")
-        counter = ctx.Value("i", 0)
-        todo = iter(jobs)
-        with cf.ProcessPoolExecutor(
-            workers,
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(counter, keys, limits, support),
-        ) as pool:
-            pending = {}
-
-            def submit_next():
-                job = next(todo, None)
-                if job is not None:
-                    pending[pool.submit(grade_job, sanitize_job(job))] = job
-
-            try:
-                for _ in range(2 * workers):
-                    submit_next()
-                while pending:
-                    done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                    for fut in done:
-                        submit_next()  # first: keep the workers busy
-                        job = pending.pop(fut)
-                        try:
-                            results = fut.result()
-                        except Exception as exc:  # noqa: BLE001 - a worker crash hits one student
-                            results = _failed_results(job, keys, f"{CRASH}: {exc}"[:300])
-                        yield job, results
-                        bar.update()
-            except BaseException:
-                for fut in pending:
-                    fut.cancel()
-                raise
-    finally:
-        bar.close()
-
-
-def _record(gb, course, aid, job, results, trusted) -> dict:
-    """Write autograded notebooks, gradebook grades and the marker for one student."""
-    from nbgrader import utils as nbg_utils
-
-    sid = job["student_id"]
-    out_dir = course.autograded / sid / aid
-    out_dir.mkdir(parents=True, exist_ok=True)
-    gb.update_or_create_student(sid)
-    timestamp = _timestamp(course.submitted / sid / aid)
-    gb.update_or_create_submission(aid, sid, **({"timestamp": timestamp} if timestamp else {}))
-    for nb_id, res in results.items():
-        nb = nbformat.from_dict(res["nb"]) if res["nb"] is not None else None
-        if nb is not None:
-            execute.write_notebook(nb, out_dir / f"{nb_id}.ipynb")
-        cells = {key.nbgrader_meta(c).get("grade_id"): c for c in (nb.cells if nb else [])}
-        for gid in trusted[nb_id].points:
-            grade = gb.find_grade(gid, nb_id, aid, sid)
-            if gid in res["scores"]:
-                grade.auto_score = res["scores"][gid]["score"]
-                grade.needs_manual_grade = grade.manual_score is not None
-            else:  # manually graded answer: 0 if left as released, else needs a human
-                cell = cells.get(gid)
-                auto = nbg_utils.determine_grade(cell)[0] if cell is not None else 0
-                grade.auto_score = auto
-                grade.needs_manual_grade = auto is None or grade.manual_score is not None
-        for gid in trusted[nb_id].solutions:
-            comment = gb.find_comment(gid, nb_id, aid, sid)
-            cell = cells.get(gid)
-            unchanged = cell is None or (
-                key.nbgrader_meta(cell).get("checksum") == nbg_utils.compute_checksum(cell)
-            )
-            comment.auto_comment = "No response." if unchanged else None
-    gb.db.commit()
-    summary = _summary(sid, aid, gb.find_submission(aid, sid), results, job)
-    crashed = any(r.get("reason", "") and r["reason"].startswith(CRASH) for r in results.values())
-    marker = {
-        "hash": None if crashed else job["hash"],  # None: graded again next time
-        "summary": summary,
-        "results": _strip(results),
-    }
-    tmp = out_dir / f"{MARKER}.tmp"
-    tmp.write_text(json.dumps(marker))
-    tmp.replace(out_dir / MARKER)  # atomic: an interrupted run leaves no half marker
-    return summary
-
-
-def _summary(sid, aid, sub, results, job):
-    return {
-        "student_id": sid,
-        "assignment": aid,
-        "score": float(sub.score),
-        "max_score": float(sub.max_score),
-        "needs_manual_grade": bool(sub.needs_manual_grade),
-        "problems": "; ".join(
-            f"{nb}: {r['reason']}" for nb, r in results.items() if r.get("reason")
-        ),
-        "mechanism": next(
-            (r["info"]["mechanism"] for r in results.values() if r.get("info")), sandbox.mechanism()
-        ),
-    }
-
-
-def _strip(results):
-    """Results without the notebooks (for the marker file and feedback)."""
-    return {nb: {k: v for k, v in r.items() if k != "nb"} for nb, r in results.items()}
-
-
 def _timestamp(folder: Path):
     path = folder / "timestamp.txt"
     if path.is_file():
@@ -368,61 +400,3 @@ def _timestamp(folder: Path):
 
 def _hash_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-# --------------------------------------------------------------------------- worker side
-
-_UID = sandbox.FIRST_UID
-_WORKER = {}  # keys, limits and support folder of the run, set once per worker process
-
-
-def _init_worker(counter, keys, limits, support):
-    """Give each worker process its own sandbox uid (so RLIMIT_NPROC is per student)."""
-    global _UID
-    _WORKER.update(keys=keys, limits=limits, support=support)
-    if counter is None:
-        _UID = sandbox.FIRST_UID
-        return
-    with counter.get_lock():
-        _UID = sandbox.FIRST_UID + 1 + counter.value
-        counter.value += 1
-
-
-def grade_job(job) -> dict:
-    """Execute and score one student's notebooks (runs in a worker process)."""
-    keys, limits, support = _WORKER["keys"], _WORKER["limits"], _WORKER["support"]
-    results = {}
-    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
-        for nb_id, item in job["notebooks"].items():
-            if item["nb"] is None:
-                results[nb_id] = {
-                    "nb": None,
-                    "reason": item["reason"],
-                    "info": None,
-                    "scores": key.score_notebook(None, keys[nb_id]),
-                }
-                continue
-            nb = nbformat.from_dict(item["nb"])
-            workdir = Path(tmp) / nb_id / "work"
-            copy_support_files(support, workdir)
-            nb, info = execute.execute_notebook(nb, workdir, limits, uid=_UID)
-            info["failed_cells"] = {str(k): v for k, v in info["failed_cells"].items()}
-            results[nb_id] = {
-                "nb": nb,
-                "reason": None,
-                "info": info,
-                "scores": key.score_notebook(nb, keys[nb_id]),
-            }
-    return results
-
-
-def _failed_results(job, keys, reason):
-    return {
-        nb_id: {
-            "nb": None,
-            "reason": reason,
-            "info": None,
-            "scores": key.score_notebook(None, keys[nb_id]),
-        }
-        for nb_id in job["notebooks"]
-    }

@@ -14,21 +14,53 @@ The mechanism is the strongest this machine offers (:func:`mechanism`):
 In every mode the kernel gets RLIMIT_CPU, RLIMIT_AS, RLIMIT_NPROC and RLIMIT_FSIZE (through
 ``prlimit``) and the caller applies wall-clock timeouts. RLIMIT_NPROC is not enforced for
 root, which is why the kernel drops to an unprivileged uid (``setpriv``) where it can.
+Each grading worker claims its own uid (:func:`claim_uid`) so that the limit counts one
+student's processes, however many workers run on the host.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import importlib.util
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 from .config import Limits
 
-FIRST_UID = 61000  # sandbox uids are FIRST_UID + worker slot
+FIRST_UID = 61000  # release and check use it; grading workers claim FIRST_UID + 1 ...
+MAX_WORKER_UIDS = 4096
+_CLAIM = threading.local()
+
+
+def claim_uid() -> int:
+    """A sandbox uid for this thread, distinct from every other claimant on this host.
+
+    Workers of one host may be processes of a pool, Dask workers started independently, the
+    threads of one Dask worker or two ``grade`` runs at once: each holds an exclusive
+    ``flock`` on ``<tmp>/autograder-uids-<euid>/<uid>.lock`` for as long as its process lives
+    (the kernel does not inherit the descriptor; a killed worker's claim ends with it).
+    """
+    uid = getattr(_CLAIM, "uid", None)
+    if uid is not None:
+        return uid
+    folder = Path(tempfile.gettempdir()) / f"autograder-uids-{os.geteuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for uid in range(FIRST_UID + 1, FIRST_UID + 1 + MAX_WORKER_UIDS):
+        fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        _CLAIM.uid, _CLAIM.fd = uid, fd
+        return uid
+    raise RuntimeError(f"claim_uid: all {MAX_WORKER_UIDS} sandbox uids are in use on this host")
 
 
 @functools.cache

@@ -118,17 +118,21 @@ def test_collect_rejects_bad_zips_per_student_and_keeps_the_others(tmp_path):
 # ------------------------------------------------------------------ progress bar (fast)
 
 
-def test_progress_bar_counts_students_and_can_be_turned_off(monkeypatch, capsys, tmp_path):
-    """``_run_jobs`` shows a tqdm bar over the students it grades (on stderr)."""
-    monkeypatch.setattr(grade_mod, "grade_job", lambda job: {"student": job["student_id"]})
+def test_progress_bar_counts_students_and_can_be_turned_off(capsys):
+    """``grade`` shows a tqdm bar over the students it grades (on stderr)."""
+    from autograder.config import Limits
+    from autograder.executor import InProcess, RunContext, Task
 
-    class FakeCourse:
-        release_dir = tmp_path
+    def fake_run(task, context_name):
+        return task.student_id
 
     def run(progress):
-        jobs = [{"student_id": f"s{i}"} for i in range(3)]
-        out = grade_mod._run_jobs(jobs, dict, {}, None, FakeCourse, "00_fixture", 1, progress)
-        return [results["student"] for _, results in out]
+        jobs = [f"s{i}" for i in range(3)]
+        results = InProcess(fake_run).run(
+            RunContext("00_fixture", Limits()), jobs, lambda sid: Task(sid, [])
+        )
+        out = grade_mod._progress(results, len(jobs), "00_fixture", progress)
+        return [outcome for _, outcome in out]
 
     assert run(progress=True) == ["s0", "s1", "s2"]
     err = capsys.readouterr().err

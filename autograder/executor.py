@@ -1,0 +1,256 @@
+"""Where grading tasks run: the seam between the trusted parent and the workers.
+
+The parent (``grade.py``) gives an executor one :class:`RunContext` (what every student of
+a run shares: the assignment's limits and support files) and the students to grade, with a
+``prepare`` function that sanitises one student's notebooks into a :class:`Task`. The
+executor calls ``prepare`` just before it hands a task to a worker and yields, per student,
+``(job, outcome)``: an :class:`Outcome` (the executed notebooks, which host graded them and
+with which sandbox), or the exception that ended the task (the parent records "grader
+crashed" for that student only). Three executors share this interface:
+
+``InProcess``     ``--workers 1``: the parent runs each task itself.
+``ProcessPool``   ``--workers N``: N spawned processes on this machine.
+``DaskExecutor``  ``--scheduler ADDRESS`` / ``--scheduler-file FILE``: the workers of a
+                  Dask cluster (``cluster.py``).
+
+Local parallel grading (``--workers N``) is a process pool; the measurement that decides
+between it and a Dask ``LocalCluster`` is ``bench/grading_scale.py``.
+
+Workers never see the answer key: they return the executed notebooks and the parent scores
+them. They need no shared file system either: the context (limits and the support files'
+bytes) reaches each worker once, through the pool's initializer or a Dask worker plugin, and
+:func:`install` writes the files into a private folder on that worker.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures as cf
+import dataclasses
+import hashlib
+import multiprocessing
+import pickle
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import nbformat
+
+from . import execute, sandbox
+from .config import Limits
+from .course import copy_support_files
+
+# ------------------------------------------------------------------ what crosses the seam
+
+
+class ClusterLost(RuntimeError):
+    """The Dask scheduler cannot be reached, or went away during the run."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunContext:
+    """What every task of one ``grade`` run shares; shipped once per worker."""
+
+    assignment: str
+    limits: Limits
+    support: tuple[tuple[str, bytes], ...] = ()  # (path relative to the work folder, bytes)
+
+    @classmethod
+    def from_release(cls, assignment: str, limits: Limits, release_folder: Path) -> RunContext:
+        """The context of an assignment: its limits and the support files students received."""
+        files = []
+        if release_folder.is_dir():
+            for path in sorted(release_folder.rglob("*")):
+                if path.is_file() and path.suffix != ".ipynb" and not path.is_symlink():
+                    files.append((path.relative_to(release_folder).as_posix(), path.read_bytes()))
+        return cls(assignment, limits, tuple(files))
+
+    @property
+    def name(self) -> str:
+        """A stable id of this context (workers keep one folder per context)."""
+        digest = hashlib.sha256(pickle.dumps((self.assignment, self.limits, self.support)))
+        return f"{self.assignment}-{digest.hexdigest()[:12]}"
+
+
+@dataclasses.dataclass
+class NotebookTask:
+    """One sanitised notebook to execute (``nb`` None: not executable, ``reason`` says why)."""
+
+    notebook_id: str
+    nb: dict | None
+    reason: str | None = None
+
+
+@dataclasses.dataclass
+class Task:
+    """One student's notebooks, sanitised by the parent."""
+
+    student_id: str
+    notebooks: list[NotebookTask]
+
+
+@dataclasses.dataclass
+class Executed:
+    """One notebook as it comes back: executed (``nb``, ``info``) or not (``reason``)."""
+
+    notebook_id: str
+    nb: dict | None
+    reason: str | None
+    info: dict | None  # execute_notebook's info (mechanism, restarts, ...) plus "host"
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What a worker returns for one :class:`Task`."""
+
+    student_id: str
+    notebooks: list[Executed]
+    host: str
+    mechanism: str
+    seconds: float
+
+
+# ------------------------------------------------------------------ worker side
+
+_CONTEXTS: dict[str, tuple[RunContext, Path]] = {}  # context name -> (context, support folder)
+
+
+def install(context: RunContext) -> None:
+    """Make ``context`` available to :func:`run_task` in this process (idempotent).
+
+    Support files are written once into a private folder of this worker, from which every
+    student's work folder gets a copy.
+    """
+    if context.name in _CONTEXTS:
+        return
+    folder = Path(tempfile.mkdtemp(prefix="autograder-support-"))
+    atexit.register(shutil.rmtree, folder, True)
+    for rel, data in context.support:
+        target = folder.joinpath(*Path(rel).parts)
+        if folder not in target.resolve().parents:
+            raise ValueError(f"install: support file {rel!r} is outside the work folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    _CONTEXTS[context.name] = (context, folder)
+
+
+def run_task(task: Task, context_name: str) -> Outcome:
+    """Execute one student's notebooks in this worker's sandboxes (no scoring here)."""
+    try:
+        context, support = _CONTEXTS[context_name]
+    except KeyError:
+        raise RuntimeError(f"run_task: context {context_name!r} not installed here") from None
+    start = time.monotonic()
+    host = socket.gethostname()
+    uid = sandbox.claim_uid()  # this worker's own uid: RLIMIT_NPROC counts one student only
+    done = []
+    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
+        for item in task.notebooks:
+            if item.nb is None:
+                done.append(Executed(item.notebook_id, None, item.reason, None))
+                continue
+            workdir = Path(tmp) / item.notebook_id / "work"
+            copy_support_files(support, workdir)
+            nb, info = execute.execute_notebook(
+                nbformat.from_dict(item.nb), workdir, context.limits, uid=uid
+            )
+            info["failed_cells"] = {str(k): v for k, v in info["failed_cells"].items()}
+            info["host"] = host
+            done.append(Executed(item.notebook_id, nb, None, info))
+    return Outcome(
+        task.student_id, done, host, sandbox.mechanism(), round(time.monotonic() - start, 3)
+    )
+
+
+# ------------------------------------------------------------------ executors
+
+Prepare = Callable[[object], Task]
+Results = Iterator[tuple[object, "Outcome | BaseException"]]
+
+
+class InProcess:
+    """``--workers 1``: tasks run one after the other in the parent's own process."""
+
+    def __init__(self, run: Callable = run_task):
+        self.run_fn = run
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def run(self, context: RunContext, jobs: Iterable, prepare: Prepare) -> Results:
+        install(context)
+        for job in jobs:
+            task = prepare(job)
+            try:
+                result = self.run_fn(task, context.name)
+            except Exception as exc:  # noqa: BLE001 - a grader failure costs one student
+                result = exc
+            yield job, result
+
+
+class ProcessPool:
+    """``--workers N``: N spawned worker processes on this machine.
+
+    Each worker always has one more task queued, so the workers never wait for the parent
+    while it sanitises or records.
+    """
+
+    def __init__(self, workers: int, run: Callable = run_task):
+        if not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"ProcessPool: workers must be a positive int, received {workers!r}")
+        self.workers = workers
+        self.run_fn = run
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def run(self, context: RunContext, jobs: Iterable, prepare: Prepare) -> Results:
+        ctx = multiprocessing.get_context("spawn")
+        todo = iter(jobs)
+        with cf.ProcessPoolExecutor(
+            self.workers, mp_context=ctx, initializer=install, initargs=(context,)
+        ) as pool:
+            pending = {}
+
+            def submit_next():
+                job = next(todo, None)
+                if job is not None:
+                    pending[pool.submit(self.run_fn, prepare(job), context.name)] = job
+
+            try:
+                for _ in range(2 * self.workers):
+                    submit_next()
+                while pending:
+                    done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                    for fut in done:
+                        submit_next()  # first: keep the workers busy
+                        job = pending.pop(fut)
+                        try:
+                            result = fut.result()
+                        except Exception as exc:  # noqa: BLE001 - a worker crash hits one student
+                            result = exc
+                        yield job, result
+            except BaseException:
+                for fut in pending:
+                    fut.cancel()
+                raise
+
+
+def make_executor(workers: int = 1, scheduler: str | None = None, scheduler_file=None):
+    """The executor for ``--workers`` / ``--scheduler`` / ``--scheduler-file``."""
+    if scheduler is not None or scheduler_file is not None:
+        from .cluster import DaskExecutor
+
+        return DaskExecutor(address=scheduler, scheduler_file=scheduler_file)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"grade: --workers must be a positive integer, received {workers!r}")
+    return InProcess() if workers == 1 else ProcessPool(workers)
