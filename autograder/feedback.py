@@ -5,8 +5,10 @@ The page is built from three trusted sources, never from the outputs of the grad
 
 * the *release* notebook (instructor text and the grade cells' visible tests only),
 * the student's *submitted* code and answers, shown as plain text,
-* the grader's verdicts (marker file) and the answer key's labels and messages: visible
-  labels with their message, hidden labels only as "hidden test k: passed/failed".
+* the grader's verdicts (marker file) and the answer key's labels and messages: each check
+  passed, failed or not run (the cell stopped at an earlier failure), the first failure
+  marked; visible labels with their message, hidden ones only as "hidden test k", with at
+  most a sentence about the student's own value (``score_cell``'s notes).
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import nbformat
 
 from .execute import ERROR_NAME
 from .grade import MARKER
-from .key import is_auto_grade_cell, nbgrader_meta
+from .key import FAILED, NOT_RUN, PASSED, is_auto_grade_cell, label_state, nbgrader_meta
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;line-height:1.45}
 pre{background:#f6f8fa;padding:.6em;overflow-x:auto;border-radius:4px}
 .res{border-left:4px solid;padding:.3em .8em;margin:.5em 0 1.5em}
 .pass{border-color:#2da44e}.fail{border-color:#cf222e}.manual{border-color:#bf8700}
+li.first{background:#ffebe9;font-weight:bold}li.notrun{color:#57606a}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}
 """
 
@@ -70,10 +73,9 @@ def render(course, aid, sid, nb_id, data) -> str:
         )
     parts.append("<table><tr><th>exercise</th><th>points</th><th>result</th></tr>")
     for gid, s in scores.items():
-        ok = s["score"] == s["max_score"]
         parts.append(
             f"<tr><td>{esc(gid)}</td><td>{s['score']:g} / {s['max_score']:g}</td>"
-            f"<td>{'passed' if ok else 'failed'}</td></tr>"
+            f"<td>{esc(_summary(s, key['cells'].get(gid, {})))}</td></tr>"
         )
     parts.append("</table><hr>")
     for cell in release.cells:
@@ -96,6 +98,62 @@ def render(course, aid, sid, nb_id, data) -> str:
     return "\n".join(parts)
 
 
+NOT_RUN_WHY = {
+    "missing": "the test cell was missing from the submission",
+    "stopped": "an earlier check in this cell failed",
+}
+
+
+def _rows(score, entry):
+    """One dict per key label: name shown, state, message, hidden number (0: visible), first."""
+    labels = score.get("labels", {})
+    first = score.get("first_failure")
+    notes = score.get("notes", {})
+    hidden_n, rows = 0, []
+    for label, rec in entry.get("labels", {}).items():
+        state = label_state(labels.get(label, NOT_RUN))
+        hidden = 0
+        if rec.get("hidden"):
+            hidden_n += 1
+            hidden, name, msg = hidden_n, f"hidden test {hidden_n}", ""
+        else:
+            name, msg = label, rec.get("msg") or ""
+        if state != FAILED:
+            msg = ""
+        if state == FAILED and notes.get(label):
+            msg = f"{msg} ({notes[label]})" if msg else notes[label]
+        rows.append(
+            {"name": name, "state": state, "msg": msg, "hidden": hidden, "first": label == first}
+        )
+    return rows
+
+
+def _names(rows) -> str:
+    """Names of a run of checks, consecutive hidden ones as "hidden tests 3-12"."""
+    parts, i = [], 0
+    while i < len(rows):
+        j = i
+        if rows[i]["hidden"]:
+            while j + 1 < len(rows) and rows[j + 1]["hidden"]:
+                j += 1
+        if j > i:
+            parts.append(f"hidden tests {rows[i]['hidden']}-{rows[j]['hidden']}")
+        else:
+            parts.append(rows[i]["name"])
+        i = j + 1
+    return ", ".join(parts)
+
+
+def _summary(score, entry) -> str:
+    """The result column of the overview table."""
+    if score["score"] == score["max_score"]:
+        return PASSED
+    if score.get("error") == "missing":
+        return "failed: test cell missing"
+    first = next((r["name"] for r in _rows(score, entry) if r["first"]), None)
+    return f"failed at {first}" if first else FAILED
+
+
 def _result_box(score, entry) -> str:
     esc = html.escape
     ok = score["score"] == score["max_score"]
@@ -103,18 +161,29 @@ def _result_box(score, entry) -> str:
         f"<div class='res {'pass' if ok else 'fail'}'>"
         f"<b>{score['score']:g} / {score['max_score']:g} points</b><ul>"
     ]
-    hidden_n = 0
-    for label, rec in entry.get("labels", {}).items():
-        passed = score["labels"].get(label, False)
-        mark = "passed" if passed else "failed"
-        if rec.get("hidden"):
-            hidden_n += 1
-            out.append(f"<li>hidden test {hidden_n}: {mark}</li>")
-        else:
-            msg = "" if passed or not rec.get("msg") else f" - {esc(rec['msg'])}"
-            out.append(f"<li>{esc(label)}: {mark}{msg}</li>")
-    out.append("</ul>")
     error = score.get("error")
+    why = NOT_RUN_WHY["missing" if error == "missing" else "stopped"]
+    rows = _rows(score, entry)
+    i = 0
+    while i < len(rows):
+        row = rows[i]
+        if row["state"] == NOT_RUN:  # a run of checks that did not run: one line
+            j = i
+            while j + 1 < len(rows) and rows[j + 1]["state"] == NOT_RUN:
+                j += 1
+            names = _names(rows[i : j + 1])
+            out.append(f"<li class='notrun'>{esc(names)}: not run: {esc(why)}</li>")
+            i = j + 1
+            continue
+        text = f"{esc(row['name'])}: {row['state']}"
+        if row["msg"]:
+            text += f" - {esc(row['msg'])}"
+        if row["first"]:
+            out.append(f"<li class='first'>{text} <i>(first failure)</i></li>")
+        else:
+            out.append(f"<li>{text}</li>")
+        i += 1
+    out.append("</ul>")
     if error == "missing":
         out.append("<p>This test cell was missing from the submission.</p>")
     elif error and error in dir(builtins):  # student-defined exception names are not shown

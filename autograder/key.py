@@ -13,7 +13,9 @@ output and every key label has exactly one matching record in that cell's output
 
 from __future__ import annotations
 
-from .checks import KINDS, MIME, decode_value
+import numpy as np
+
+from .checks import KINDS, MIME, decode_value, not_a_number
 
 MAX_RECORDS_PER_CELL = 10_000
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
@@ -130,30 +132,134 @@ def decide(record: dict, entry: dict) -> bool:
         return False
 
 
+#: What a check's verdict can be (``score_cell``'s ``labels``); "not run": the cell stopped
+#: at an earlier failing check or error, or never ran.
+PASSED, FAILED, NOT_RUN = "passed", "failed", "not run"
+
+
+def label_state(value) -> str:
+    """A label's verdict as stored in a marker: markers written before the three states held
+    True/False (False then also covered checks that never ran)."""
+    if value is True:
+        return PASSED
+    if value is False:
+        return FAILED
+    return value if value in (PASSED, FAILED, NOT_RUN) else FAILED
+
+
 def score_cell(cell, entry: dict) -> dict:
-    """Verdict for one grade cell: {'score', 'max_score', 'error', 'labels': {label: bool}}."""
+    """Verdict for one grade cell (never calls student code).
+
+    Returns ``{'score', 'max_score', 'error', 'labels', 'first_failure', 'notes'}``:
+    ``labels`` maps every key label, in the key's order, to :data:`PASSED`, :data:`FAILED`
+    or :data:`NOT_RUN`; ``first_failure`` is the first failed label (None if none);
+    ``notes`` maps some failed labels to a sentence about the *student's* value (never the
+    expected one), e.g. that it was not a number.
+
+    A check the student's kernel failed (its record is the last one before the cell's
+    ``AssertionError`` naming it) is failed here too, whatever the key says, so the verdict
+    of a visible check agrees with what the student saw; the checks after it are not run.
+    When the cell raised anything else, the first check that left no record is failed (the
+    error came from it or from the code just before it).
+    """
     max_score = entry["points"]
     if cell is None:
-        return {"score": 0.0, "max_score": max_score, "error": "missing", "labels": {}}
+        return {
+            "score": 0.0,
+            "max_score": max_score,
+            "error": "missing",
+            "labels": dict.fromkeys(entry["labels"], NOT_RUN),
+            "first_failure": None,
+            "notes": {},
+        }
     error = has_error(cell)
+    gid = nbgrader_meta(cell).get("grade_id")
     records: dict[str, list] = {}
+    last = None
     for rec in records_in(cell):
-        if rec.get("check") == nbgrader_meta(cell).get("grade_id"):
+        if rec.get("check") == gid:
             records.setdefault(rec["label"], []).append(rec)
-    labels = {}
+            last = rec["label"]
+    stopped_at = last if last is not None and _kernel_failed(cell, gid, last) else None
+    labels, notes, decided = {}, {}, []
     for label, key_rec in entry["labels"].items():
         found = records.get(label, [])
-        labels[label] = len(found) == 1 and decide(found[0], key_rec)
+        if not found:
+            labels[label] = NOT_RUN
+            continue
+        ok = len(found) == 1 and decide(found[0], key_rec)
+        decided.append(ok)
+        labels[label] = PASSED if ok and label != stopped_at else FAILED
+        if len(found) > 1:
+            notes[label] = "this check was recorded more than once"
+        elif not ok:
+            note = _value_note(found[0], key_rec)
+            if note is None and label != stopped_at and _kernel_decides(key_rec):
+                note = (
+                    "passed in your notebook, where its expected value is computed by code "
+                    "that behaves unlike the solution's; against the solution's value it fails"
+                )
+            if note:
+                notes[label] = note
+    if error is not None and stopped_at is None:
+        first_missing = next((lb for lb, st in labels.items() if st == NOT_RUN), None)
+        if first_missing is not None:  # the cell raised before this check could decide
+            labels[first_missing] = FAILED
+            notes[first_missing] = "the cell stopped with an error before this check decided"
     if not entry["labels"]:  # no records to compare: nbgrader's rule (no error = pass)
         passed = error is None
     else:
-        passed = error is None and all(labels.values())
+        passed = error is None and len(decided) == len(labels) and all(decided)
     return {
         "score": max_score if passed else 0.0,
         "max_score": max_score,
         "error": error,
         "labels": labels,
+        "first_failure": next((lb for lb, st in labels.items() if st == FAILED), None),
+        "notes": notes,
     }
+
+
+def _kernel_failed(cell, gid, label) -> bool:
+    """Did the cell stop with the AssertionError that ``Check`` raises for ``label``?"""
+    for out in cell.get("outputs", []) or []:
+        if isinstance(out, dict) and out.get("output_type") == "error":
+            return out.get("ename") == "AssertionError" and str(out.get("evalue", "")).startswith(
+                f"[{gid}] {label}:"
+            )
+    return False
+
+
+def _kernel_decides(key_rec) -> bool:
+    """A visible check that decides in the kernel (it has an expected value, or needs none)."""
+    kind = KINDS.get(key_rec.get("kind"))
+    return (
+        kind is not None
+        and not key_rec.get("hidden")
+        and (not kind.uses_reference or "expected" in key_rec)
+    )
+
+
+def _value_note(record, key_rec) -> str | None:
+    """A sentence about a failing student value that is not a (finite) number, else None."""
+    kind = KINDS.get(key_rec.get("kind"))
+    try:
+        got = decode_value(record["value"])
+    except (KeyError, ValueError, TypeError):
+        return "the recorded value could not be read"
+    if kind is None or not kind.numeric:
+        return None
+    if not isinstance(got, np.ndarray):
+        return f"your value: {not_a_number(got)}"
+    if got.dtype == np.float64 and got.size and not np.all(np.isfinite(got)):
+        bad = int(np.count_nonzero(~np.isfinite(got)))
+        return (
+            f"your value has {bad} of {got.size} entries NaN (not a number) or infinite: "
+            "an overflow, 0/0 or log(0) on the way?"
+        )
+    if kind.name in ("at_least", "at_most") and got.size != 1:
+        return f"your value has {got.size} numbers where one is expected"
+    return None
 
 
 def score_notebook(nb, key: dict) -> dict:

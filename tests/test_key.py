@@ -1,0 +1,173 @@
+"""autograder.key: the answer key and the trusted verdicts (passed / failed / not run)."""
+
+from __future__ import annotations
+
+import nbformat
+import numpy as np
+
+from autograder import checks, key
+
+META = {
+    "nbgrader": {
+        "grade": True,
+        "solution": False,
+        "locked": True,
+        "points": 3,
+        "grade_id": "g",
+        "schema_version": 3,
+    }
+}
+CLOSE = {"rtol": 1e-6, "atol": 1e-8}
+
+
+def key_entry(*labels):
+    """A key cell: (label, kind, solution value, expected or None, hidden) per check."""
+    out = {}
+    for label, kind, value, expected, hidden in labels:
+        params = CLOSE if kind == "close" else {}
+        rec = checks.make_record("g", label, kind, value, params, expected=expected)
+        out[label] = {**rec, "hidden": hidden}
+    return {"points": 3.0, "labels": out}
+
+
+ENTRY = key_entry(
+    ("first", "close", [1.0], [1.0], False),
+    ("second", "close", [2.0], [2.0], False),
+    ("hidden one", "close", [3.0], None, True),
+)
+
+
+def cell(*records, error=None):
+    """An executed grade cell with the student's records and an optional error output."""
+    c = nbformat.v4.new_code_cell("c = Check('g')", metadata=META)
+    c.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={checks.MIME: checks.make_record("g", label, kind, value, CLOSE)},
+        )
+        for label, kind, value in records
+    ]
+    if error is not None:
+        ename, evalue = error
+        c.outputs.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[]))
+    return c
+
+
+def test_all_passed():
+    s = key.score_cell(
+        cell(("first", "close", [1.0]), ("second", "close", [2.0]), ("hidden one", "close", [3.0])),
+        ENTRY,
+    )
+    assert s["score"] == 3.0 and s["first_failure"] is None and not s["notes"]
+    assert list(s["labels"].items()) == [
+        ("first", "passed"),
+        ("second", "passed"),
+        ("hidden one", "passed"),
+    ]
+
+
+def test_three_states_when_the_kernel_stops_at_a_failing_check():
+    s = key.score_cell(
+        cell(
+            ("first", "close", [1.0]),
+            ("second", "close", [2.5]),
+            error=("AssertionError", "[g] second: values differ"),
+        ),
+        ENTRY,
+    )
+    assert s["labels"] == {"first": "passed", "second": "failed", "hidden one": "not run"}
+    assert s["first_failure"] == "second" and s["score"] == 0.0 and s["max_score"] == 3.0
+
+
+def test_a_check_the_kernel_failed_is_failed_even_if_the_key_would_pass_it():
+    """Its expected value in the kernel came from broken student state: agree with the kernel."""
+    s = key.score_cell(
+        cell(
+            ("first", "close", [1.0]),
+            ("second", "close", [2.0]),
+            error=("AssertionError", "[g] second: expected [[nan nan]]"),
+        ),
+        ENTRY,
+    )
+    assert s["labels"]["second"] == "failed" and s["first_failure"] == "second"
+    assert s["labels"]["hidden one"] == "not run" and "second" not in s["notes"]
+
+
+def test_visible_check_the_kernel_passed_but_the_key_fails_says_why():
+    s = key.score_cell(
+        cell(("first", "close", [1.5]), ("second", "close", [2.0]), ("hidden one", "close", [9.0])),
+        ENTRY,
+    )
+    assert s["labels"] == {"first": "failed", "second": "passed", "hidden one": "failed"}
+    assert s["first_failure"] == "first" and s["score"] == 0.0
+    assert "passed in your notebook" in s["notes"]["first"]
+    assert "hidden one" not in s["notes"]  # hidden: nothing was decided in the kernel
+
+
+def test_an_error_outside_the_checks_fails_the_check_it_interrupted():
+    s = key.score_cell(cell(error=("NotImplementedError", "")), ENTRY)
+    assert s["labels"] == {"first": "failed", "second": "not run", "hidden one": "not run"}
+    assert s["first_failure"] == "first" and s["error"] == "NotImplementedError"
+    s = key.score_cell(
+        cell(("first", "close", [1.0]), error=("TimeoutError", "")),
+        ENTRY,
+    )
+    assert s["labels"] == {"first": "passed", "second": "failed", "hidden one": "not run"}
+
+
+def test_missing_cell_never_ran():
+    s = key.score_cell(None, ENTRY)
+    assert s["error"] == "missing" and s["first_failure"] is None
+    assert set(s["labels"].values()) == {"not run"} and len(s["labels"]) == 3
+
+
+def test_notes_name_values_that_are_not_numbers():
+    s = key.score_cell(
+        cell(
+            ("first", "close", [1.0]),
+            ("second", "close", [2.0]),
+            ("hidden one", "close", None),
+            error=("AssertionError", "[g] hidden one: expected an array or number, got None"),
+        ),
+        ENTRY,
+    )
+    assert s["first_failure"] == "hidden one"
+    assert s["notes"]["hidden one"].startswith("your value: got None: no value came back")
+    s = key.score_cell(
+        cell(
+            ("first", "close", [1.0]), ("second", "close", [2.0]), ("hidden one", "close", [np.nan])
+        ),
+        ENTRY,
+    )
+    assert "1 of 1 entries NaN (not a number)" in s["notes"]["hidden one"]
+
+
+def test_a_label_recorded_twice_fails():
+    rec = ("first", "close", [1.0])
+    s = key.score_cell(
+        cell(rec, rec, ("second", "close", [2.0]), ("hidden one", "close", [3.0])), ENTRY
+    )
+    assert s["labels"]["first"] == "failed" and s["score"] == 0.0
+    assert "more than once" in s["notes"]["first"]
+
+
+def test_a_forged_assertion_for_a_passing_label_cannot_earn_points():
+    s = key.score_cell(
+        cell(
+            ("first", "close", [1.0]),
+            ("second", "close", [2.0]),
+            ("hidden one", "close", [3.0]),
+            error=("AssertionError", "[g] hidden one: forged"),
+        ),
+        ENTRY,
+    )
+    assert s["score"] == 0.0 and s["labels"]["hidden one"] == "failed"
+
+
+def test_score_notebook_keeps_verdicts_json_ready():
+    import json
+
+    nb = nbformat.v4.new_notebook(cells=[cell(("first", "close", [1.0]))])
+    scores = key.score_notebook(nb, {"notebook": "nb", "cells": {"g": ENTRY}})
+    assert json.loads(json.dumps(scores)) == scores
+    assert scores["g"]["labels"]["second"] == "not run"
