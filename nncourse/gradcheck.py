@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backend import get_array_module, to_numpy
+from . import validation as V
 from .init import as_generator
 
 __all__ = [
@@ -86,8 +87,7 @@ def numerical_gradient(f, x, h=1e-5):
             f"numerical_gradient: expected a float array to perturb in place, "
             f"got {getattr(x, 'dtype', type(x).__name__)}"
         )
-    if not h > 0:
-        raise ValueError(f"numerical_gradient: expected a step h > 0, got {h}")
+    h = V.real("numerical_gradient", "step h", h, low=0, low_open=True)
     return _numerical_at(f, x, np.arange(x.size), h).reshape(x.shape)
 
 
@@ -249,6 +249,17 @@ def _check_dtype(who, dtype):
     return dtype
 
 
+def _check_settings(who, h, tol, atol, max_entries):
+    """The finite-difference settings, checked: a step h > 0 (h = 0 divides by zero), a
+    tolerance tol > 0, atol >= 0 and max_entries >= 1 (0 would check nothing and pass)."""
+    return (
+        V.real(who, "step h", h, low=0, low_open=True),
+        V.real(who, "tol", tol, low=0, low_open=True),
+        V.real(who, "atol", atol, low=0),
+        V.positive_int(who, "max_entries", max_entries),
+    )
+
+
 def _compare(name, analytic, f, x, h, tol, atol, max_entries, rng):
     """Compare the analytic gradient with centred differences of f at (a sample of) x."""
     analytic = np.asarray(to_numpy(analytic), dtype=np.float64)
@@ -325,6 +336,8 @@ def check_layer(
         :class:`GradCheckReport`, one row for the input and one per parameter.
     """
     dtype = _check_dtype("check_layer", dtype)
+    h, tol, atol, max_entries = _check_settings("check_layer", h, tol, atol, max_entries)
+    check_input = V.boolean("check_layer", "check_input", check_input)
     rng = as_generator(rng, who="check_layer")
     layer = _cast(layer, dtype)
     x = _as_input("check_layer", x, dtype)
@@ -382,6 +395,8 @@ def check_model(
     are cast too, integer labels are kept. Other arguments as in :func:`check_layer`.
     """
     dtype = _check_dtype("check_model", dtype)
+    h, tol, atol, max_entries = _check_settings("check_model", h, tol, atol, max_entries)
+    check_input = V.boolean("check_model", "check_input", check_input)
     rng = as_generator(rng, who="check_model")
     model = _cast(model, dtype)
     loss = copy.deepcopy(loss)

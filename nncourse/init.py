@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from . import backend
+from . import validation as V
 
 __all__ = [
     "as_generator",
@@ -58,70 +59,88 @@ def as_generator(rng=None, who="rng") -> np.random.Generator:
 
 
 def _fans(shape, who):
-    if isinstance(shape, (int, np.integer)):
-        shape = (int(shape),)
-    shape = tuple(int(s) for s in shape)
-    if not shape or any(s <= 0 for s in shape):
-        raise ValueError(f"init.{who}: expected a shape of positive sizes, got {shape}")
+    who = f"init.{who}"
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)) or not shape:
+        raise TypeError(
+            f"{who}: expected a shape (fan_out, fan_in) of positive ints, got {V.show(shape)}"
+        )
+    for size in shape:
+        try:
+            V.positive_int(who, "size", size)
+        except (TypeError, ValueError) as err:
+            raise type(err)(
+                f"{who}: expected a shape of positive sizes (ints), got {tuple(shape)}"
+            ) from None
+    shape = tuple(int(size) for size in shape)
     fan_out = shape[0]
     fan_in = shape[1] if len(shape) > 1 else shape[0]
     return shape, fan_in, fan_out
 
 
-def _out(a, dtype):
-    return backend.asarray(np.asarray(a, dtype=dtype))
+def _out(a, dtype, who):
+    return backend.asarray(np.asarray(a, dtype=V.float_dtype(f"init.{who}", dtype)))
 
 
 def zeros(shape, rng=None, dtype=np.float32):
     shape, _, _ = _fans(shape, "zeros")
-    return _out(np.zeros(shape), dtype)
+    return _out(np.zeros(shape), dtype, "zeros")
 
 
 def constant(shape, value=0.0, rng=None, dtype=np.float32):
     shape, _, _ = _fans(shape, "constant")
-    return _out(np.full(shape, value), dtype)
+    value = V.real("init.constant", "value", value)
+    return _out(np.full(shape, value), dtype, "constant")
 
 
 def normal(shape, std=0.01, mean=0.0, rng=None, dtype=np.float32):
     """N(mean, std^2): the "small random numbers" initialisation (CS231n uses std 0.01)."""
     shape, _, _ = _fans(shape, "normal")
-    if std < 0:
-        raise ValueError(f"init.normal: expected std >= 0, got {std}")
-    return _out(as_generator(rng).normal(mean, std, size=shape), dtype)
+    std = V.real("init.normal", "std", std, low=0)
+    mean = V.real("init.normal", "mean", mean)
+    rng = as_generator(rng, who="init.normal")
+    return _out(rng.normal(mean, std, size=shape), dtype, "normal")
 
 
 def uniform(shape, low=-0.05, high=0.05, rng=None, dtype=np.float32):
     shape, _, _ = _fans(shape, "uniform")
+    low, high = V.real("init.uniform", "low", low), V.real("init.uniform", "high", high)
     if not low <= high:
-        raise ValueError(f"init.uniform: expected low <= high, got low={low}, high={high}")
-    return _out(as_generator(rng).uniform(low, high, size=shape), dtype)
+        raise ValueError(f"init.uniform: expected low <= high, got low={low:g}, high={high:g}")
+    rng = as_generator(rng, who="init.uniform")
+    return _out(rng.uniform(low, high, size=shape), dtype, "uniform")
 
 
 def xavier_uniform(shape, rng=None, gain=1.0, dtype=np.float32):
     """U[-b, b], b = gain * sqrt(6 / (fan_in + fan_out))."""
     shape, fan_in, fan_out = _fans(shape, "xavier_uniform")
-    b = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return _out(as_generator(rng).uniform(-b, b, size=shape), dtype)
+    b = V.real("init.xavier_uniform", "gain", gain, low=0) * math.sqrt(6.0 / (fan_in + fan_out))
+    rng = as_generator(rng, who="init.xavier_uniform")
+    return _out(rng.uniform(-b, b, size=shape), dtype, "xavier_uniform")
 
 
 def xavier_normal(shape, rng=None, gain=1.0, dtype=np.float32):
     """N(0, gain^2 * 2 / (fan_in + fan_out))."""
     shape, fan_in, fan_out = _fans(shape, "xavier_normal")
-    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-    return _out(as_generator(rng).normal(0.0, std, size=shape), dtype)
+    std = V.real("init.xavier_normal", "gain", gain, low=0) * math.sqrt(2.0 / (fan_in + fan_out))
+    rng = as_generator(rng, who="init.xavier_normal")
+    return _out(rng.normal(0.0, std, size=shape), dtype, "xavier_normal")
 
 
 def he_uniform(shape, rng=None, dtype=np.float32):
     """U[-b, b], b = sqrt(6 / fan_in): variance 2 / fan_in."""
     shape, fan_in, _ = _fans(shape, "he_uniform")
     b = math.sqrt(6.0 / fan_in)
-    return _out(as_generator(rng).uniform(-b, b, size=shape), dtype)
+    rng = as_generator(rng, who="init.he_uniform")
+    return _out(rng.uniform(-b, b, size=shape), dtype, "he_uniform")
 
 
 def he_normal(shape, rng=None, dtype=np.float32):
     """N(0, 2 / fan_in)."""
     shape, fan_in, _ = _fans(shape, "he_normal")
-    return _out(as_generator(rng).normal(0.0, math.sqrt(2.0 / fan_in), size=shape), dtype)
+    rng = as_generator(rng, who="init.he_normal")
+    return _out(rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape), dtype, "he_normal")
 
 
 _BY_NAME = {

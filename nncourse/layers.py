@@ -103,14 +103,8 @@ def _check_input(layer, x, width=None):
     # A host-side check costs one pass over the batch; on a GPU it would cost a
     # device-to-host sync per step, so it is done on NumPy only, and only where data
     # enters: a layer inside a Sequential relies on the Sequential's own check.
-    if (
-        not layer._nested
-        and isinstance(x, np.ndarray)
-        and x.dtype.kind == "f"
-        and not np.isfinite(x).all()
-    ):
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
-        raise ValueError(f"{layer}: expected finite input, got {x[bad]} at index {bad}")
+    if not layer._nested:
+        V.finite_array(layer, "input", x)
 
 
 class Layer:
@@ -142,7 +136,7 @@ class Layer:
         return self.forward(x)
 
     def train(self, mode: bool = True):
-        self.training = bool(mode)
+        self.training = V.boolean(f"{type(self).__name__}.train", "mode", mode)
         return self
 
     def eval(self):
@@ -237,11 +231,13 @@ class Linear(Layer):
         dtype=np.float32,
     ):
         super().__init__()
-        for what, v in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(v, (int, np.integer)) or v <= 0:
-                raise ValueError(f"Linear: expected a positive int {what}, got {v!r}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        W = initializers.get(init)((self.out_features, self.in_features), rng=rng, dtype=dtype)
+        self.in_features = V.positive_int("Linear", "in_features", in_features)
+        self.out_features = V.positive_int("Linear", "out_features", out_features)
+        bias = V.boolean("Linear", "bias", bias)
+        init_fn = V.initializer("Linear", init)
+        rng = V.generator("Linear", rng)
+        dtype = V.float_dtype("Linear", dtype)
+        W = init_fn((self.out_features, self.in_features), rng=rng, dtype=dtype)
         self.params["W"] = W
         self.grads["W"] = backend.xp.zeros_like(W)
         if bias:
@@ -594,11 +590,7 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5, rng=None):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
-            raise TypeError(f"Dropout: expected a number p (probability to drop), got {p!r}")
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: expected 0 <= p < 1 (probability to drop), got {p!r}")
-        self.p = float(p)
+        self.p = V.real("Dropout", "p (probability to drop)", p, low=0, high=1, high_open=True)
         self.rng = initializers.as_generator(rng, who="Dropout")
         self._gpu_rng = None
 
@@ -650,15 +642,12 @@ class BatchNorm1d(Layer):
         self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32
     ):
         super().__init__()
-        if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
-            raise ValueError(
-                f"BatchNorm1d: expected a positive int num_features, got {num_features!r}"
-            )
-        if eps <= 0 or not 0.0 <= momentum <= 1.0:
-            raise ValueError(
-                f"BatchNorm1d: expected eps > 0 and 0 <= momentum <= 1, got {eps}, {momentum}"
-            )
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        self.num_features = num_features = V.positive_int(
+            "BatchNorm1d", "num_features", num_features
+        )
+        self.eps = V.real("BatchNorm1d", "eps", eps, low=0, low_open=True)
+        self.momentum = V.real("BatchNorm1d", "momentum", momentum, low=0, high=1)
+        dtype = V.float_dtype("BatchNorm1d", dtype)
         xp = backend.xp
         self.params["gamma"] = xp.ones(num_features, dtype=dtype)
         self.params["beta"] = xp.zeros(num_features, dtype=dtype)
@@ -756,7 +745,7 @@ class Sequential(Layer):
         return dout
 
     def train(self, mode: bool = True):
-        self.training = bool(mode)
+        self.training = mode = V.boolean("Sequential.train", "mode", mode)
         for layer in self.layers:
             if hasattr(layer, "train"):
                 layer.train(mode)

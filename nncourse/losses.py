@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
+from . import validation as V
 from .backend import get_array_module
 
 __all__ = [
@@ -183,9 +184,7 @@ class MulticlassHingeLoss(Loss):
 
     def __init__(self, margin: float = 1.0):
         super().__init__()
-        if margin < 0:
-            raise ValueError(f"MulticlassHingeLoss: expected margin >= 0, got {margin}")
-        self.margin = float(margin)
+        self.margin = V.real("MulticlassHingeLoss", "margin", margin, low=0)
 
     def forward(self, scores, y):
         _check_scores(self, scores)
@@ -220,7 +219,7 @@ class MaxMarginLoss(Loss):
 
     def __init__(self, margin: float = 1.0):
         super().__init__()
-        self.margin = float(margin)
+        self.margin = V.real("MaxMarginLoss", "margin", margin, low=0)
 
     def forward(self, s, s_c):
         _check_scores(self, s)

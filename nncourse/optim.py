@@ -40,6 +40,7 @@ from abc import ABC, abstractmethod
 
 import numpy
 
+from nncourse import validation as V
 from nncourse.backend import get_array_module, to_numpy
 
 __all__ = [
@@ -64,17 +65,6 @@ def _array_like(v, data):
     """A copy of array ``v`` with ``data``'s dtype, on ``data``'s device (NumPy or CuPy)."""
     xp = get_array_module(data)
     return xp.array(to_numpy(v) if xp is numpy else v, dtype=data.dtype, copy=True)
-
-
-def _is_real(x) -> bool:
-    return isinstance(x, int | float | numpy.integer | numpy.floating) and not isinstance(x, bool)
-
-
-def _check(owner, ok, what, value, expected):
-    """Raise ``ValueError`` naming ``owner``'s class when ``ok`` is false."""
-    if not ok:
-        name = type(owner).__name__
-        raise ValueError(f"{name}: invalid {what}={value!r} (expected {expected})")
 
 
 class Optimizer(ABC):
@@ -124,31 +114,29 @@ class Optimizer(ABC):
 
     @lr.setter
     def lr(self, value):
-        self._check_real("lr", value)
-        self._check(value >= 0, "learning rate lr", value, "lr >= 0")
+        V.real(f"{type(self).__name__}.lr", "lr", value, low=0)
         self.defaults["lr"] = float(value)
+
+    _flags = ("nesterov", "centered", "amsgrad")  # the boolean hyper-parameters
+    # bounds of the numeric hyper-parameters (any other number only has to be finite)
+    _ranges = {
+        "lr": dict(low=0),
+        "eps": dict(low=0),
+        "weight_decay": dict(low=0),
+        "momentum": dict(low=0),
+        "lr_decay": dict(low=0),
+        "initial_accumulator_value": dict(low=0),
+        "alpha": dict(low=0, high=1),
+        "rho": dict(low=0, high=1),
+    }
 
     def _validate(self, hp: dict):
         """Raise TypeError/ValueError for an invalid hyper-parameter (subclasses extend)."""
         for key, value in hp.items():
-            if key in ("nesterov", "centered", "amsgrad"):
-                if not isinstance(value, bool | numpy.bool_):
-                    raise TypeError(
-                        f"{type(self).__name__}: {key} must be True or False, got {value!r}"
-                    )
+            if key in self._flags:
+                V.boolean(self, key, value)
             elif key != "betas":
-                self._check_real(key, value)
-        self._check(hp["lr"] >= 0, "learning rate lr", hp["lr"], "lr >= 0")
-        for key in ("eps", "weight_decay"):
-            if key in hp:
-                self._check(hp[key] >= 0, key, hp[key], f"{key} >= 0")
-
-    def _check(self, ok, what, value, expected):
-        _check(self, ok, what, value, expected)
-
-    def _check_real(self, key, value):
-        if not _is_real(value):
-            raise TypeError(f"{type(self).__name__}: {key} must be a real number, got {value!r}")
+                V.real(self, key, value, **self._ranges.get(key, {}))
 
     def _name(self, i) -> str:
         return repr(getattr(self.params[i], "name", str(i)))
@@ -288,7 +276,6 @@ class SGD(Optimizer):
 
     def _validate(self, hp):
         super()._validate(hp)
-        self._check(hp["momentum"] >= 0, "momentum", hp["momentum"], "momentum >= 0")
         if hp["nesterov"] and (hp["momentum"] <= 0 or hp["dampening"] != 0):
             raise ValueError(
                 f"SGD: nesterov=True requires momentum > 0 and dampening=0, got "
@@ -340,11 +327,6 @@ class Adagrad(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _validate(self, hp):
-        super()._validate(hp)
-        for key in ("lr_decay", "initial_accumulator_value"):
-            self._check(hp[key] >= 0, key, hp[key], f"{key} >= 0")
-
     def _update(self, data, grad, state, scratch):
         hp = self.defaults
         xp = get_array_module(data)
@@ -380,11 +362,6 @@ class RMSprop(Optimizer):
             centered=centered,
         )
         super().__init__(params, defaults)
-
-    def _validate(self, hp):
-        super()._validate(hp)
-        self._check(0 <= hp["alpha"] <= 1, "alpha", hp["alpha"], "0 <= alpha <= 1")
-        self._check(hp["momentum"] >= 0, "momentum", hp["momentum"], "momentum >= 0")
 
     def _update(self, data, grad, state, scratch):
         hp = self.defaults
@@ -435,11 +412,10 @@ class Adam(Optimizer):
         super()._validate(hp)
         betas = hp["betas"]
         if not (isinstance(betas, tuple | list) and len(betas) == 2):
-            raise ValueError(f"Adam: invalid betas={betas!r} (expected a pair (beta1, beta2))")
-        hp["betas"] = tuple(betas)
+            raise TypeError(f"Adam: expected betas as a pair (beta1, beta2), got {V.show(betas)}")
         for k, beta in enumerate(betas):
-            self._check_real(f"beta{k + 1}", beta)
-            self._check(0 <= beta < 1, f"beta{k + 1} in betas", beta, "0 <= beta < 1")
+            V.real(self, f"beta{k + 1}", beta, low=0, high=1, high_open=True)
+        hp["betas"] = tuple(betas)
 
     def _update(self, data, grad, state, scratch):
         hp = self.defaults
@@ -478,10 +454,6 @@ class Adadelta(Optimizer):
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0):
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay)
         super().__init__(params, defaults)
-
-    def _validate(self, hp):
-        super()._validate(hp)
-        self._check(0 <= hp["rho"] <= 1, "rho", hp["rho"], "0 <= rho <= 1")
 
     def _update(self, data, grad, state, scratch):
         hp = self.defaults
@@ -552,9 +524,6 @@ class LRScheduler(ABC):
         self.last_epoch = int(state_dict["last_epoch"])
         self.optimizer.lr = self._last_lr = self.lr_at(self.last_epoch)
 
-    def _check(self, ok, what, value, expected):
-        _check(self, ok, what, value, expected)
-
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self._hyper().items())
         return f"{type(self).__name__}({args}, last_epoch={self.last_epoch})"
@@ -565,10 +534,8 @@ class StepLR(LRScheduler):
     ``step_size`` epochs."""
 
     def __init__(self, optimizer, step_size, gamma=0.1):
-        is_int = isinstance(step_size, int | numpy.integer) and not isinstance(step_size, bool)
-        self._check(is_int and step_size >= 1, "step_size", step_size, "an integer >= 1")
-        self._check(_is_real(gamma) and gamma > 0, "gamma", gamma, "gamma > 0")
-        self.step_size, self.gamma = int(step_size), float(gamma)
+        self.step_size = V.positive_int("StepLR", "step_size", step_size)
+        self.gamma = V.real("StepLR", "gamma", gamma, low=0, low_open=True)
         super().__init__(optimizer)
 
     def lr_at(self, t):
@@ -583,15 +550,13 @@ class ExponentialLR(LRScheduler):
     notes' continuous form ``lr_t = base_lr * exp(-k t)`` (that is, ``gamma = exp(-k)``)."""
 
     def __init__(self, optimizer, gamma):
-        self._check(_is_real(gamma) and gamma > 0, "gamma", gamma, "gamma > 0")
-        self.gamma = float(gamma)
+        self.gamma = V.real("ExponentialLR", "gamma", gamma, low=0, low_open=True)
         super().__init__(optimizer)
 
     @classmethod
     def from_decay_rate(cls, optimizer, k):
         """The schedule ``lr_t = base_lr * exp(-k * t)`` for a decay rate ``k >= 0``."""
-        if not (_is_real(k) and k >= 0):
-            raise ValueError(f"ExponentialLR.from_decay_rate: invalid k={k!r} (expected k >= 0)")
+        k = V.real("ExponentialLR.from_decay_rate", "k", k, low=0)
         return cls(optimizer, gamma=math.exp(-k))
 
     def lr_at(self, t):
@@ -605,7 +570,7 @@ class InverseTimeLR(LRScheduler):
     """``lr_t = base_lr * tau / max(t, tau)``: constant for ``tau`` epochs, then ~ 1/t."""
 
     def __init__(self, optimizer, tau):
-        self._check(_is_real(tau) and tau > 0, "tau", tau, "tau > 0")
+        V.real("InverseTimeLR", "tau", tau, low=0, low_open=True)
         self.tau = tau
         super().__init__(optimizer)
 

@@ -20,11 +20,11 @@ o = w . x + b: ``w += lr (t - o) x``, ``b += lr (t - o)`` (least mean squares).
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
 
+from . import validation as V
 from .init import as_generator
 
 __all__ = ["Perceptron", "Adaline", "novikoff_bound", "ConvergenceWarning"]
@@ -61,15 +61,11 @@ def _check_pm1(who, X, y):
 
 
 def _positive_int(who, name, v):
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-        raise ValueError(f"{who}: expected an int {name} >= 1, got {v!r}")
-    return int(v)
+    return V.positive_int(who, name, v)
 
 
 def _positive(who, name, v):
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < np.inf:
-        raise ValueError(f"{who}: expected a number {name} > 0, got {v!r}")
-    return float(v)
+    return V.real(who, name, v, low=0, low_open=True)
 
 
 class _LinearUnit:
@@ -160,7 +156,7 @@ class Adaline(_LinearUnit):
     def __init__(self, lr=0.01, epochs=50, shuffle=True, rng=None):
         self.lr = _positive("Adaline", "lr", lr)
         self.epochs = _positive_int("Adaline", "epochs", epochs)
-        self.shuffle = bool(shuffle)
+        self.shuffle = V.boolean("Adaline", "shuffle", shuffle)
         self.rng = as_generator(rng, who="Adaline")
         self.w, self.b = None, 0.0
         self.mse_per_epoch: list[float] = []

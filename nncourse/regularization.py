@@ -15,10 +15,9 @@ Use with any object that has ``parameters()`` (a ``Sequential`` or one layer)::
 
 from __future__ import annotations
 
-import math
-import numbers
 from abc import ABC, abstractmethod
 
+from . import validation as V
 from .backend import get_array_module
 
 __all__ = ["Regularizer", "L2", "L1"]
@@ -41,14 +40,7 @@ class Regularizer(ABC):
     """Base class: ``penalty(model) -> float`` and ``backward(model)``."""
 
     def __init__(self, strength: float):
-        name = type(self).__name__
-        if isinstance(strength, bool) or not isinstance(strength, numbers.Real):
-            raise TypeError(
-                f"{name}: expected a real number strength, got {type(strength).__name__}"
-            )
-        if not math.isfinite(strength) or strength < 0:
-            raise ValueError(f"{name}: expected a finite strength >= 0, got {strength}")
-        self.strength = float(strength)
+        self.strength = V.real(type(self).__name__, "strength", strength, low=0)
 
     @abstractmethod
     def _term(self, W):

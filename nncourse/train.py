@@ -39,6 +39,7 @@ import numbers
 import numpy as np
 
 from . import backend
+from . import validation as V
 from .init import as_generator
 from .layers import eval_mode
 
@@ -143,16 +144,11 @@ class EarlyStopping:
     """
 
     def __init__(self, patience=5, monitor="val_loss", min_delta=0.0, restore_best=True):
-        if monitor not in History.keys[:4]:
-            raise ValueError(
-                f"EarlyStopping: expected monitor in {History.keys[:4]}, got {monitor!r}"
-            )
-        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 1:
-            raise ValueError(f"EarlyStopping: expected an int patience >= 1, got {patience!r}")
-        if min_delta < 0:
-            raise ValueError(f"EarlyStopping: expected min_delta >= 0, got {min_delta}")
-        self.patience, self.monitor = int(patience), monitor
-        self.min_delta, self.restore_best = float(min_delta), bool(restore_best)
+        V.choice("EarlyStopping", "monitor", monitor, History.keys[:4])
+        self.patience = V.positive_int("EarlyStopping", "patience", patience)
+        self.monitor = monitor
+        self.min_delta = V.real("EarlyStopping", "min_delta", min_delta, low=0)
+        self.restore_best = V.boolean("EarlyStopping", "restore_best", restore_best)
         self.mode = "max" if monitor.endswith("acc") else "min"
         self.reset()
 
@@ -289,28 +285,23 @@ class Trainer:
                 "Trainer: expected an optimizer with step()/zero_grad() or a callable "
                 f"update rule rule(params), got {type(optimizer).__name__}"
             )
-        if batch_size is not None and (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, numbers.Integral)
-            or batch_size < 1
-        ):
-            raise ValueError(
-                f"Trainer: expected batch_size None or an int >= 1, got {batch_size!r}"
-            )
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
-            raise ValueError(f"Trainer: expected an int epochs >= 0, got {epochs!r}")
+        if batch_size is not None:
+            V.positive_int("Trainer", "batch_size (or None)", batch_size)
+        epochs = V.integer("Trainer", "epochs", epochs, low=0)
         if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
             raise TypeError(
                 f"Trainer: expected early_stopping=EarlyStopping(...), got {early_stopping!r}"
             )
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.batch_size = None if batch_size is None else int(batch_size)
-        self.epochs, self.shuffle = int(epochs), bool(shuffle)
-        self.rng = as_generator(rng)
+        self.epochs = epochs
+        self.shuffle = V.boolean("Trainer", "shuffle", shuffle)
+        self.rng = as_generator(rng, who="Trainer")
         self.scheduler, self.regularizer = scheduler, regularizer
         self.early_stopping = early_stopping
         self.callbacks = tuple(callbacks)
-        self.progress, self.drop_last = bool(progress), bool(drop_last)
+        self.progress = V.boolean("Trainer", "progress", progress)
+        self.drop_last = V.boolean("Trainer", "drop_last", drop_last)
         self.stop_training = False
         self.history: History | None = None
 

@@ -45,8 +45,13 @@ class NonFiniteError(ValueError):
 
 
 def callee(owner) -> str:
-    """The name used in messages: a string as it is, else the object's class name."""
-    return owner if isinstance(owner, str) else type(owner).__name__
+    """The name used in messages: a string as it is, a layer as its repr
+    (``Linear(in_features=4, out_features=2, bias=True)``), else the class name."""
+    if isinstance(owner, str):
+        return owner
+    if callable(getattr(owner, "extra_repr", None)):
+        return repr(owner)
+    return type(owner).__name__
 
 
 def show(v) -> str:
@@ -92,19 +97,30 @@ def positive_int(who, name, v) -> int:
     return integer(who, name, v, low=1)
 
 
+def _range(name, low, high, low_open, high_open):
+    """'0 <= p < 1', 'lr >= 0', ... or None without bounds."""
+    lo_op, hi_op = ("<" if low_open else "<="), ("<" if high_open else "<=")
+    if low is not None and high is not None:
+        return f"{low} {lo_op} {name} {hi_op} {high}"
+    if low is not None:
+        return f"{name} {'>' if low_open else '>='} {low}"
+    if high is not None:
+        return f"{name} {hi_op} {high}"
+    return None
+
+
 def real(who, name, v, low=None, high=None, low_open=False, high_open=False, finite=True):
     """``v`` as a float (bools rejected, NaN always rejected, inf unless ``finite=False``),
     optionally inside ``[low, high]`` (``low_open``/``high_open`` exclude the ends)."""
-    parts = []
-    if low is not None:
-        parts.append(f"{name} {'>' if low_open else '>='} {low}")
-    if high is not None:
-        parts.append(f"{name} {'<' if high_open else '<='} {high}")
-    what = f"a {'finite ' if finite else ''}number {name}"
-    if parts:
-        what += " with " + " and ".join(parts)
+    rng = _range(name, low, high, low_open, high_open)
     if isinstance(v, bool | np.bool_) or not isinstance(v, numbers.Real):
-        _fail(TypeError, who, what, v)
+        _fail(TypeError, who, f"a real number {name}" + (f" ({rng})" if rng else ""), v)
+    if rng is None:
+        what = f"a {'finite ' if finite else ''}number {name}"
+    elif low is not None and high is not None:
+        what = rng
+    else:
+        what = f"a {'finite ' if finite else ''}{rng}"
     f = float(v)
     if math.isnan(f) or (finite and math.isinf(f)):
         _fail(ValueError, who, what, v)

@@ -131,9 +131,9 @@ def test_regression_1d(kind):
 @pytest.mark.parametrize(
     "call, exc, msg",
     [
-        (lambda: data.moons(0), ValueError, "n_samples must be >= 1"),
+        (lambda: data.moons(0), ValueError, "moons: expected a positive int n_samples, got 0"),
         (lambda: data.xor(-5), ValueError, "n_samples"),
-        (lambda: data.circles(2.5), TypeError, "n_samples must be an int"),
+        (lambda: data.circles(2.5), TypeError, "circles: expected a positive int n_samples, got 2.5"),
         (lambda: data.moons(10, noise=-0.1), ValueError, "noise"),
         (lambda: data.spirals(10, noise=float("nan")), ValueError, "noise"),
         (lambda: data.linearly_separable(10, margin=-1), ValueError, "margin"),
@@ -310,9 +310,9 @@ def test_split_zero_val_gives_empty_part():
     [
         (dict(val=0.5, test=0.5), ValueError, "must be < 1"),
         (dict(val=0.7, test=0.4), ValueError, "must be < 1"),
-        (dict(val=-0.1), ValueError, r"val must be in \[0, 1\)"),
-        (dict(test=1.0), ValueError, "test must be in"),
-        (dict(val="0.1"), TypeError, "val must be a number"),
+        (dict(val=-0.1), ValueError, r"expected 0 <= val < 1, got -0.1"),
+        (dict(test=1.0), ValueError, "expected 0 <= test < 1, got 1.0"),
+        (dict(val="0.1"), TypeError, "expected a real number val"),
     ],
 )
 def test_split_bad_fractions(kwargs, exc, msg):

@@ -43,7 +43,9 @@ def test_numerical_gradient_restores_every_value_exactly_even_when_f_raises():
 def test_numerical_gradient_bad_input():
     with pytest.raises(TypeError, match=r"numerical_gradient: expected a float array.*int64"):
         numerical_gradient(lambda v: v.sum(), np.arange(3))
-    with pytest.raises(ValueError, match=r"numerical_gradient: expected a step h > 0, got 0"):
+    with pytest.raises(
+        ValueError, match=r"numerical_gradient: expected a finite step h > 0, got 0"
+    ):
         numerical_gradient(lambda v: v.sum(), np.ones(3), h=0)
 
 
@@ -186,3 +188,24 @@ def test_minimal_user_layer_without_astype_or_parameters():
     rep = gradcheck.check_layer(layer, np.random.default_rng(0).standard_normal((3, 2)))
     assert rep.passed and [r.name for r in rep.rows] == ["input", "w"]
     assert not hasattr(layer, "x")  # it ran on a copy
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, pattern",
+    [
+        (dict(h=0), ValueError, r"check_layer: expected a finite step h > 0, got 0"),
+        (dict(h=float("nan")), ValueError, r"check_layer: .*step h > 0, got nan"),
+        (dict(max_entries=0), ValueError, r"check_layer: expected a positive int max_entries"),
+        (dict(max_entries=True), TypeError, r"check_layer: .*max_entries, got True \(bool\)"),
+        (dict(tol=-1), ValueError, r"check_layer: expected a finite tol > 0, got -1"),
+        (dict(atol="0"), TypeError, r"check_layer: expected a real number atol"),
+        (dict(rng=-1), ValueError, r"check_layer: .*int seed >= 0.*-1"),
+        (dict(check_input="no"), TypeError, r"check_layer: expected check_input=True or False"),
+    ],
+)
+def test_check_layer_rejects_settings_that_would_check_nothing(kwargs, exc, pattern):
+    # h=0 divided by zero and max_entries=0 reported PASSED after comparing nothing
+    with pytest.raises(exc, match=pattern):
+        check_layer(Tanh(), np.ones((2, 3)), **kwargs)
+    with pytest.raises(exc, match=pattern.replace("check_layer", "check_model")):
+        check_model(Linear(3, 1), MSELoss(), np.ones((2, 3)), np.ones((2, 1)), **kwargs)

@@ -406,21 +406,47 @@ def test_batchnorm_single_example_in_training_raises():
 
 
 @pytest.mark.parametrize(
-    "build, pattern",
+    "build, exc, pattern",
     [
-        (lambda: Linear(0, 3), r"Linear: expected a positive int in_features, got 0"),
-        (lambda: Linear(3, 2.5), r"Linear: expected a positive int out_features, got 2.5"),
-        (lambda: Dropout(1.0), r"Dropout: expected 0 <= p < 1.*got 1.0"),
-        (lambda: Dropout(-0.1), r"Dropout: expected 0 <= p < 1.*got -0.1"),
-        (lambda: BatchNorm1d(0), r"BatchNorm1d: expected a positive int num_features, got 0"),
-        (lambda: BatchNorm1d(3, eps=0), r"BatchNorm1d: expected eps > 0.*got 0"),
-        (lambda: BatchNorm1d(3, momentum=2), r"BatchNorm1d: .*0 <= momentum <= 1, got .*2"),
-        (lambda: HardTanh(1, -1), r"HardTanh: expected min_val < max_val, got 1, -1"),
-        (lambda: Linear(3, 2, init="bogus"), r"init.get: unknown initialiser 'bogus'"),
+        (lambda: Linear(0, 3), ValueError, r"Linear: expected a positive int in_features, got 0"),
+        (
+            lambda: Linear(3, 2.5),
+            TypeError,
+            r"Linear: expected a positive int out_features, got 2.5",
+        ),
+        # issue 14: a bool is not a size (True == 1 used to build a 1-input layer)
+        (lambda: Linear(True, 2), TypeError, r"Linear: .*in_features, got True \(bool\)"),
+        (lambda: Linear(3, 2, bias="no"), TypeError, r"Linear: expected bias=True or False"),
+        (lambda: Linear(3, 2, dtype=int), TypeError, r"Linear: expected a float dtype"),
+        (lambda: Dropout(1.0), ValueError, r"Dropout: expected 0 <= p .*< 1, got 1.0"),
+        (lambda: Dropout(-0.1), ValueError, r"Dropout: expected 0 <= p .*< 1, got -0.1"),
+        (lambda: Dropout(np.nan), ValueError, r"Dropout: expected 0 <= p .*< 1, got nan"),
+        (lambda: BatchNorm1d(0), ValueError, r"BatchNorm1d: expected a positive int num_features"),
+        # issue 14: BatchNorm1d(True) ended in a raw NumPy error
+        (lambda: BatchNorm1d(True), TypeError, r"BatchNorm1d: .*num_features, got True \(bool\)"),
+        (
+            lambda: BatchNorm1d(3, eps=0),
+            ValueError,
+            r"BatchNorm1d: expected a finite eps > 0, got 0",
+        ),
+        (lambda: BatchNorm1d(3, eps=np.nan), ValueError, r"BatchNorm1d: .*eps > 0, got nan"),
+        (lambda: BatchNorm1d(3, eps=np.inf), ValueError, r"BatchNorm1d: .*eps > 0, got inf"),
+        (
+            lambda: BatchNorm1d(3, momentum=2),
+            ValueError,
+            r"BatchNorm1d: .*0 <= momentum <= 1, got 2",
+        ),
+        (lambda: HardTanh(1, -1), ValueError, r"HardTanh: expected min_val < max_val, got 1, -1"),
+        (lambda: HardTanh("a"), TypeError, r"HardTanh: expected a real number min_val"),
+        (lambda: LeakyReLU(None), TypeError, r"LeakyReLU: .*negative_slope, got None"),
+        (lambda: ELU(alpha="a"), TypeError, r"ELU: expected a real number alpha, got 'a' \(str\)"),
+        (lambda: Linear(3, 2, init="bogus"), ValueError, r"Linear: expected init one of \["),
+        (lambda: Linear(3, 2, rng=-1), ValueError, r"Linear: expected .*int seed >= 0.*-1"),
+        (lambda: Linear(3, 2, rng="a"), TypeError, r"Linear: expected .*Generator.*got str"),
     ],
 )
-def test_invalid_hyper_parameters(build, pattern):
-    with pytest.raises(ValueError, match=pattern):
+def test_invalid_hyper_parameters(build, exc, pattern):
+    with pytest.raises(exc, match=pattern):
         build()
 
 
@@ -433,7 +459,7 @@ def test_invalid_hyper_parameters(build, pattern):
             TypeError,
             r"PReLU: expected a positive int num_parameters, got True",
         ),
-        (lambda: PReLU(init="x"), TypeError, r"PReLU: expected a finite number init"),
+        (lambda: PReLU(init="x"), TypeError, r"PReLU: expected a real number init"),
         (lambda: Maxout(3, 2, pieces=0), ValueError, r"Maxout: expected a positive int pieces"),
         (lambda: Maxout(3, 2, init="bogus"), ValueError, r"Maxout: expected init one of"),
         (lambda: Maxout(3, 2, rng=-1), ValueError, r"Maxout: expected .*int seed >= 0.*-1"),
@@ -460,7 +486,7 @@ def test_dropout_accepts_numpy_scalars_and_rejects_non_numbers():
     from nncourse.layers import Dropout
 
     assert Dropout(np.float32(0.25)).p == 0.25
-    with pytest.raises(TypeError, match=r"Dropout: expected a number p"):
+    with pytest.raises(TypeError, match=r"Dropout: expected a real number p"):
         Dropout("0.5")
-    with pytest.raises(ValueError, match=r"Dropout: expected 0 <= p < 1.*got 1.0"):
+    with pytest.raises(ValueError, match=r"Dropout: expected 0 <= p .*< 1.*got 1.0"):
         Dropout(1.0)

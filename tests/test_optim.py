@@ -364,12 +364,13 @@ def test_schedule_state_dict_round_trip():
 @pytest.mark.parametrize(
     "make_sched, match",
     [
-        (lambda o: StepLR(o, step_size=0), "step_size=0"),
-        (lambda o: StepLR(o, step_size=1.5), "step_size=1.5"),
-        (lambda o: StepLR(o, step_size=2, gamma=0), "gamma=0"),
-        (lambda o: ExponentialLR(o, gamma=-0.5), "gamma=-0.5"),
-        (lambda o: ExponentialLR.from_decay_rate(o, k=-1), "k=-1"),
-        (lambda o: InverseTimeLR(o, tau=0), "tau=0"),
+        (lambda o: StepLR(o, step_size=0), "StepLR: expected a positive int step_size, got 0"),
+        (lambda o: StepLR(o, step_size=-2), "StepLR: .*step_size, got -2"),
+        (lambda o: StepLR(o, step_size=2, gamma=0), "StepLR: expected a finite gamma > 0, got 0"),
+        (lambda o: ExponentialLR(o, gamma=-0.5), "ExponentialLR: .*gamma > 0, got -0.5"),
+        (lambda o: ExponentialLR(o, gamma=float("inf")), "ExponentialLR: .*finite gamma.*inf"),
+        (lambda o: ExponentialLR.from_decay_rate(o, k=-1), "from_decay_rate: .*k >= 0, got -1"),
+        (lambda o: InverseTimeLR(o, tau=0), "InverseTimeLR: expected a finite tau > 0, got 0"),
     ],
 )
 def test_schedule_bad_arguments(make_sched, match):
@@ -494,28 +495,31 @@ def test_lr_property():
     assert opt.lr == 1e-3
     opt.lr = 0.5
     assert opt.lr == 0.5 and opt.defaults["lr"] == 0.5
-    with pytest.raises(ValueError, match="Adam: invalid learning rate lr=-1"):
+    with pytest.raises(ValueError, match="Adam.lr: expected a finite lr >= 0, got -1"):
         opt.lr = -1
 
 
 @pytest.mark.parametrize(
     "cls, kw, match",
     [
-        (SGD, dict(lr=-0.1), "SGD: invalid learning rate lr=-0.1"),
-        (SGD, dict(lr=0.1, momentum=-0.5), "SGD: invalid momentum=-0.5"),
+        (SGD, dict(lr=-0.1), "SGD: expected a finite lr >= 0, got -0.1"),
+        (SGD, dict(lr=float("inf")), "SGD: expected a finite lr >= 0, got inf"),
+        (SGD, dict(lr=float("nan")), "SGD: expected a finite lr >= 0, got nan"),
+        (SGD, dict(lr=0.1, momentum=float("inf")), "SGD: .*finite momentum >= 0, got inf"),
+        (Adam, dict(eps=float("inf")), "Adam: expected a finite eps >= 0, got inf"),
+        (SGD, dict(lr=0.1, momentum=-0.5), "SGD: expected a finite momentum >= 0, got -0.5"),
         (SGD, dict(lr=0.1, nesterov=True), "SGD: nesterov=True requires momentum > 0"),
         (SGD, dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening=0.1"),
-        (SGD, dict(lr=0.1, weight_decay=-1), "SGD: invalid weight_decay=-1"),
-        (Adagrad, dict(lr_decay=-1), "Adagrad: invalid lr_decay=-1"),
-        (Adagrad, dict(initial_accumulator_value=-1), "initial_accumulator_value=-1"),
-        (Adagrad, dict(eps=-1e-3), "Adagrad: invalid eps=-0.001"),
-        (RMSprop, dict(alpha=1.5), "RMSprop: invalid alpha=1.5"),
-        (RMSprop, dict(momentum=-0.1), "RMSprop: invalid momentum=-0.1"),
-        (Adam, dict(betas=(1.0, 0.999)), "Adam: invalid beta1 in betas=1.0"),
-        (Adam, dict(betas=(0.9, -0.1)), "Adam: invalid beta2 in betas=-0.1"),
-        (Adam, dict(betas=0.9), "Adam: invalid betas=0.9"),
-        (Adam, dict(lr=-1e-3), "Adam: invalid learning rate"),
-        (Adadelta, dict(rho=1.1), "Adadelta: invalid rho=1.1"),
+        (SGD, dict(lr=0.1, weight_decay=-1), "SGD: .*weight_decay >= 0, got -1"),
+        (Adagrad, dict(lr_decay=-1), "Adagrad: .*lr_decay >= 0, got -1"),
+        (Adagrad, dict(initial_accumulator_value=-1), "initial_accumulator_value >= 0, got -1"),
+        (Adagrad, dict(eps=-1e-3), "Adagrad: .*eps >= 0, got -0.001"),
+        (RMSprop, dict(alpha=1.5), "RMSprop: expected 0 <= alpha <= 1, got 1.5"),
+        (RMSprop, dict(momentum=-0.1), "RMSprop: .*momentum >= 0, got -0.1"),
+        (Adam, dict(betas=(1.0, 0.999)), "Adam: expected 0 <= beta1 < 1, got 1.0"),
+        (Adam, dict(betas=(0.9, -0.1)), "Adam: expected 0 <= beta2 < 1, got -0.1"),
+        (Adam, dict(lr=-1e-3), "Adam: expected a finite lr >= 0"),
+        (Adadelta, dict(rho=1.1), "Adadelta: expected 0 <= rho <= 1, got 1.1"),
     ],
 )
 def test_bad_hyper_parameters(cls, kw, match):
@@ -524,8 +528,14 @@ def test_bad_hyper_parameters(cls, kw, match):
 
 
 def test_non_numeric_hyper_parameter():
-    with pytest.raises(TypeError, match="SGD: momentum must be a real number, got 'a'"):
+    with pytest.raises(TypeError, match="SGD: expected a real number momentum.*, got 'a' \\(str\\)"):
         SGD([Param(np.ones(2))], lr=0.1, momentum="a")
+    with pytest.raises(TypeError, match="Adam: expected betas as a pair.*got 0.9"):
+        Adam([Param(np.ones(2))], betas=0.9)
+    with pytest.raises(TypeError, match="StepLR: expected a positive int step_size, got 1.5"):
+        StepLR(sgd(), step_size=1.5)
+    with pytest.raises(TypeError, match="SGD: expected nesterov=True or False, got 1"):
+        SGD([Param(np.ones(2))], lr=0.1, momentum=0.9, nesterov=1)
 
 
 def test_bad_parameter_lists():

@@ -16,6 +16,7 @@ import numbers
 
 import numpy as np
 
+from .. import validation as V
 from ..init import as_generator
 
 __all__ = [
@@ -41,19 +42,11 @@ def make_rng(rng=None, seed=None, where="data"):
 
 
 def _check_n(n_samples, where, minimum=1):
-    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
-        raise TypeError(f"{where}: n_samples must be an int, got {n_samples!r}")
-    if n_samples < minimum:
-        raise ValueError(f"{where}: n_samples must be >= {minimum}, got {n_samples}")
-    return int(n_samples)
+    return V.integer(where, "n_samples", n_samples, low=minimum)
 
 
 def _check_nonneg(value, name, where):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}: {name} must be a number, got {value!r}")
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{where}: {name} must be a finite number >= 0, got {value}")
-    return float(value)
+    return V.real(where, name, value, low=0)
 
 
 def _labels(y01, labels, where):
@@ -209,8 +202,7 @@ def circles(n_samples=200, noise=0.05, factor=0.5, labels="01", rng=None, seed=N
     where = "circles"
     n = _check_n(n_samples, where)
     noise = _check_nonneg(noise, "noise", where)
-    if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 < factor < 1:
-        raise ValueError(f"{where}: factor must be a number in (0, 1), got {factor!r}")
+    factor = V.real(where, "factor", factor, low=0, high=1, low_open=True, high_open=True)
     _labels(np.zeros(1, dtype=np.int64), labels, where)
     gen = make_rng(rng, seed, where)
     n0, n1 = _class_sizes(n, 2)
@@ -234,8 +226,7 @@ def spirals(n_samples=300, n_arms=2, noise=0.2, rng=None, seed=None):
     where = "spirals"
     n = _check_n(n_samples, where)
     noise = _check_nonneg(noise, "noise", where)
-    if isinstance(n_arms, bool) or not isinstance(n_arms, numbers.Integral) or n_arms < 2:
-        raise ValueError(f"{where}: n_arms must be an int >= 2, got {n_arms!r}")
+    n_arms = V.integer(where, "n_arms", n_arms, low=2)
     gen = make_rng(rng, seed, where)
     parts_X, parts_y = [], []
     for k, count in enumerate(_class_sizes(n, int(n_arms))):

@@ -11,10 +11,9 @@ data it is given, so the same objects work on NumPy and CuPy arrays.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from nncourse import validation as V
 from nncourse.backend import get_array_module, to_numpy
 
 from .generators import make_rng
@@ -37,11 +36,7 @@ class NotFittedError(ValueError):
 
 
 def _check_fraction(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"train_val_test_split: {name} must be a number, got {value!r}")
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"train_val_test_split: {name} must be in [0, 1), got {value}")
-    return float(value)
+    return V.real("train_val_test_split", name, value, low=0, high=1, high_open=True)
 
 
 def _split_counts(n, val, test, at_least_one):
@@ -144,7 +139,12 @@ class _Preprocessor:
     def _check_X(self, X, method):
         name = f"{type(self).__name__}.{method}"
         xp = get_array_module(X)
-        X = xp.asarray(X, dtype=np.float64) if xp is np else xp.asarray(X)
+        try:
+            X = xp.asarray(X, dtype=np.float64) if xp is np else xp.asarray(X)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{name}: expected X as a numeric array (N, D), got {V.show(X)}"
+            ) from None
         if X.ndim != 2:
             raise ValueError(f"{name}: expected X of shape (N, D), got shape {X.shape}")
         if X.shape[0] == 0:
@@ -176,7 +176,7 @@ class Standardizer(_Preprocessor):
     """
 
     def __init__(self, eps=1e-8):
-        self.eps = eps
+        self.eps = V.real("Standardizer", "eps", eps, low=0)
         self.mean_ = self.std_ = None
 
     def fit(self, X):
@@ -204,24 +204,25 @@ class _Whitening(_Preprocessor):
     """Eigen-decomposition of the training covariance, shared by PCA and ZCA."""
 
     def __init__(self, eps=1e-5):
-        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
-            raise ValueError(f"{type(self).__name__}: eps must be a number > 0, got {eps!r}")
-        self.eps = float(eps)
+        self.eps = V.real(type(self).__name__, "eps", eps, low=0, low_open=True)
         self.mean_ = self.eigenvalues_ = self.eigenvectors_ = None
 
     def _fit_eig(self, X):
+        """(mean, eigenvalues descending, eigenvectors as columns) of the training set,
+        computed without touching ``self`` (``fit`` assigns once everything is checked)."""
         X = self._check_X(X, "fit")
         xp = get_array_module(X)
-        self.mean_ = X.mean(axis=0)
-        Xc = X - self.mean_
+        mean = X.mean(axis=0)
+        Xc = X - mean
         cov = Xc.T @ Xc / X.shape[0]  # biased covariance, (D, D)
         lam, U = xp.linalg.eigh(cov)  # ascending; columns of U are eigenvectors
         order = xp.argsort(lam)[::-1]
         # Round-off can make tiny eigenvalues negative; they are 0.
-        self.eigenvalues_ = xp.maximum(lam[order], 0.0)
-        self.eigenvectors_ = U[:, order]
-        self.n_features_ = X.shape[1]
-        return xp
+        return xp, mean, xp.maximum(lam[order], 0.0), U[:, order]
+
+    def _set_eig(self, mean, lam, U):
+        self.mean_, self.eigenvalues_, self.eigenvectors_ = mean, lam, U
+        self.n_features_ = U.shape[0]
 
 
 class PCAWhitening(_Whitening):
@@ -239,20 +240,27 @@ class PCAWhitening(_Whitening):
 
     def __init__(self, n_components=None, eps=1e-5):
         super().__init__(eps)
+        if n_components is not None:
+            V.positive_int("PCAWhitening", "n_components (or None)", n_components)
         self.n_components = n_components
 
     def fit(self, X):
-        xp = self._fit_eig(X)
-        d = self.n_features_
-        k = d if self.n_components is None else self.n_components
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= d:
+        k = self.n_components
+        if k is not None:  # the attribute may have been changed since __init__
+            V.positive_int("PCAWhitening.fit", "n_components (or None)", k)
+        X = self._check_X(X, "fit")
+        d = X.shape[1]
+        k = d if k is None else int(k)
+        if k > d:
             raise ValueError(
-                f"PCAWhitening.fit: n_components must be an int in 1..{d}, "
+                f"PCAWhitening.fit: expected n_components in 1..{d} for {d} features, "
                 f"got {self.n_components!r}"
             )
-        self.n_components_ = int(k)
-        self.components_ = self.eigenvectors_[:, :k].T
-        self._scale = xp.sqrt(self.eigenvalues_[:k] + self.eps)
+        xp, mean, lam, U = self._fit_eig(X)
+        self._set_eig(mean, lam, U)
+        self.n_components_ = k
+        self.components_ = U[:, :k].T
+        self._scale = xp.sqrt(lam[:k] + self.eps)
         return self
 
     def transform(self, X):
@@ -287,8 +295,8 @@ class ZCAWhitening(_Whitening):
     """
 
     def fit(self, X):
-        xp = self._fit_eig(X)
-        U, lam = self.eigenvectors_, self.eigenvalues_
+        xp, mean, lam, U = self._fit_eig(X)
+        self._set_eig(mean, lam, U)
         self.W_ = (U / xp.sqrt(lam + self.eps)) @ U.T
         self._W_inv = (U * xp.sqrt(lam + self.eps)) @ U.T
         return self
