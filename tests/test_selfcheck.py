@@ -1,0 +1,102 @@
+"""autograder.selfcheck (``python -m autograder check``): passed / failed / not run per check,
+exactly as the student's kernel saw them."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from autograder import selfcheck
+
+META = {"grade": True, "solution": False, "locked": True, "points": 3, "schema_version": 3}
+SOURCE = """from autograder.checks import Check
+c = Check("ex_mse")
+c.close("zero", mse([1.0], [1.0]), 0.0, msg="equal inputs give 0")
+c.close("mean, not sum", mse([1.0, 2.0], [1.0, 4.0]), 2.0, msg="divide by the number of elements")
+for n in (1, 2):
+    c.close(f"size {n}", mse([0.0] * n, [1.0] * n), 1.0)
+c.equal("returns a float", type(mse([1.0], [2.0])).__name__, "float")
+"""
+
+
+def notebook(solution):
+    sol = nbformat.v4.new_code_cell(solution)
+    sol.metadata["nbgrader"] = {**META, "grade": False, "solution": True, "grade_id": "mse_sol"}
+    test = nbformat.v4.new_code_cell(SOURCE)
+    test.metadata["nbgrader"] = {**META, "grade_id": "ex_mse"}
+    return nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("import numpy as np"), sol, test]
+    )
+
+
+RIGHT = "def mse(p, y):\n    return float(np.mean((np.asarray(p) - np.asarray(y)) ** 2))"
+SUM = "def mse(p, y):\n    return float(np.sum((np.asarray(p) - np.asarray(y)) ** 2))"
+STUB = "def mse(p, y):\n    raise NotImplementedError()"
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """The three versions, each run once through `check` (a real sandboxed kernel)."""
+    out = {}
+    for name, solution in (("right", RIGHT), ("sum", SUM), ("stub", STUB)):
+        path = tmp_path_factory.mktemp(name) / "nb.ipynb"
+        nbformat.write(notebook(solution), path)
+        out[name] = selfcheck.check_notebook(path)
+    return out
+
+
+def states(row):
+    return [(c["label"], c["state"]) for c in row["checks"]]
+
+
+@pytest.mark.slow
+def test_all_passed(executed):
+    (row,) = executed["right"]
+    assert row["points"] == 3 and row["message"] == "" and row["first_failure"] is None
+    assert states(row) == [
+        ("zero", "passed"),
+        ("mean, not sum", "passed"),
+        ("size 1", "passed"),
+        ("size 2", "passed"),
+        ("returns a float", "passed"),
+    ]
+    assert "ok (5 checks passed)" in selfcheck.format_table(executed["right"])
+
+
+@pytest.mark.slow
+def test_failed_check_then_not_run_as_the_kernel_stopped(executed):
+    (row,) = executed["sum"]
+    assert row["points"] == 0 and row["first_failure"] == "mean, not sum"
+    # loop labels (f-strings) cannot be known before they run; literal ones can
+    assert states(row) == [
+        ("zero", "passed"),
+        ("mean, not sum", "failed"),
+        ("returns a float", "not run"),
+    ]
+    failed = row["checks"][1]["message"]
+    assert failed.startswith("divide by the number of elements") and "got:" in failed
+    assert row["message"].startswith("AssertionError: [ex_mse] mean, not sum:")
+    table = selfcheck.format_table(executed["sum"])
+    assert "FAILED   mean, not sum  <- first failure" in table
+    assert "not run  returns a float" in table
+    assert "(not run: an earlier check in this cell failed)" in table
+
+
+@pytest.mark.slow
+def test_error_outside_a_check_runs_nothing(executed):
+    (row,) = executed["stub"]
+    assert row["first_failure"] is None and row["message"].startswith("NotImplementedError")
+    assert states(row) == [
+        ("zero", "not run"),
+        ("mean, not sum", "not run"),
+        ("returns a float", "not run"),
+    ]
+    assert "the cell stopped with an error before them" in selfcheck.format_table(executed["stub"])
+
+
+def test_hidden_block_labels_are_never_listed():
+    source = (
+        'c.close("seen", 1, 1)\n### BEGIN HIDDEN TESTS\nc.close("secret", x)\n### END HIDDEN TESTS'
+    )
+    assert selfcheck._written_labels(source) == ["seen"]
+    assert selfcheck._written_labels("c.close(") == []  # unparsable source: nothing
