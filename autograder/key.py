@@ -150,11 +150,14 @@ def label_state(value) -> str:
 def score_cell(cell, entry: dict) -> dict:
     """Verdict for one grade cell (never calls student code).
 
-    Returns ``{'score', 'max_score', 'error', 'labels', 'first_failure', 'notes'}``:
-    ``labels`` maps every key label, in the key's order, to :data:`PASSED`, :data:`FAILED`
-    or :data:`NOT_RUN`; ``first_failure`` is the first failed label (None if none);
-    ``notes`` maps some failed labels to a sentence about the *student's* value (never the
-    expected one), e.g. that it was not a number.
+    Returns ``{'score', 'max_score', 'error', 'labels', 'first_failure', 'notes',
+    'kernel_passed'}``: ``labels`` maps every key label, in the key's order, to
+    :data:`PASSED`, :data:`FAILED` or :data:`NOT_RUN`; ``first_failure`` is the first failed
+    label (None if none); ``notes`` maps some failed labels to a sentence about the
+    *student's* value (never the expected one), e.g. that it was not a number;
+    ``kernel_passed`` lists the visible checks that passed in the student's kernel but fail
+    against the key (their expected value is computed in the cell and came out unlike the
+    solution's): a check written that way misleads students, notebook tests look for them.
 
     A check the student's kernel failed (its record is the last one before the cell's
     ``AssertionError`` naming it) is failed here too, whatever the key says, so the verdict
@@ -171,6 +174,7 @@ def score_cell(cell, entry: dict) -> dict:
             "labels": dict.fromkeys(entry["labels"], NOT_RUN),
             "first_failure": None,
             "notes": {},
+            "kernel_passed": [],
         }
     error = has_error(cell)
     gid = nbgrader_meta(cell).get("grade_id")
@@ -181,7 +185,7 @@ def score_cell(cell, entry: dict) -> dict:
             records.setdefault(rec["label"], []).append(rec)
             last = rec["label"]
     stopped_at = last if last is not None and _kernel_failed(cell, gid, last) else None
-    labels, notes, decided = {}, {}, []
+    labels, notes, decided, kernel_passed = {}, {}, [], []
     for label, key_rec in entry["labels"].items():
         found = records.get(label, [])
         if not found:
@@ -194,7 +198,9 @@ def score_cell(cell, entry: dict) -> dict:
             notes[label] = "this check was recorded more than once"
         elif not ok:
             note = _value_note(found[0], key_rec)
-            if note is None and label != stopped_at and _kernel_decides(key_rec):
+            if label != stopped_at and _kernel_decides(key_rec):
+                kernel_passed.append(label)
+            if note is None and label in kernel_passed:
                 note = (
                     "passed in your notebook, where its expected value is computed by code "
                     "that behaves unlike the solution's; against the solution's value it fails"
@@ -217,6 +223,7 @@ def score_cell(cell, entry: dict) -> dict:
         "labels": labels,
         "first_failure": next((lb for lb, st in labels.items() if st == FAILED), None),
         "notes": notes,
+        "kernel_passed": kernel_passed,
     }
 
 

@@ -101,6 +101,7 @@ def test_visible_check_the_kernel_passed_but_the_key_fails_says_why():
     assert s["labels"] == {"first": "failed", "second": "passed", "hidden one": "failed"}
     assert s["first_failure"] == "first" and s["score"] == 0.0
     assert "passed in your notebook" in s["notes"]["first"]
+    assert s["kernel_passed"] == ["first"]  # hidden ones decide nothing in the kernel
     assert "hidden one" not in s["notes"]  # hidden: nothing was decided in the kernel
 
 
