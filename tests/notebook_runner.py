@@ -14,13 +14,25 @@ pass over the source builds the answer key, exactly as ``release`` does; each
 run is then scored with ``score_cell``, as ``grade`` does. Hidden checks that
 decide nothing in the kernel are therefore decided here too.
 
-JOB.json: {"mutations": [{"id", "cell" (grade_id of a solution cell), "source"}],
+Each child also notes what the student would *see*: the first visible check that fails in
+its kernel (the AssertionError that stopped a grade cell, when the check it names sits in
+the visible part) and the visible checks its kernel passed that the key fails. A mutation
+that carries ``"message"`` runs on past the first losing cell until a visible check fails
+(or the notebook ends), so that a mistake caught first by a hidden check still shows which
+visible message, if any, the student gets; the others stop at the first loss as before.
+
+JOB.json: {"mutations": [{"id", "cell" (grade_id of a solution cell), "source",
+                          "message" (optional)}],
            "student": optional path of a student-version notebook to score,
            "max_seconds": per child run}
 RESULT.json: {"base": {grade_id: score dict}, "base_seconds": float,
               "errors": {cell: ename} of the base run,
-              "mutations": {id: {"failed": [grade_ids], "error": str|None}},
+              "mutations": {id: {"failed": [grade_ids], "error": str|None,
+                                 "first_visible": {"cell", "label", "message"} | None,
+                                 "kernel_passed": [[grade_id, label], ...]}},
               "student": {"scores": {...}, "errors": {cell_id: ename}}}
+
+``mistake_mutations`` turns a ``tests/notebook_mistakes/*.json`` list into mutations.
 """
 
 from __future__ import annotations
@@ -121,9 +133,85 @@ def build_key(nb, workdir):
     return the_key, key.score_notebook(ran, the_key) if the_key else {}, errors, seconds
 
 
-def run_child(nb, start, source, the_key, shell, rec, deadline, out_path):
-    """In a forked child: run cell ``start`` with ``source``, then the rest, until a loss."""
-    failed, error = [], None
+def mistake_mutations(nb, mistakes) -> tuple[list[dict], list[str]]:
+    """(mutations, problems) for the entries of a notebook_mistakes file.
+
+    Each entry replaces its ``find`` text, which must occur exactly once in the solution
+    cell ``cell``, by ``replace``; its optional ``message`` travels with the mutation.
+    """
+    by_id = {}
+    for c in nb.cells:
+        gid = c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if gid is not None:
+            by_id[gid] = c
+    mutations, problems = [], []
+    for k, m in enumerate(mistakes):
+        cell = by_id.get(m["cell"])
+        if cell is None or cell.source.count(m["find"]) != 1:
+            problems.append(f"mistake {k} ({m['mistake']}): 'find' must occur once in {m['cell']}")
+            continue
+        mutation = {
+            "id": f"mistake {k}: {m['mistake']} in {m['cell']}",
+            "cell": m["cell"],
+            "source": cell.source.replace(m["find"], m["replace"]),
+        }
+        if "message" in m:
+            mutation["message"] = m["message"]
+        mutations.append(mutation)
+    return mutations, problems
+
+
+def message_problems(mutations, results) -> list[str]:
+    """What is wrong with the messages of the mutations that expect one ("message").
+
+    The expected text must occur in the message of the first visible check that fails in
+    the student's kernel; a visible check the kernel passes but the key fails is a problem
+    too (the feedback would contradict the notebook).
+    """
+    problems = []
+    for m in mutations:
+        if "message" not in m:
+            continue
+        r = results.get(m["id"]) or {}
+        seen = r.get("first_visible")
+        if r.get("error"):
+            problems.append(f"{m['id']}: the run failed ({r['error']})")
+        elif seen is None:
+            problems.append(
+                f"{m['id']}: no visible check fails in the student's kernel "
+                f"(the entry expects a message containing {m['message']!r})"
+            )
+        elif m["message"] not in seen["message"]:
+            problems.append(
+                f"{m['id']}: the first visible failure ({seen['cell']}, {seen['label']!r}) "
+                f"says {seen['message'][:400]!r}, without {m['message']!r}"
+            )
+        for gid, label in r.get("kernel_passed", []):
+            problems.append(
+                f"{m['id']}: visible check {gid} / {label!r} passes in the kernel but fails "
+                "against the key (its expected value is computed from the student's code)"
+            )
+    return problems
+
+
+def visible_failure(cell, entry):
+    """The visible check whose AssertionError stopped an executed grade cell, or None."""
+    gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    ran = [r["label"] for r in key.records_in(cell) if r.get("check") == gid]
+    error = next((o for o in cell.outputs if o.get("output_type") == "error"), None)
+    if not ran or error is None or error.get("ename") != "AssertionError":
+        return None
+    label, message = ran[-1], str(error.get("evalue", ""))
+    in_key = entry["labels"].get(label)
+    if in_key is None or in_key.get("hidden") or not message.startswith(f"[{gid}] {label}:"):
+        return None
+    return {"cell": gid, "label": label, "message": message}
+
+
+def run_child(nb, start, source, the_key, shell, rec, deadline, out_path, want_message=False):
+    """In a forked child: run cell ``start`` with ``source``, then the rest, until a loss
+    (and, with ``want_message``, until a visible check has failed in the kernel)."""
+    failed, error, first_visible, kernel_passed = [], None, None, []
     try:
         signal.alarm(max(1, int(deadline)))
         for i in range(start, len(nb.cells)):
@@ -133,14 +221,27 @@ def run_child(nb, start, source, the_key, shell, rec, deadline, out_path):
             outs = run_cell(shell, rec, cell, source if i == start else cell.source)
             gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if gid in the_key["cells"]:
-                verdict = key.score_cell(executed_cell(cell, outs), the_key["cells"][gid])
-                if verdict["score"] < verdict["max_score"]:
+                ran = executed_cell(cell, outs)
+                verdict = key.score_cell(ran, the_key["cells"][gid])
+                kernel_passed += [[gid, label] for label in verdict["kernel_passed"]]
+                if first_visible is None:
+                    first_visible = visible_failure(ran, the_key["cells"][gid])
+                if verdict["score"] < verdict["max_score"] and not failed:
                     failed.append(gid)
+                if failed and (first_visible is not None or not want_message):
                     break
     except BaseException as exc:  # timeout (alarm) or a crash: report, never hang
         error = f"{type(exc).__name__}: {exc}"
     with open(out_path, "w") as f:
-        json.dump({"failed": failed, "error": error}, f)
+        json.dump(
+            {
+                "failed": failed,
+                "error": error,
+                "first_visible": first_visible,
+                "kernel_passed": kernel_passed,
+            },
+            f,
+        )
 
 
 def _alarm(signum, frame):
@@ -186,7 +287,17 @@ def main(src_path, job_path, result_path):
             pid = os.fork()
             if pid == 0:  # child
                 try:
-                    run_child(nb, i, m["source"], the_key, shell, rec, job["max_seconds"], tmp)
+                    run_child(
+                        nb,
+                        i,
+                        m["source"],
+                        the_key,
+                        shell,
+                        rec,
+                        job["max_seconds"],
+                        tmp,
+                        want_message="message" in m,
+                    )
                 finally:
                     os._exit(0)
             os.waitpid(pid, 0)
@@ -194,11 +305,21 @@ def main(src_path, job_path, result_path):
                 result["mutations"][m["id"]] = json.load(open(tmp))
                 os.remove(tmp)
             except (OSError, ValueError):
-                result["mutations"][m["id"]] = {"failed": [], "error": "child died"}
+                result["mutations"][m["id"]] = {
+                    "failed": [],
+                    "error": "child died",
+                    "first_visible": None,
+                    "kernel_passed": [],
+                }
         run_cell(shell, rec, cell, cell.source)
     for cell_id, ms in by_cell.items():  # mutations naming a cell that does not exist
         for m in ms:
-            result["mutations"][m["id"]] = {"failed": [], "error": f"no cell {cell_id!r}"}
+            result["mutations"][m["id"]] = {
+                "failed": [],
+                "error": f"no cell {cell_id!r}",
+                "first_visible": None,
+                "kernel_passed": [],
+            }
     json.dump(result, open(result_path, "w"), indent=1)
 
 

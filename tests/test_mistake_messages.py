@@ -1,0 +1,195 @@
+"""Typical mistakes with a "message": the student's kernel shows that text first.
+
+An entry of ``tests/notebook_mistakes/NN_name.json`` may carry ``"message"``: a substring of
+the message of the first *visible* check this mistake makes fail in the student's own kernel
+(the hint the student gets before submitting). The mechanism lives in
+``tests/notebook_runner.py`` (the forked mutation run of test_notebooks.py, which also notes
+the first visible failure of every mutation); here it is tested on a small notebook, and then
+run on every assignment for the entries that carry a message (only those mutations, without
+the student-version run, so it costs about two plain executions of each such notebook).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import notebook_runner  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+MISTAKES = Path(__file__).parent / "notebook_mistakes"
+RUNNER = Path(__file__).parent / "notebook_runner.py"
+
+
+def run(source_path, mutations, tmp_path):
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"mutations": mutations, "max_seconds": 60}))
+    out = tmp_path / "result.json"
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    proc = subprocess.run(
+        [sys.executable, str(RUNNER), str(source_path), str(job), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0 and out.exists(), proc.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+# ------------------------------------------------------------------ the mechanism
+
+GRADE = {"grade": True, "solution": False, "locked": True, "points": 2, "schema_version": 3}
+SOLUTION = {"grade": False, "solution": True, "locked": False, "schema_version": 3}
+CELLS = [
+    (None, "import numpy as np\nfrom autograder.checks import Check"),
+    (
+        {**SOLUTION, "grade_id": "sol_mean"},
+        "def mean(x):\n    ### BEGIN SOLUTION\n    x = np.asarray(x, dtype=float)\n"
+        "    return float(x.sum() / x.size)\n    ### END SOLUTION",
+    ),
+    (
+        {**GRADE, "grade_id": "ex_mean"},
+        'c = Check("ex_mean")\n'
+        'c.close("mean of [1, 3]", mean([1.0, 3.0]), 2.0, msg="divide by the number of entries")\n'
+        "### BEGIN HIDDEN TESTS\n"
+        'c.close("random 5", mean(np.random.default_rng(0).normal(size=5)))\n'
+        "### END HIDDEN TESTS",
+    ),
+    (
+        {**SOLUTION, "grade_id": "sol_var"},
+        "def var(x):\n    ### BEGIN SOLUTION\n    x = np.asarray(x, dtype=float)\n"
+        "    return mean((x - mean(x)) ** 2)\n    ### END SOLUTION",
+    ),
+    (
+        {**GRADE, "grade_id": "ex_var"},
+        'c = Check("ex_var")\n'
+        'c.close("constant", var(np.full(3, 2.0)), var(np.zeros(3)), msg="no spread")\n'
+        'c.close("var of [1, 2, 3]", var([1.0, 2.0, 3.0]), 2 / 3, msg="mean squared deviation")\n'
+        "### BEGIN HIDDEN TESTS\n"
+        'c.close("random 6", var(np.random.default_rng(1).normal(size=6)))\n'
+        "### END HIDDEN TESTS",
+    ),
+]
+MISTAKES_OF_THE_SMALL_NOTEBOOK = [
+    # caught by the visible check of its own cell
+    {"cell": "sol_mean", "find": "x.sum() / x.size", "replace": "x.sum()",
+     "mistake": "sum", "message": "divide by the number of entries"},
+    # the same, but the entry expects another text: reported
+    {"cell": "sol_mean", "find": "x.sum() / x.size", "replace": "x.sum() / 3",
+     "mistake": "halved", "message": "square the deviations"},
+    # hidden check of its cell first; the student sees the visible check of ex_var
+    {"cell": "sol_mean", "find": "x.sum() / x.size",
+     "replace": "x.sum() / x.size if x.size < 3 else 0.",
+     "mistake": "short arrays only", "message": "mean squared deviation"},
+    # only hidden checks notice: no visible message at all
+    {"cell": "sol_var", "find": "return mean((x - mean(x)) ** 2)",
+     "replace": "return mean((x - mean(x)) ** 2) if x.size < 4 else 1.0",
+     "mistake": "short arrays only (var)", "message": "anything"},
+    # passes the visible 'constant' check in the kernel (its expected value is var(zeros),
+    # computed by the student's own code) although the key fails it
+    {"cell": "sol_var", "find": "return mean((x - mean(x)) ** 2)",
+     "replace": "return mean((x - mean(x)) ** 2) + 1.0",
+     "mistake": "offset", "message": "mean squared deviation"},
+    # no message: stops at the first loss as before
+    {"cell": "sol_var", "find": "** 2", "replace": "** 3", "mistake": "cube"},
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("small")
+    nb = nbformat.v4.new_notebook()
+    for meta, source in CELLS:
+        cell = nbformat.v4.new_code_cell(source)
+        if meta:
+            cell.metadata["nbgrader"] = meta
+        nb.cells.append(cell)
+    path = tmp / "small.ipynb"
+    nbformat.write(nb, path)
+    mutations, problems = notebook_runner.mistake_mutations(nb, MISTAKES_OF_THE_SMALL_NOTEBOOK)
+    assert not problems
+    return mutations, run(path, mutations, tmp)
+
+
+def test_first_visible_failure_of_each_mutation(small_run):
+    mutations, result = small_run
+    assert not result["errors"] and all(s["score"] == 2 for s in result["base"].values())
+    got = {mid.split(":")[0]: r for mid, r in result["mutations"].items()}
+    assert got["mistake 0"]["failed"] == ["ex_mean"]
+    assert got["mistake 0"]["first_visible"]["label"] == "mean of [1, 3]"
+    assert got["mistake 0"]["first_visible"]["message"].startswith(
+        "[ex_mean] mean of [1, 3]: divide by the number of entries"
+    )
+    # lost points in ex_mean (hidden), ran on to the visible failure in ex_var
+    assert got["mistake 2"]["failed"] == ["ex_mean"]
+    assert got["mistake 2"]["first_visible"]["cell"] == "ex_var"
+    assert got["mistake 2"]["first_visible"]["label"] == "var of [1, 2, 3]"
+    assert got["mistake 3"]["failed"] == ["ex_var"] and got["mistake 3"]["first_visible"] is None
+    assert got["mistake 4"]["kernel_passed"] == [["ex_var", "constant"]]
+    assert got["mistake 5"]["failed"] == ["ex_var"]  # without a message: as before
+
+
+def test_message_problems_name_each_mismatch(small_run):
+    mutations, result = small_run
+    problems = notebook_runner.message_problems(mutations, result["mutations"])
+    text = "\n".join(problems)
+    assert not any(p.startswith("mistake 0:") for p in problems)
+    assert not any(p.startswith("mistake 2:") for p in problems)
+    assert (
+        "mistake 1: halved in sol_mean: the first visible failure (ex_mean, 'mean of [1, 3]')"
+        in text
+    )
+    assert "without 'square the deviations'" in text
+    assert "mistake 3: short arrays only (var) in sol_var: no visible check fails" in text
+    assert (
+        "mistake 4: offset in sol_var: visible check ex_var / 'constant' passes in the kernel"
+        in text
+    )
+    assert len(problems) == 3
+    assert not any(p.startswith("mistake 5:") for p in problems)  # no message, not checked
+
+
+# ------------------------------------------------------------------ the assignments
+
+
+def _with_messages():
+    found = []
+    for path in sorted(MISTAKES.glob("*.json")):
+        if not re.fullmatch(r"\d\d_[a-z0-9_]+", path.stem):
+            continue
+        if (NOTEBOOKS / path.stem / f"{path.stem}.ipynb").exists():
+            if any("message" in m for m in json.loads(path.read_text())):
+                found.append(path.stem)
+    return found
+
+
+def test_message_entries_are_non_empty_strings():
+    for path in sorted(MISTAKES.glob("*.json")):
+        for k, m in enumerate(json.loads(path.read_text())):
+            if "message" in m:
+                assert isinstance(m["message"], str) and m["message"].strip(), (path.name, k)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", _with_messages())
+def test_mistakes_show_their_message_first(assignment, tmp_path):
+    src = NOTEBOOKS / assignment / f"{assignment}.ipynb"
+    nb = nbformat.read(src, as_version=4)
+    mistakes = [m for m in json.loads((MISTAKES / f"{assignment}.json").read_text())]
+    mutations, problems = notebook_runner.mistake_mutations(nb, mistakes)
+    mutations = [m for m in mutations if "message" in m]
+    result = run(src, mutations, tmp_path)
+    assert not result["errors"], f"source notebook raises in {result['errors']}"
+    problems += notebook_runner.message_problems(mutations, result["mutations"])
+    assert not problems, f"{assignment}:\n  " + "\n  ".join(problems)
