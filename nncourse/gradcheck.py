@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backend import get_array_module, to_numpy
 from . import validation as V
+from .backend import get_array_module, to_numpy
 from .init import as_generator
 
 __all__ = [

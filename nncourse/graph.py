@@ -74,6 +74,17 @@ def _unbroadcast(grad, shape):
     return grad if len(shape) else grad.reshape(())
 
 
+def _broadcast_shape(node, a, b):
+    """The broadcast shape of two operands, or a ValueError naming the box."""
+    try:
+        return np.broadcast_shapes(np.shape(a), np.shape(b))
+    except ValueError:
+        raise ValueError(
+            f"{node}.fprop: expected operands that broadcast (same shape, or 1 / missing "
+            f"along an axis), got shapes {np.shape(a)} and {np.shape(b)}"
+        ) from None
+
+
 def _wrap(v):
     """Nodes pass through; a plain number or array becomes a constant Input leaf."""
     if isinstance(v, Node):
@@ -181,6 +192,7 @@ class Add(Node):
 
     def fprop(self):
         a, b = self._vals()
+        _broadcast_shape(self, a, b)
         self.value = a + b
 
     def bprop(self):
@@ -196,6 +208,7 @@ class Sub(Node):
 
     def fprop(self):
         a, b = self._vals()
+        _broadcast_shape(self, a, b)
         self.value = a - b
 
     def bprop(self):
@@ -211,6 +224,7 @@ class Mul(Node):
 
     def fprop(self):
         a, b = self._vals()
+        _broadcast_shape(self, a, b)
         self.value = a * b
 
     def bprop(self):
@@ -232,6 +246,11 @@ class MatMul(Node):
         if np.ndim(a) not in (1, 2) or np.ndim(b) not in (1, 2):
             raise ValueError(
                 f"MatMul: expected 1-D or 2-D operands, got shapes {np.shape(a)} and {np.shape(b)}"
+            )
+        if np.shape(a)[-1] != np.shape(b)[0]:
+            raise ValueError(
+                f"{self}.fprop: expected a (.., K) @ b (K, ..) with the same K, got shapes "
+                f"{np.shape(a)} and {np.shape(b)}"
             )
         self.value = a @ b
 
@@ -392,6 +411,17 @@ class SoftmaxCrossEntropy(Node):
             raise ValueError(
                 f"SoftmaxCrossEntropy: expected scores (N, C) and labels (N,), "
                 f"got {np.shape(s)} and {np.shape(self.y)}"
+            )
+        y = self.y if hasattr(self.y, "dtype") else np.asarray(self.y)
+        if y.dtype.kind not in "iu":
+            raise TypeError(
+                f"SoftmaxCrossEntropy: expected integer class labels y, got "
+                f"{getattr(y, 'dtype', type(y).__name__)}"
+            )
+        if isinstance(y, np.ndarray) and y.size and (y.min() < 0 or y.max() >= s.shape[1]):
+            raise ValueError(
+                f"SoftmaxCrossEntropy: expected labels in [0, {s.shape[1] - 1}] for "
+                f"{s.shape[1]} classes, got values from {y.min()} to {y.max()}"
             )
         xp = get_array_module(s)
         self._logp = F.log_softmax(s, axis=1)

@@ -159,7 +159,14 @@ class Layer:
         return self.cache
 
     def _check_dout(self, dout, shape):
-        if getattr(dout, "shape", None) != tuple(shape):
+        if not (hasattr(dout, "shape") and hasattr(dout, "dtype")):
+            raise TypeError(
+                f"{self}.backward: expected dout as an array of shape {tuple(shape)}, "
+                f"got {V.show(dout)}"
+            )
+        if dout.dtype.kind not in "fiu":
+            raise TypeError(f"{self}.backward: expected a real dout, got dtype {dout.dtype}")
+        if dout.shape != tuple(shape):
             raise ValueError(
                 f"{self}.backward: expected dout of shape {tuple(shape)}, "
                 f"got {getattr(dout, 'shape', type(dout).__name__)}"
@@ -176,6 +183,7 @@ class Layer:
 
     def astype(self, dtype):
         """Cast parameters, gradients and buffers to ``dtype`` (e.g. ``np.float64``)."""
+        dtype = V.float_dtype(f"{type(self).__name__}.astype", dtype)
         return self._map_arrays(lambda a: a.astype(dtype))
 
     def to(self, name: str):
@@ -200,11 +208,50 @@ class Layer:
         return state
 
     def load_state_dict(self, state: dict):
-        for k in self.params:
-            self.params[k][...] = state[k]
-        for b in self._buffers:
-            getattr(self, b)[...] = state[b]
+        """Copy saved parameters and buffers in (the whole dict is checked first: the
+        same keys as ``state_dict()``, arrays of the same shapes; nothing is broadcast)."""
+        for target, value in self._state_pairs(state, f"{type(self).__name__}.load_state_dict"):
+            target[...] = value
         return self
+
+    def _state_pairs(self, state, who, prefix=""):
+        """[(own array, saved array)] for ``load_state_dict``, after checking every entry."""
+        if not isinstance(state, dict):
+            raise TypeError(f"{who}: expected a dict as from state_dict(), got {V.show(state)}")
+        own = {k: v for k, v in self.params.items()}
+        own.update({b: getattr(self, b) for b in self._buffers})
+        missing = sorted(prefix + k for k in set(own) - set(state))
+        extra = sorted(prefix + str(k) for k in set(state) - set(own))
+        if missing or extra:
+            raise ValueError(
+                f"{who}: expected the keys {sorted(prefix + k for k in own)}, "
+                f"missing {missing}, unexpected {extra}"
+            )
+        pairs = []
+        for k, target in own.items():
+            value = state[k]
+            if not (hasattr(value, "shape") and hasattr(value, "dtype")):
+                raise TypeError(
+                    f"{who}: expected {prefix + k!r} as an array of shape {tuple(target.shape)}, "
+                    f"got {V.show(value)}"
+                )
+            if tuple(value.shape) != tuple(target.shape):
+                raise ValueError(
+                    f"{who}: expected {prefix + k!r} of shape {tuple(target.shape)}, got shape "
+                    f"{tuple(value.shape)}"
+                )
+            if value.dtype.kind not in "fiu":
+                raise TypeError(
+                    f"{who}: expected {prefix + k!r} of a real dtype, got {value.dtype}"
+                )
+            if type(value).__module__.startswith("cupy") != type(target).__module__.startswith(
+                "cupy"
+            ):
+                value = backend.to_numpy(value) if isinstance(target, np.ndarray) else value
+            pairs.append((target, value))
+        for _target, value in pairs:  # host arrays: NaN/inf would poison the model silently
+            V.finite_array(who, "saved values", value)
+        return pairs
 
     def extra_repr(self) -> str:
         return ""
@@ -712,6 +759,11 @@ class Sequential(Layer):
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
             layers = tuple(layers[0])
         for i, layer in enumerate(layers):
+            if isinstance(layer, type):
+                raise TypeError(
+                    f"Sequential: layer {i} is the class {layer.__name__}, not a layer; "
+                    f"write {layer.__name__}() to make one"
+                )
             if not (
                 callable(getattr(layer, "forward", None))
                 and callable(getattr(layer, "backward", None))
@@ -787,13 +839,39 @@ class Sequential(Layer):
         }
 
     def load_state_dict(self, state):
-        for i, layer in enumerate(self.layers):
-            if hasattr(layer, "load_state_dict"):
-                prefix = f"{i}."
-                layer.load_state_dict(
-                    {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-                )
+        """Load a dict from ``state_dict()``: every layer's part is checked before any
+        array is written, so a bad entry leaves the whole model as it was."""
+        pairs, others = self._sequential_pairs(state, "Sequential.load_state_dict")
+        for target, value in pairs:
+            target[...] = value
+        for layer, part in others:  # a student's own layer loads (and checks) its part
+            layer.load_state_dict(part)
         return self
+
+    def _sequential_pairs(self, state, who, prefix=""):
+        if not isinstance(state, dict):
+            raise TypeError(f"{who}: expected a dict as from state_dict(), got {V.show(state)}")
+        parts: dict = {}
+        for k, v in state.items():
+            head, _, rest = str(k).partition(".")
+            parts.setdefault(head, {})[rest] = v
+        expected = {str(i) for i, layer in enumerate(self.layers) if hasattr(layer, "state_dict")}
+        extra = sorted(prefix + str(k) for k in state if str(k).partition(".")[0] not in expected)
+        if extra:
+            raise ValueError(f"{who}: unexpected keys {extra}")
+        pairs, others = [], []
+        for i, layer in enumerate(self.layers):
+            if not hasattr(layer, "state_dict"):
+                continue
+            part, sub = parts.get(str(i), {}), f"{prefix}{i}."
+            if isinstance(layer, Sequential):
+                p, o = layer._sequential_pairs(part, who, sub)
+                pairs, others = pairs + p, others + o
+            elif isinstance(layer, Layer):
+                pairs += layer._state_pairs(part, who, sub)
+            elif hasattr(layer, "load_state_dict"):
+                others.append((layer, part))
+        return pairs, others
 
     def copy(self):
         """A deep copy (independent parameters)."""

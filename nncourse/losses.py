@@ -29,8 +29,11 @@ __all__ = [
 
 def _as_array(name, a, like):
     xp = get_array_module(like)
-    if not hasattr(a, "shape"):
-        a = xp.asarray(a)
+    if not (hasattr(a, "shape") and hasattr(a, "dtype")):
+        try:
+            a = xp.asarray(a)
+        except (TypeError, ValueError):  # ragged lists, objects
+            raise TypeError(f"expected {name} as an array, got {V.show(a)}") from None
     return a
 
 
@@ -42,12 +45,23 @@ def _check_scores(loss, s):
     if s.ndim == 0:
         raise ValueError(f"{loss}: expected scores with a batch axis, got a 0-d array")
     if isinstance(s, np.ndarray) and not np.isfinite(s).all():
-        raise ValueError(
+        raise V.NonFiniteError(
             f"{loss}: expected finite scores, got {int((~np.isfinite(s)).sum())} NaN/inf "
             f"value(s); if this happens while training, the learning rate is probably too large"
         )
     if s.shape[0] == 0:
         raise ValueError(f"{loss}: expected a non-empty batch, got scores of shape {s.shape}")
+
+
+def _check_targets(loss, y):
+    """Real-valued targets: a real dtype and, on the host, no NaN/inf (one pass)."""
+    if y.dtype.kind not in "fiub":
+        raise TypeError(f"{loss}: expected numeric targets, got dtype {y.dtype}")
+    if isinstance(y, np.ndarray) and y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise V.NonFiniteError(
+            f"{loss}: expected finite targets, got {int((~np.isfinite(y)).sum())} NaN/inf "
+            f"value(s) in the targets (the data, not the model: check how y was made)"
+        )
 
 
 def _check_labels(loss, s, y):
@@ -79,6 +93,13 @@ class Loss:
     def __call__(self, scores, y):
         return self.forward(scores, y)
 
+    def check(self, scores, y):
+        """Check ``scores`` and targets ``y`` as ``forward`` does, without computing or
+        caching anything; returns ``y`` as ``forward`` uses it. ``Trainer.fit`` calls it
+        once on the whole training set, so a bad label fails before the first step."""
+        _check_scores(self, scores)
+        return _as_array("y", y, scores)
+
     def _need_cache(self):
         if self.cache is None:
             raise ValueError(f"{self}: backward() called before forward()")
@@ -94,9 +115,8 @@ class Loss:
 class MSELoss(Loss):
     """Mean over all elements of (s - y)^2 (as ``torch.nn.MSELoss``)."""
 
-    def forward(self, scores, y):
-        _check_scores(self, scores)
-        y = _as_array("y", y, scores)
+    def check(self, scores, y):
+        y = super().check(scores, y)
         if y.shape != scores.shape:
             if scores.ndim == 2 and scores.shape[1] == 1 and y.shape == (scores.shape[0],):
                 y = y.reshape(-1, 1)
@@ -104,6 +124,11 @@ class MSELoss(Loss):
                 raise ValueError(
                     f"{self}: expected targets of shape {tuple(scores.shape)}, got {tuple(y.shape)}"
                 )
+        _check_targets(self, y)
+        return y
+
+    def forward(self, scores, y):
+        y = self.check(scores, y)
         diff = scores - y.astype(scores.dtype, copy=False)
         self.cache = diff
         return (diff * diff).mean()
@@ -120,9 +145,8 @@ class BCEWithLogitsLoss(Loss):
     Scores of shape (N,) or (N, 1); targets of the same number of elements.
     """
 
-    def forward(self, scores, y):
-        _check_scores(self, scores)
-        y = _as_array("y", y, scores)
+    def check(self, scores, y):
+        y = super().check(scores, y)
         if scores.ndim == 2 and scores.shape[1] == 1:
             y = y.reshape(-1, 1) if y.shape == (scores.shape[0],) else y
         if y.shape != scores.shape or scores.ndim > 2:
@@ -130,10 +154,15 @@ class BCEWithLogitsLoss(Loss):
                 f"{self}: expected scores (N,) or (N, 1) and targets of the same shape, "
                 f"got scores {tuple(scores.shape)} and targets {tuple(y.shape)}"
             )
+        _check_targets(self, y)
         if isinstance(y, np.ndarray) and (y.min() < 0 or y.max() > 1):
             raise ValueError(
                 f"{self}: expected targets in [0, 1], got values in [{y.min()}, {y.max()}]"
             )
+        return y
+
+    def forward(self, scores, y):
+        y = self.check(scores, y)
         xp = get_array_module(scores)
         y = y.astype(scores.dtype, copy=False)
         self.cache = (scores, y)
@@ -155,9 +184,12 @@ class SoftmaxCrossEntropyLoss(Loss):
     Stable for logits of any size (max-subtraction inside log_softmax).
     """
 
-    def forward(self, scores, y):
+    def check(self, scores, y):
         _check_scores(self, scores)
-        y = _check_labels(self, scores, y)
+        return _check_labels(self, scores, y)
+
+    def forward(self, scores, y):
+        y = self.check(scores, y)
         xp = get_array_module(scores)
         logp = F.log_softmax(scores, axis=1)
         n = scores.shape[0]
@@ -186,9 +218,12 @@ class MulticlassHingeLoss(Loss):
         super().__init__()
         self.margin = V.real("MulticlassHingeLoss", "margin", margin, low=0)
 
-    def forward(self, scores, y):
+    def check(self, scores, y):
         _check_scores(self, scores)
-        y = _check_labels(self, scores, y)
+        return _check_labels(self, scores, y)
+
+    def forward(self, scores, y):
+        y = self.check(scores, y)
         xp = get_array_module(scores)
         rows = xp.arange(scores.shape[0])
         margins = xp.maximum(0, scores - scores[rows, y][:, None] + self.margin)
@@ -221,7 +256,7 @@ class MaxMarginLoss(Loss):
         super().__init__()
         self.margin = V.real("MaxMarginLoss", "margin", margin, low=0)
 
-    def forward(self, s, s_c):
+    def check(self, s, s_c):
         _check_scores(self, s)
         s_c = _as_array("s_c", s_c, s)
         if s_c.shape != s.shape:
@@ -229,6 +264,11 @@ class MaxMarginLoss(Loss):
                 f"{self}: expected true and corrupt scores of the same shape, "
                 f"got {tuple(s.shape)} and {tuple(s_c.shape)}"
             )
+        _check_scores(self, s_c)
+        return s_c
+
+    def forward(self, s, s_c):
+        s_c = self.check(s, s_c)
         xp = get_array_module(s)
         j = xp.maximum(0, self.margin + s_c - s)
         self.cache = j

@@ -147,23 +147,51 @@ class Optimizer(ABC):
 
     # -- the step ------------------------------------------------------------------
     def step(self):
-        """Update every parameter that has a gradient, in place."""
-        for i, p in enumerate(self.params):
-            grad = p.grad
-            if grad is None:
-                continue
-            data = p.data
-            if grad.shape != data.shape:
-                raise ValueError(
-                    f"{type(self).__name__}.step: gradient of parameter {self._name(i)} has "
-                    f"shape {grad.shape}, expected {data.shape}"
-                )
+        """Update every parameter that has a gradient, in place.
+
+        All gradients are checked first (an array of the parameter's shape and a real
+        dtype), so a bad one leaves every parameter and counter as it was."""
+        work = self._checked_grads()
+        for i, data, grad in work:
             tmp = self._scratch[i].get("tmp")
             if tmp is None or tmp.dtype != data.dtype or type(tmp) is not type(data):
                 self._follow(i, data)  # first step, or the model moved (astype, device)
             state, scratch = self.state[i], self._scratch[i]
             state["step"] = state.get("step", 0) + 1
             self._update(data, grad, state, scratch)
+
+    def _checked_grads(self):
+        """[(index, data, grad)] for the parameters with a gradient, after checking each."""
+        who = f"{type(self).__name__}.step"
+        work = []
+        for i, p in enumerate(self.params):
+            grad = p.grad
+            if grad is None:
+                continue
+            data = p.data
+            if not _is_array(grad):
+                raise TypeError(
+                    f"{who}: expected the gradient of parameter {self._name(i)} as an array "
+                    f"of shape {data.shape}, got {V.show(grad)}"
+                )
+            if numpy.dtype(grad.dtype).kind not in "fiu":
+                raise TypeError(
+                    f"{who}: expected the gradient of parameter {self._name(i)} with a real "
+                    f"dtype, got dtype {grad.dtype}"
+                )
+            if grad.shape != data.shape:
+                raise ValueError(
+                    f"{who}: gradient of parameter {self._name(i)} has "
+                    f"shape {grad.shape}, expected {data.shape}"
+                )
+            if get_array_module(grad) is not get_array_module(data):
+                raise TypeError(
+                    f"{who}: the gradient of parameter {self._name(i)} lives on another "
+                    f"device ({type(grad).__module__}) than the parameter "
+                    f"({type(data).__module__})"
+                )
+            work.append((i, data, grad))
+        return work
 
     @abstractmethod
     def _update(self, data, grad, state, scratch):
@@ -228,6 +256,11 @@ class Optimizer(ABC):
                 f"{cls}.load_state_dict: expected a dict with 'state' and one 'param_groups' "
                 f"entry, as returned by state_dict()"
             ) from None
+        if not isinstance(group, dict) or not isinstance(saved_state, dict):
+            raise TypeError(
+                f"{cls}.load_state_dict: expected dicts under 'state' and 'param_groups', got "
+                f"{type(saved_state).__name__} and {type(group).__name__}"
+            )
         group = dict(group)
         indices = group.pop("params", None)
         if indices != list(range(len(self.params))):
@@ -243,14 +276,29 @@ class Optimizer(ABC):
         self._validate(group)
         new_state = [{} for _ in self.params]
         for i, saved in saved_state.items():
+            if isinstance(i, bool) or not isinstance(i, int | numpy.integer):
+                raise TypeError(f"{cls}.load_state_dict: expected int state keys, got {i!r}")
+            if not 0 <= i < len(self.params) or not isinstance(saved, dict):
+                raise ValueError(
+                    f"{cls}.load_state_dict: expected state entries {{index: dict}} with an "
+                    f"index in 0..{len(self.params) - 1}, got {i!r}: {V.show(saved)}"
+                )
             data = self.params[int(i)].data
             for k, v in saved.items():
-                if _is_array(v):
-                    if tuple(v.shape) != data.shape:
-                        raise ValueError(
-                            f"{cls}.load_state_dict: state {k!r} of parameter {self._name(int(i))}"
-                            f" has shape {tuple(v.shape)}, expected {data.shape}"
-                        )
+                where = f"state {k!r} of parameter {self._name(int(i))}"
+                if k == "step":
+                    V.positive_int(f"{cls}.load_state_dict", f"{where} (a step count)", v)
+                elif not _is_array(v) or numpy.dtype(v.dtype).kind not in "fi":
+                    raise TypeError(
+                        f"{cls}.load_state_dict: expected {where} as a real array of shape "
+                        f"{data.shape}, got {V.show(v)}"
+                    )
+                elif tuple(v.shape) != data.shape:
+                    raise ValueError(
+                        f"{cls}.load_state_dict: {where}"
+                        f" has shape {tuple(v.shape)}, expected {data.shape}"
+                    )
+                else:
                     v = _array_like(v, data)
                 new_state[int(i)][k] = v
         self.defaults = {k: group[k] for k in self.defaults}
@@ -520,8 +568,16 @@ class LRScheduler(ABC):
         return {"base_lr": self.base_lr, "last_epoch": self.last_epoch}
 
     def load_state_dict(self, state_dict: dict):
-        self.base_lr = float(state_dict["base_lr"])
-        self.last_epoch = int(state_dict["last_epoch"])
+        """Restore ``base_lr`` and ``last_epoch`` (both checked before either is set)."""
+        who = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict) or set(state_dict) != {"base_lr", "last_epoch"}:
+            raise ValueError(
+                f"{who}: expected a dict with the keys 'base_lr' and 'last_epoch' (as from "
+                f"state_dict()), got {V.show(state_dict)}"
+            )
+        base_lr = V.real(who, "base_lr", state_dict["base_lr"], low=0)
+        last_epoch = V.integer(who, "last_epoch", state_dict["last_epoch"], low=0)
+        self.base_lr, self.last_epoch = base_lr, last_epoch
         self.optimizer.lr = self._last_lr = self.lr_at(self.last_epoch)
 
     def __repr__(self):

@@ -34,8 +34,16 @@ class ConvergenceWarning(UserWarning):
     """The algorithm stopped at its epoch limit without converging."""
 
 
+def _as_float(who, name, a):
+    """``a`` as a float64 host array, or a TypeError naming the caller."""
+    try:
+        return np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{who}: expected {name} as a numeric array, got {V.show(a)}") from None
+
+
 def _check_X(who, X, width=None):
-    X = np.asarray(X, dtype=np.float64) if not isinstance(X, np.ndarray) else X
+    X = _as_float(who, "X", X) if not isinstance(X, np.ndarray) else X
     if X.ndim != 2:
         raise ValueError(f"{who}: expected X of shape (N, D), got shape {X.shape}")
     if X.shape[0] == 0:
@@ -164,7 +172,7 @@ class Adaline(_LinearUnit):
     def fit(self, X, t):
         """X (N, D), targets t (N,) real. Returns self."""
         X = _check_X("Adaline.fit", X)
-        t = np.asarray(t, dtype=np.float64)
+        t = _as_float("Adaline.fit", "targets t", t)
         if t.shape != (X.shape[0],) or not np.isfinite(t).all():
             raise ValueError(
                 f"Adaline.fit: expected finite targets of shape ({X.shape[0]},), got {t.shape}"

@@ -196,7 +196,10 @@ class EarlyStopping:
 def _as_data(what, a, dtype=None, where="Trainer.fit"):
     """``a`` as an array of the active backend (host data is moved once)."""
     if not hasattr(a, "shape") or not hasattr(a, "dtype"):
-        a = np.asarray(a)
+        try:
+            a = np.asarray(a)
+        except (TypeError, ValueError):  # ragged nested lists
+            raise TypeError(f"{where}: expected {what} as an array, got {V.show(a)}") from None
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{where}: expected numeric {what}, got dtype {a.dtype}")
     if dtype is not None and a.dtype.kind == "f":
@@ -225,7 +228,12 @@ def _check_xy(X, y, who="X, y", width=None, where="Trainer.fit"):
             f"set, got shape {tuple(X.shape)}"
         )
     if isinstance(X, np.ndarray) and X.dtype.kind == "f" and not np.isfinite(X).all():
-        raise ValueError(f"{where}: expected finite inputs, {who} contains NaN or inf")
+        raise V.NonFiniteError(f"{where}: expected finite inputs, {who} contains NaN or inf")
+    if isinstance(y, np.ndarray) and y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise V.NonFiniteError(
+            f"{where}: expected finite targets, the targets of {who} contain "
+            f"{int((~np.isfinite(y)).sum())} NaN/inf value(s) (check how they were made)"
+        )
 
 
 class Trainer:
@@ -288,10 +296,6 @@ class Trainer:
         if batch_size is not None:
             V.positive_int("Trainer", "batch_size (or None)", batch_size)
         epochs = V.integer("Trainer", "epochs", epochs, low=0)
-        if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-            raise TypeError(
-                f"Trainer: expected early_stopping=EarlyStopping(...), got {early_stopping!r}"
-            )
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.batch_size = None if batch_size is None else int(batch_size)
         self.epochs = epochs
@@ -299,11 +303,80 @@ class Trainer:
         self.rng = as_generator(rng, who="Trainer")
         self.scheduler, self.regularizer = scheduler, regularizer
         self.early_stopping = early_stopping
+        if not hasattr(callbacks, "__iter__") or isinstance(callbacks, str):
+            raise TypeError(
+                f"Trainer: expected callbacks as a list of callables, got {V.show(callbacks)}"
+            )
         self.callbacks = tuple(callbacks)
+        self._check_components("Trainer")
         self.progress = V.boolean("Trainer", "progress", progress)
         self.drop_last = V.boolean("Trainer", "drop_last", drop_last)
         self.stop_training = False
         self.history: History | None = None
+
+    # -- checks ---------------------------------------------------------------------
+    def _check_components(self, who):
+        """The parts called during training have the methods the loop calls."""
+        sched, reg, es = self.scheduler, self.regularizer, self.early_stopping
+        if sched is not None and not callable(getattr(sched, "step", None)):
+            raise TypeError(
+                f"{who}: expected scheduler as a schedule with step() (e.g. "
+                f"StepLR(optimizer, 10)) or None, got {V.show(sched)}"
+            )
+        if reg is not None and not (
+            callable(getattr(reg, "penalty", None)) and callable(getattr(reg, "backward", None))
+        ):
+            raise TypeError(
+                f"{who}: expected regularizer with penalty(model) and backward(model) (e.g. "
+                f"L2(1e-4)) or None, got {V.show(reg)}"
+            )
+        if es is not None and not isinstance(es, EarlyStopping):
+            raise TypeError(f"{who}: expected early_stopping=EarlyStopping(...), got {es!r}")
+        for k, cb in enumerate(self.callbacks):
+            if not callable(cb) or isinstance(cb, type):
+                raise TypeError(
+                    f"{who}: expected callbacks as callables cb(trainer, epoch, logs), "
+                    f"callback {k} is {V.show(cb)}"
+                )
+
+    def _probe(self, X, y, who, where="Trainer.fit"):
+        """Run the model on two examples in eval mode (no buffer, rng or weight changes)
+        and the loss's ``check`` on *all* targets against zero scores: shapes, dtypes and
+        label ranges of the whole set are checked before the first step, not at the batch
+        where they fail. (A loss without ``check`` is left to fail where it fails.)"""
+        with eval_mode(self.model):
+            out = self.model.forward(X[:2])
+        if not (hasattr(out, "shape") and hasattr(out, "dtype")):
+            raise TypeError(
+                f"{where}: expected model.forward to return an array, got {V.show(out)}"
+            )
+        check = getattr(self.loss, "check", None)
+        if not callable(check) or out.dtype.kind != "f":
+            return
+        xp = backend.get_array_module(out)
+        zeros = xp.broadcast_to(xp.zeros((1, *out.shape[1:]), out.dtype), (len(y), *out.shape[1:]))
+        try:
+            check(zeros, y)
+        except (TypeError, ValueError) as err:
+            raise type(err)(
+                f"{where}: the model outputs and the targets of {who} do not fit the loss: {err}"
+            ) from None
+
+    def _check_batches(self, n, bs):
+        """BatchNorm in training cannot normalise a batch of one example."""
+        sizes = {min(bs, n - i) for i in range(0, n, bs)}
+        if self.drop_last and n > bs:
+            sizes = {bs}
+        if 1 not in sizes:
+            return
+        from .layers import BatchNorm1d, _modules  # noqa: PLC0415
+
+        if any(isinstance(m, BatchNorm1d) and m.training for m in _modules(self.model)):
+            raise ValueError(
+                f"Trainer.fit: with N={n} and batch_size={self.batch_size} a batch holds a "
+                "single example, which BatchNorm1d cannot normalise in training; pass "
+                "drop_last=True or choose another batch_size"
+            )
 
     # -- helpers ------------------------------------------------------------------
     def _lr(self) -> float | None:
@@ -345,7 +418,9 @@ class Trainer:
         ``val=(X_val, y_val)`` is evaluated after every epoch. Returns the
         :class:`History` (also kept as ``self.history``).
         """
+        self._check_components("Trainer.fit")
         X, y = self._prepare(X, y, "X, y")
+        self._probe(X, y, "X, y")
         if val is not None:
             if not isinstance(val, (tuple, list)) or len(val) != 2:
                 raise TypeError(
@@ -357,6 +432,7 @@ class Trainer:
                     f"Trainer.fit: expected validation targets of shape {('M', *y.shape[1:])} "
                     f"like the training targets {tuple(y.shape)}, got {tuple(yv.shape)}"
                 )
+            self._probe(Xv, yv, "val")
         es = self.early_stopping
         if es is not None:
             if es.monitor.startswith("val") and val is None:
@@ -369,6 +445,7 @@ class Trainer:
         model, loss_fn, opt, reg = self.model, self.loss, self.optimizer, self.regularizer
         n = X.shape[0]
         bs = n if self.batch_size is None else min(self.batch_size, n)
+        self._check_batches(n, bs)
         stops = range(0, n - (n % bs if self.drop_last and n > bs else 0), bs)
         xp = backend.get_array_module(X)
         on_host = xp is np
@@ -502,7 +579,9 @@ class Trainer:
         Returns ``{'loss': float, 'acc': float or None}``; the loss is the mean over the
         examples, without the regularisation penalty. Runs in chunks of ``batch_size``.
         """
+        batch_size = V.positive_int("Trainer.evaluate", "batch_size", batch_size)
         X, y = self._prepare(X, y, "X, y", where="Trainer.evaluate")
+        self._probe(X, y, "X, y", where="Trainer.evaluate")
         return self._evaluate(X, y, batch_size)
 
     def _evaluate(self, X, y, batch_size=4096) -> dict:

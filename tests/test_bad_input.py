@@ -1,0 +1,325 @@
+"""Issue 13: wrong calls end in our ValueError/TypeError *before* anything changes.
+
+Each test makes one of the wrong calls students make, checks the error type and that
+the message names the callee, and checks that the object is exactly as it was (and
+still works). The property-based sweep over the whole API is test_bad_input_properties.py.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from nncourse import graph as G
+from nncourse import layers as L
+from nncourse import losses, optim
+from nncourse.data import PCAWhitening
+from nncourse.gradcheck import check_layer
+from nncourse.train import Trainer, TrainingDiverged
+from nncourse.validation import NonFiniteError
+
+
+def snapshot(*objs):
+    """Every array reachable from params/buffers/optimiser state, deep-copied."""
+    return copy.deepcopy(
+        [
+            (
+                getattr(o, "state_dict", lambda: None)(),
+                [s for s in getattr(o, "state", [])] if isinstance(o, optim.Optimizer) else None,
+            )
+            for o in objs
+        ]
+    )
+
+
+def same(a, b):
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b)
+    return a == b
+
+
+def mlp(seed=0, bn=False):
+    r = np.random.default_rng(seed)
+    mid = [L.BatchNorm1d(8)] if bn else []
+    return L.Sequential(L.Linear(2, 8, rng=r), *mid, L.ReLU(), L.Linear(8, 3, rng=r))
+
+
+class Param:
+    """A minimal parameter object (data, grad, name)."""
+
+    def __init__(self, data, grad=None, name="p"):
+        self.data, self.grad, self.name = data, grad, name
+
+
+# -- optimisers: all gradients checked before any update ---------------------------------
+
+
+OPTIMISERS = [
+    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
+    lambda ps: optim.Adam(ps),
+    lambda ps: optim.RMSprop(ps, momentum=0.5),
+    lambda ps: optim.Adagrad(ps),
+    lambda ps: optim.Adadelta(ps),
+]
+BAD_GRADS = [
+    (np.ones(5), ValueError, r"gradient of parameter 'b' has shape \(5,\), expected \(4,\)"),
+    ("0.1", TypeError, r"gradient of parameter 'b' as an array.*got '0.1' \(str\)"),
+    (np.ones(4, complex), TypeError, r"gradient of parameter 'b' with a real dtype.*complex"),
+    ([1.0, 2.0, 3.0, 4.0], TypeError, r"gradient of parameter 'b' as an array.*got \[1.0"),
+]
+
+
+@pytest.mark.parametrize("bad, exc, pattern", BAD_GRADS)
+@pytest.mark.parametrize("make", OPTIMISERS)
+def test_optimiser_step_checks_every_gradient_before_updating_any(make, bad, exc, pattern):
+    a = Param(np.ones((2, 3)), np.full((2, 3), 0.5), name="W")
+    b = Param(np.ones(4), np.ones(4), name="b")
+    opt = make([a, b])
+    opt.step()  # a real step first: the state then has buffers and counters
+    before = copy.deepcopy((a.data, b.data, opt.state))
+    b.grad = bad
+    with pytest.raises(exc, match=type(opt).__name__ + r"\.step: .*" + pattern):
+        opt.step()
+    assert same(before, (a.data, b.data, opt.state))  # 'W' (first) was not updated
+    b.grad = np.ones(4)
+    opt.step()  # still usable
+    assert not np.array_equal(a.data, before[0])
+    if "step" in opt.state[0]:  # SGD keeps no step counter
+        assert opt.state[0]["step"] == opt.state[1]["step"] == 2
+
+
+# -- Trainer.fit: everything checked before the first step ----------------------------------
+
+
+def blobs(n=40, seed=0):
+    r = np.random.default_rng(seed)
+    return r.standard_normal((n, 2)).astype(np.float32), r.integers(0, 3, n)
+
+
+def make_trainer(model, **kw):
+    kw.setdefault("epochs", 2)
+    kw.setdefault("batch_size", 8)
+    kw.setdefault("progress", False)
+    kw.setdefault("rng", 0)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    return Trainer(model, losses.SoftmaxCrossEntropyLoss(), opt, **kw)
+
+
+def fit_fails(model, exc, pattern, *args, trainer_kw=None, **fit_kw):
+    t = make_trainer(model, **(trainer_kw or {}))
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(exc, match=pattern):
+        t.fit(*args, **fit_kw)
+    after = model.state_dict()
+    assert all(np.array_equal(before[k], after[k]) for k in before), "weights changed"
+    return t
+
+
+def test_fit_label_out_of_range_in_the_last_batch_fails_before_training():
+    X, y = blobs()
+    y[-1] = 3  # only the last batch would see it
+    fit_fails(mlp(), ValueError, r"Trainer.fit: .*labels in \[0, 2\].*0 to 3", X, y)
+
+
+def test_fit_bad_validation_set_fails_before_training():
+    X, y = blobs()
+    Xv, yv = blobs(10, seed=1)
+    yv[3] = -1
+    fit_fails(mlp(), ValueError, r"Trainer.fit: .*val.*labels in \[0, 2\]", X, y, val=(Xv, yv))
+    fit_fails(mlp(), ValueError, r"validation inputs of width 2", X, y, val=(Xv[:, :1], yv))
+    fit_fails(mlp(), TypeError, r"val=\(X_val, y_val\)", X, y, val=Xv)
+
+
+@pytest.mark.parametrize(
+    "kw, exc, pattern",
+    [
+        (dict(scheduler="x"), TypeError, r"Trainer: expected scheduler .*step\(\).*got 'x'"),
+        (dict(callbacks=[1]), TypeError, r"Trainer: expected callbacks .*callback 0 is 1"),
+        (dict(callbacks=1), TypeError, r"Trainer: expected callbacks as a list"),
+        (dict(regularizer=0.1), TypeError, r"Trainer: expected regularizer with penalty"),
+        (dict(batch_size=True), TypeError, r"Trainer: .*batch_size.*got True \(bool\)"),
+        (dict(shuffle="yes"), TypeError, r"Trainer: expected shuffle=True or False"),
+        (dict(rng=-1), ValueError, r"Trainer: expected .*int seed >= 0.*-1"),
+    ],
+)
+def test_trainer_rejects_bad_components(kw, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        make_trainer(mlp(), **kw)
+
+
+def test_fit_rechecks_components_set_after_construction():
+    X, y = blobs()
+    model = mlp()
+    t = make_trainer(model)
+    t.scheduler = "x"
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(TypeError, match=r"Trainer.fit: expected scheduler"):
+        t.fit(X, y)
+    t.scheduler, t.callbacks = None, (1,)
+    with pytest.raises(TypeError, match=r"Trainer.fit: expected callbacks"):
+        t.fit(X, y)
+    assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_fit_batchnorm_last_batch_of_one_fails_before_training():
+    X, y = blobs(41)  # 41 = 5 * 8 + 1
+    t = fit_fails(
+        mlp(bn=True), ValueError, r"Trainer.fit: .*N=41 and batch_size=8.*drop_last=True", X, y
+    )
+    t.drop_last = True
+    assert t.fit(X, y).epochs == 2  # the advice works
+    make_trainer(mlp(), epochs=1).fit(X, y)  # no BatchNorm: a batch of one is fine
+
+
+def test_fit_nan_targets_name_the_targets_not_the_learning_rate():
+    model = L.Sequential(L.Linear(2, 1, rng=0))
+    X = np.ones((8, 2), np.float32)
+    t = np.ones((8, 1), np.float32)
+    t[5] = np.nan
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    trainer = Trainer(model, losses.MSELoss(), opt, epochs=1, progress=False)
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(NonFiniteError, match=r"Trainer.fit: expected finite targets") as e:
+        trainer.fit(X, t)
+    assert not isinstance(e.value, TrainingDiverged) and "learning rate" not in str(e.value)
+    assert all(np.array_equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_evaluate_rejects_a_non_positive_batch_size():
+    X, y = blobs()
+    with pytest.raises(ValueError, match=r"Trainer.evaluate: expected a positive int batch_size"):
+        make_trainer(mlp()).evaluate(X, y, batch_size=-1)  # returned loss 0, accuracy 0
+
+
+# -- losses --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loss", [losses.MSELoss(), losses.BCEWithLogitsLoss()], ids=repr)
+def test_real_valued_losses_reject_nan_targets(loss):
+    s = np.zeros((3, 1))
+    with pytest.raises(NonFiniteError, match=rf"{type(loss).__name__}.*expected finite targets"):
+        loss.forward(s, np.array([[0.0], [np.nan], [1.0]]))
+    assert loss.cache is None  # nothing was computed
+
+
+# -- state loading: the whole dict is checked, then assigned --------------------------------
+
+
+def test_layer_load_state_dict_checks_everything_first_and_does_not_broadcast():
+    bn = L.BatchNorm1d(3)
+    good = bn.state_dict()
+    new_gamma = np.full(3, 7.0, np.float32)  # a valid entry, checked before the bad one
+    for bad, exc, pattern in [
+        ({**good, "running_var": np.ones(4)}, ValueError, r"'running_var' of shape \(3,\)"),
+        ({k: v for k, v in good.items() if k != "beta"}, ValueError, r"missing \['beta'\]"),
+        ({**good, "gamma": 2.0}, TypeError, r"'gamma' as an array of shape \(3,\), got 2.0"),
+        ({**good, "gamma": np.float64(2.0)}, ValueError, r"'gamma' of shape \(3,\), got shape"),
+        ({**good, "extra": np.ones(3)}, ValueError, r"unexpected \['extra'\]"),
+        ({**good, "beta": np.full(3, np.nan)}, NonFiniteError, r"expected finite saved values"),
+        ([1, 2], TypeError, r"expected a dict"),
+    ]:
+        if isinstance(bad, dict) and hasattr(bad.get("gamma"), "shape") and bad["gamma"].ndim:
+            bad["gamma"] = new_gamma
+        with pytest.raises(exc, match=r"BatchNorm1d.load_state_dict: .*" + pattern):
+            bn.load_state_dict(bad)
+        assert same(bn.state_dict(), good)  # gamma (checked first) was not overwritten
+
+
+def test_sequential_load_state_dict_is_all_or_nothing():
+    model = mlp(bn=True)
+    good = model.state_dict()
+    bad = {k: v + 1 for k, v in good.items()}
+    bad["3.W"] = np.ones((2, 2))  # the last layer's entry is wrong
+    with pytest.raises(ValueError, match=r"Sequential.load_state_dict: expected '3.W' of shape"):
+        model.load_state_dict(bad)
+    assert same(model.state_dict(), good)
+    with pytest.raises(ValueError, match=r"Sequential.load_state_dict: unexpected keys \['7.W'\]"):
+        model.load_state_dict({**good, "7.W": np.ones(2)})
+    model.load_state_dict({k: v + 1 for k, v in good.items()})
+    assert np.array_equal(model.state_dict()["0.W"], good["0.W"] + 1)
+
+
+def test_optimiser_and_schedule_load_state_dict_check_before_assigning():
+    p = Param(np.ones(3), np.ones(3))
+    opt = optim.Adam([p])
+    opt.step()
+    good = opt.state_dict()
+    before = copy.deepcopy((opt.defaults, opt.state))
+    bad = copy.deepcopy(good)
+    bad["state"][0]["exp_avg"] = "zeros"
+    with pytest.raises(TypeError, match=r"Adam.load_state_dict: expected state 'exp_avg'"):
+        opt.load_state_dict(bad)
+    bad = copy.deepcopy(good)
+    bad["state"][0]["step"] = -1
+    with pytest.raises(ValueError, match=r"Adam.load_state_dict: .*step count"):
+        opt.load_state_dict(bad)
+    bad = copy.deepcopy(good)
+    bad["state"] = {5: {}}
+    with pytest.raises(ValueError, match=r"Adam.load_state_dict: .*index in 0..0, got 5"):
+        opt.load_state_dict(bad)
+    assert same(before, (opt.defaults, opt.state))
+    sched = optim.StepLR(optim.SGD([Param(np.ones(2))], lr=0.1), step_size=2)
+    bad_states = [
+        {"base_lr": "x", "last_epoch": 1},
+        {"base_lr": 0.1},
+        {"base_lr": 0.1, "last_epoch": -2},
+    ]
+    for bad_state in bad_states:
+        with pytest.raises((TypeError, ValueError), match=r"StepLR.load_state_dict"):
+            sched.load_state_dict(bad_state)
+        assert sched.last_epoch == 0 and sched.base_lr == 0.1 and sched.optimizer.lr == 0.1
+
+
+# -- construction ---------------------------------------------------------------------------
+
+
+def test_sequential_rejects_a_class_instead_of_an_instance():
+    with pytest.raises(TypeError, match=r"Sequential: layer 1 is the class ReLU.*ReLU\(\)"):
+        L.Sequential(L.Linear(3, 4), L.ReLU, L.Linear(4, 2))
+
+
+def test_pca_whitening_n_components_zero_is_rejected_and_leaves_it_unfitted():
+    with pytest.raises(ValueError, match=r"PCAWhitening: expected a positive int n_components"):
+        PCAWhitening(n_components=0)
+    pca = PCAWhitening(n_components=5)
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    with pytest.raises(ValueError, match=r"PCAWhitening.fit: expected n_components in 1..3"):
+        pca.fit(X)
+    assert pca.mean_ is None and pca.eigenvalues_ is None and pca.eigenvectors_ is None
+    pca.n_components = 2
+    assert pca.fit(X).transform(X).shape == (20, 2)
+
+
+def test_check_layer_h_zero_and_max_entries_zero():
+    x = np.ones((2, 3))
+    with pytest.raises(ValueError, match=r"check_layer: expected a finite step h > 0, got 0"):
+        check_layer(L.Tanh(), x, h=0)
+    with pytest.raises(ValueError, match=r"check_layer: expected a positive int max_entries"):
+        check_layer(L.Tanh(), x, max_entries=0)
+
+
+# -- the flow graph ---------------------------------------------------------------------------
+
+
+def test_graph_softmax_ce_rejects_label_minus_one():
+    s = G.Weight(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"SoftmaxCrossEntropy: expected labels in \[0, 2\]"):
+        G.forward(G.SoftmaxCrossEntropy(s, np.array([0, -1])))
+    with pytest.raises(TypeError, match=r"SoftmaxCrossEntropy: expected integer class labels"):
+        G.forward(G.SoftmaxCrossEntropy(s, np.array([0.0, 1.0])))
+
+
+def test_graph_add_and_matmul_shape_mismatch_messages():
+    a, b = G.Weight(np.ones((2, 3))), G.Weight(np.ones((4,)))
+    pattern = r"Add\(\).fprop: expected operands that broadcast.*\(2, 3\) and \(4,\)"
+    with pytest.raises(ValueError, match=pattern):
+        G.forward(a + b)
+    pattern = r"MatMul\(\).fprop: .*same K, got shapes \(2, 3\) and \(2, 3\)"
+    with pytest.raises(ValueError, match=pattern):
+        G.forward(a @ G.Weight(np.ones((2, 3))))
