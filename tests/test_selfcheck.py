@@ -100,3 +100,14 @@ def test_hidden_block_labels_are_never_listed():
     )
     assert selfcheck._written_labels(source) == ["seen"]
     assert selfcheck._written_labels("c.close(") == []  # unparsable source: nothing
+
+
+def test_assignment_limits_files_load():
+    """`check` and `grade` read notebooks/NN_name/autograder.json: each one must load."""
+    from pathlib import Path
+
+    from autograder.config import CONFIG_NAME, Limits
+
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    for path in sorted(notebooks.glob(f"*/{CONFIG_NAME}")):
+        Limits.load(path.parent)  # unknown names or bad values raise ValueError
