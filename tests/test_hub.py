@@ -1,0 +1,458 @@
+"""The course on a real JupyterHub: fetch, submit, collect, grade, feedback, in Chromium.
+
+One hub for the module (``deploy/hub/jupyterhub_config.py``, the real ``jupyterhub`` and
+``configurable-http-proxy``), on 127.0.0.1 with free ports, an instructor and two students
+with random names. As root every user is a real local account (``useradd``; removed at
+the end), so the single-user servers run as their user and the OS keeps students apart;
+otherwise every user runs under this account and the OS-isolation test skips.
+
+The loop, as people do it: student 1 logs in, opens the Assignments tab, fetches
+01_perceptron, fills the first solution cell, validates and submits from the tab; student 2
+submits the untouched notebook; student 2 cannot reach student 1's server, files or
+submission, and no student reaches formgrader; the instructor collects in formgrader, the
+grader account runs ``python -m autograder grade`` on nbgrader's collected folder, both
+scores show in formgrader, feedback is released from formgrader; student 1 fetches it and
+the page shows their tests without a line of the hidden tests.
+
+Skips, with the reason, only where Chromium, Node.js or the npm proxy are missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from browser_support import chromium, free_port, stop_process, wait_for_http
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "deploy" / "hub"))
+import course_hub as ch  # noqa: E402
+
+AID = "01_perceptron"
+SOURCE = REPO / "notebooks" / AID / f"{AID}.ipynb"
+UI_TIMEOUT = 120_000  # ms; a loaded 2-core machine starts a JupyterLab in 10-30 s
+
+# kernel execution through the user's own server (their browser session, the hub's proxy)
+RUN_IN_KERNEL = """
+async ([prefix, code]) => {
+  const xsrf = decodeURIComponent((document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1] || "");
+  const headers = {"X-XSRFToken": xsrf, "Content-Type": "application/json"};
+  const made = await fetch(prefix + "api/kernels", {method: "POST", headers, body: "{}"});
+  const kernel = await made.json();
+  const channels = "api/kernels/" + kernel.id + "/channels";
+  const ws = new WebSocket(prefix.replace(/^http/, "ws") + channels);
+  const msgId = "run-" + Math.random();
+  const out = [];
+  try {
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no answer: " + out.join(""))), 90000);
+      ws.onerror = () => reject(new Error("websocket error"));
+      ws.onopen = () => ws.send(JSON.stringify({
+        header: {msg_id: msgId, msg_type: "execute_request", username: "", session: msgId,
+                 version: "5.3"},
+        parent_header: {}, metadata: {}, channel: "shell", buffers: [],
+        content: {code, silent: false, store_history: false, user_expressions: {},
+                  allow_stdin: false, stop_on_error: true},
+      }));
+      ws.onmessage = (ev) => {
+        const m = JSON.parse(ev.data);
+        if (m.parent_header.msg_id !== msgId) return;
+        if (m.msg_type === "stream") out.push(m.content.text);
+        if (m.msg_type === "error") out.push(m.content.ename + ": " + m.content.evalue);
+        if (m.msg_type === "status" && m.content.execution_state === "idle") {
+          clearTimeout(timer); resolve();
+        }
+      };
+    });
+  } finally {
+    ws.close();
+    await fetch(prefix + "api/kernels/" + kernel.id, {method: "DELETE", headers});
+  }
+  return out.join("");
+}
+"""
+
+
+def first_exercise():
+    """(index, filled-in source, points) of the first solution cell and the grade cell after it."""
+    cells = json.loads(SOURCE.read_text())["cells"]
+    for i, cell in enumerate(cells):
+        meta = cell["metadata"].get("nbgrader", {})
+        if cell["cell_type"] == "code" and meta.get("solution") and not meta.get("grade"):
+            src = "".join(cell["source"])
+            filled = "\n".join(
+                line
+                for line in src.splitlines()
+                if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
+            )
+            grade = next(
+                c["metadata"]["nbgrader"]
+                for c in cells[i + 1 :]
+                if c["metadata"].get("nbgrader", {}).get("grade") and c["cell_type"] == "code"
+            )
+            return i, filled, float(grade["points"]), grade["grade_id"]
+    raise AssertionError(f"{SOURCE} has no solution cell")
+
+
+def hidden_test_lines() -> list[str]:
+    """Every non-trivial line between BEGIN/END HIDDEN TESTS in the source notebook."""
+    lines = []
+    for cell in json.loads(SOURCE.read_text())["cells"]:
+        for block in re.findall(
+            r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", "".join(cell["source"]), re.S
+        ):
+            lines += [ln.strip() for ln in block.splitlines() if len(ln.strip()) > 12]
+    assert lines, "the assignment has hidden tests"
+    return lines
+
+
+class Hub:
+    """The running hub, one logged-in browser page per user (created on first use)."""
+
+    def __init__(self, settings: ch.HubSettings, browser, proc):
+        self.s = settings
+        self.browser = browser
+        self.proc = proc
+        self.base = f"http://127.0.0.1:{settings.port}"
+        self.pages = {}
+
+    def page(self, name):
+        if name not in self.pages:
+            ctx = self.browser.new_context(viewport={"width": 1400, "height": 900})
+            page = ctx.new_page()
+            page.goto(f"{self.base}/hub/login", timeout=UI_TIMEOUT)
+            page.fill("#username_input", name)
+            page.fill("#password_input", self.s.password)
+            page.click("#login_submit")
+            page.wait_for_url(f"**/user/{name}/lab**", timeout=UI_TIMEOUT)
+            self.pages[name] = page
+        return self.pages[name]
+
+    def assignments_tab(self, name):
+        page = self.page(name)
+        if not page.url.endswith("/lab") and "/lab?" not in page.url:
+            page.goto(f"{self.base}/user/{name}/lab", timeout=UI_TIMEOUT)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click(timeout=UI_TIMEOUT)
+        page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
+        page.wait_for_selector("#released_assignments_list", timeout=UI_TIMEOUT)
+        return page
+
+    def fetch(self, name):
+        page = self.assignments_tab(name)
+        page.locator("#released_assignments_list .list_item", has_text=AID).locator(
+            "button", has_text="Fetch"
+        ).click(timeout=UI_TIMEOUT)
+        item = page.locator("#fetched_assignments_list .list_item", has_text=AID).first
+        item.wait_for(timeout=UI_TIMEOUT)
+        return page, item
+
+    def submit(self, page, item):
+        item.locator("button", has_text="Submit").click()
+        submitted = page.locator("#submitted_assignments_list .list_item", has_text=AID).first
+        submitted.wait_for(timeout=UI_TIMEOUT)
+        return submitted
+
+    def run_in_kernel(self, name, code) -> str:
+        return self.page(name).evaluate(RUN_IN_KERNEL, [f"{self.base}/user/{name}/", code])
+
+    def as_grader(self, argv, timeout=600):
+        return ch.run_as(self.s, self.s.grader, argv, cwd=self.s.course_dir, timeout=timeout)
+
+
+def _skip_reasons():
+    if shutil.which("node") is None:
+        return "Node.js is missing (apt-get install nodejs npm): configurable-http-proxy needs it"
+    if not ch.PROXY.exists():
+        return f"configurable-http-proxy is not installed: npm ci --prefix {ch.HERE}"
+    try:
+        import jupyterhub  # noqa: F401
+    except ImportError:
+        return "jupyterhub is not installed (pip install -e '.[dev]')"
+    return None
+
+
+def _use_accounts() -> bool:
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        return False
+    return not ch.hidden_ancestors(ch.needed_paths()) or shutil.which("bwrap") is not None
+
+
+def _user_pids(uids) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid in uids:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+@pytest.fixture(scope="module")
+def hub():
+    why = _skip_reasons()
+    if why:
+        pytest.skip(why)
+    with chromium() as browser:
+        accounts = _use_accounts()
+        tag = "t" + secrets.token_hex(3)
+        root = Path(tempfile.mkdtemp(prefix="nncourse-hub-", dir="/tmp"))
+        settings = ch.HubSettings(
+            hub_dir=str(root),
+            instructors=[f"{tag}-teach"],
+            students=[f"{tag}-s1", f"{tag}-s2"],
+            password=secrets.token_urlsafe(12),
+            accounts=accounts,
+            grader=f"{tag}-grader",
+            port=free_port(),
+            hub_port=free_port(),
+            proxy_api_port=free_port(),
+            service_port=free_port(),
+        )
+        names = [settings.grader, *settings.users]
+        proc = log = None
+        try:
+            ch.prepare(settings)
+            ch.release(settings, [AID])
+            env = dict(os.environ, NNCOURSE_HUB=str(settings.save()))
+            env["PATH"] = f"{ch.BIN}{os.pathsep}{env.get('PATH', '')}"
+            log_path = root / "jupyterhub.log"
+            log = open(log_path, "w")  # noqa: SIM115 (closed below)
+            proc = subprocess.Popen(
+                [str(ch.BIN / "jupyterhub"), "-f", str(ch.HERE / "jupyterhub_config.py")],
+                cwd=str(root),
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            base = f"http://127.0.0.1:{settings.port}"
+            wait_for_http(f"{base}/hub/health", proc, log_path, timeout=120)
+            # the course service (formgrader) answers through the proxy once it is up
+            wait_for_http(
+                f"{base}/services/{ch.COURSE_ID}/", proc, log_path, timeout=180, ok=(302, 200)
+            )
+            yield Hub(settings, browser, proc)
+        finally:
+            if proc is not None:
+                stop_process(proc, timeout=60)  # the hub stops servers, service and proxy
+            if log is not None:
+                log.close()
+            pid_file = root / "proxy.pid"
+            if pid_file.is_file():
+                try:
+                    os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+                except (ProcessLookupError, ValueError):
+                    pass
+            if accounts:
+                import pwd
+
+                uids = set()
+                for name in names:
+                    try:
+                        uids.add(pwd.getpwnam(name).pw_uid)
+                    except KeyError:
+                        pass
+                for pid in _user_pids(uids):  # only processes of this test's accounts
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                ch.remove_accounts(names)
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def test_student_fetches_fills_validates_and_submits(hub):
+    s1 = hub.s.students[0]
+    index, filled, _, grade_id = first_exercise()
+    page, item = hub.fetch(s1)
+    # fill the first solution cell in the notebook, in JupyterLab, and save
+    page.goto(f"{hub.base}/user/{s1}/lab/tree/{AID}/{AID}.ipynb", timeout=UI_TIMEOUT)
+    editor = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").nth(index)
+    editor = editor.locator(".cm-content")
+    editor.wait_for(timeout=UI_TIMEOUT)
+    assert "YOUR CODE HERE" in editor.inner_text()
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(filled)
+    page.keyboard.press("Control+S")
+    deadline = time.monotonic() + 60
+    while True:  # saved: the server's copy (contents API, as the student) has the solution
+        r = page.request.get(f"{hub.base}/user/{s1}/api/contents/{AID}/{AID}.ipynb")
+        assert r.status == 200, r.status
+        saved = "".join(r.json()["content"]["cells"][index]["source"])
+        if "YOUR CODE HERE" not in saved:
+            break
+        assert time.monotonic() < deadline, "the notebook was not saved"
+        page.wait_for_timeout(500)
+    assert saved.strip() == filled.strip()
+
+    page, item = hub.assignments_tab(s1), None
+    item = page.locator("#fetched_assignments_list .list_item", has_text=AID).first
+    item.locator("a.assignment-notebooks-link").click()
+    item.locator("button", has_text="Validate").click(timeout=UI_TIMEOUT)
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for(timeout=UI_TIMEOUT)
+    report = dialog.inner_text()
+    # the filled exercise passes; the run stops at the next, unfilled one
+    assert "Validation Results" in report and "failed" in report, report
+    assert f'Check("{grade_id}")' not in report, report
+    dialog.locator("button").last.click()
+    submitted = hub.submit(page, item)
+    assert "Fetch Feedback" in submitted.inner_text()
+
+
+def test_second_student_submits_untouched(hub):
+    page, item = hub.fetch(hub.s.students[1])
+    hub.submit(page, item)
+    inbound = hub.s.exchange / ch.COURSE_ID / "inbound"
+    owners = sorted(p.name.split("+")[0] for p in inbound.iterdir())
+    assert owners == sorted(hub.s.students), owners
+
+
+def test_students_cannot_reach_each_other_or_formgrader(hub):
+    s1, s2 = hub.s.students
+    page = hub.page(s2)
+    # another student's server (files, submission copies) is refused by the hub
+    for path in (f"api/contents/{AID}", f"api/contents/{AID}/{AID}.ipynb", "lab"):
+        r = page.request.get(f"{hub.base}/user/{s1}/{path}")
+        assert r.status == 403, (path, r.status, r.url)
+    assert page.request.get(f"{hub.base}/user/{s2}/api/contents/{AID}").status == 200
+    # formgrader: the course service refuses students; their own servers do not load it
+    for name in (s1, s2):
+        p = hub.page(name)
+        r = p.request.get(f"{hub.base}/services/{ch.COURSE_ID}/formgrader")
+        assert r.status == 403, (name, r.status, r.url)
+        assert p.request.get(f"{hub.base}/user/{name}/formgrader").status == 404
+
+
+def test_students_isolated_by_the_os(hub):
+    if not hub.s.accounts:
+        pytest.skip(
+            "not root: every user runs under one account (SimpleLocalProcessSpawner), "
+            "so the operating system cannot keep students apart"
+        )
+    s1, s2 = hub.s.students
+    inbound = hub.s.exchange / ch.COURSE_ID / "inbound"
+    (mine,) = [p for p in inbound.iterdir() if p.name.startswith(f"{s1}+")]
+    targets = {
+        "home": hub.s.home(s1),
+        "notebook": hub.s.home(s1) / AID / f"{AID}.ipynb",
+        "inbound": inbound,
+        "course": hub.s.course_dir,
+        "gradebook": hub.s.course_dir / "gradebook.db",
+    }
+    code = (
+        "import os\n"
+        f"for label, path in {json.dumps({k: str(v) for k, v in targets.items()})}.items():\n"
+        "    try:\n"
+        "        open(path).close() if os.path.isfile(path) else os.listdir(path)\n"
+        "        print(label, 'READABLE')\n"
+        "    except PermissionError:\n"
+        "        print(label, 'DENIED')\n"
+        "print('uid', os.getuid())\n"
+    )
+    out = hub.run_in_kernel(s2, code)
+    import pwd
+
+    assert f"uid {pwd.getpwnam(s2).pw_uid}" in out, out
+    for label in targets:
+        assert f"{label} DENIED" in out, out
+    # nbgrader hides a submission by a random suffix in a folder students cannot list
+    assert "+" in mine.name and len(mine.name.rsplit("+", 1)[1]) >= 8
+
+
+def test_instructor_collects_grades_and_releases_feedback(hub):
+    _, _, points, _ = first_exercise()
+    s1, s2 = hub.s.students
+    page = hub.page(hub.s.instructors[0])
+    page.goto(f"{hub.base}/services/{ch.COURSE_ID}/formgrader", timeout=UI_TIMEOUT)
+    row = page.locator("tr", has_text=AID)
+    row.locator("td.collect a").click(timeout=UI_TIMEOUT)
+    page.wait_for_selector("#success-modal", timeout=UI_TIMEOUT)
+    assert "Successfully collected" in page.locator("#success-modal").inner_text()
+    submitted = hub.s.course_dir / "submitted"
+
+    # grading reads nbgrader's collected layout as it is (timestamps kept)
+    result = hub.as_grader(
+        [str(ch.BIN / "python"), "-m", "autograder", "grade", AID,
+         "--submissions", str(submitted), "--course-dir", str(hub.s.course_dir),
+         "--workers", "2"],
+    )  # fmt: skip
+    assert re.search(rf"{s1}\s+{points:g} / ", result.stdout), result.stdout
+    assert re.search(rf"{s2}\s+0 / ", result.stdout), result.stdout
+    db = sqlite3.connect(f"file:{hub.s.course_dir / 'gradebook.db'}?mode=ro", uri=True)
+    with db:
+        rows = dict(
+            db.execute(
+                "SELECT student.id, submitted_assignment.timestamp FROM submitted_assignment"
+                " JOIN student ON student.id = submitted_assignment.student_id"
+            ).fetchall()
+        )
+    db.close()
+    for sid in (s1, s2):
+        stamp = (submitted / sid / AID / "timestamp.txt").read_text().strip()
+        assert rows[sid] and rows[sid].startswith(stamp[:19]), (sid, rows[sid], stamp)
+
+    # both scores in formgrader
+    page.goto(
+        f"{hub.base}/services/{ch.COURSE_ID}/formgrader/manage_submissions/{AID}",
+        timeout=UI_TIMEOUT,
+    )
+    page.wait_for_selector("td.score", timeout=UI_TIMEOUT)
+    scores = {}
+    for _ in range(60):
+        scores = {
+            r.locator("td.student-id").inner_text(): r.locator("td.score").inner_text()
+            for r in page.locator("tbody tr").all()
+            if r.locator("td.score").count()
+        }
+        if len(scores) == 2 and all("/" in v for v in scores.values()):
+            break
+        page.wait_for_timeout(500)
+    assert scores[s1].startswith(f"{points:g} / "), scores
+    assert scores[s2].startswith("0 / "), scores
+
+    # feedback: autograder's pages (no hidden tests), released through nbgrader
+    out = hub.as_grader([str(ch.BIN / "python"), str(ch.HERE / "course_hub.py"), "feedback", AID])
+    assert "2 feedback folder(s) ready" in out.stdout, out.stdout + out.stderr
+    page.goto(f"{hub.base}/services/{ch.COURSE_ID}/formgrader", timeout=UI_TIMEOUT)
+    page.locator("tr", has_text=AID).locator("td.release-feedback a").click(timeout=UI_TIMEOUT)
+    page.wait_for_selector("#success-modal", timeout=UI_TIMEOUT)
+    log = page.locator("#success-modal").inner_text()
+    assert "Successfully released feedback" in log, log
+    assert s1 in log and s2 in log, log
+
+
+def test_student_fetches_feedback_without_hidden_tests(hub):
+    _, _, points, grade_id = first_exercise()
+    s1 = hub.s.students[0]
+    page = hub.assignments_tab(s1)
+    item = page.locator("#submitted_assignments_list .list_item", has_text=AID).first
+    item.locator("button", has_text="Fetch Feedback").click(timeout=UI_TIMEOUT)
+    item.locator("a", has_text="view feedback").wait_for(timeout=UI_TIMEOUT)
+    listing = page.request.get(f"{hub.base}/user/{s1}/api/contents/{AID}/feedback").json()
+    (stamp,) = [entry["name"] for entry in listing["content"]]
+    view = page.context.new_page()
+    view.goto(f"{hub.base}/user/{s1}/files/{AID}/feedback/{stamp}/{AID}.html", timeout=UI_TIMEOUT)
+    text = view.locator("body").inner_text()
+    view.close()
+    assert s1 in text
+    assert re.search(rf"{grade_id}\s+{points:g} / {points:g}\s+passed", text), text[:2000]
+    assert "failed" in text  # the exercises left unfilled
+    leaked = [line for line in hidden_test_lines() if line in text]
+    assert leaked == [], leaked
