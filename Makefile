@@ -8,11 +8,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 PYTEST_ARGS ?=
+HUB_PORT ?= 8000
+HUB_PROXY := deploy/hub/node_modules/.bin/configurable-http-proxy
 # Jupyter refuses to run as root unless told to (containers, CI machines)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab playground test lint format bench slides clean
+.PHONY: help install lab playground hub test lint format bench slides clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -32,6 +34,13 @@ playground: install ## Serve the playground as a standalone web page (Voila) on 
 	$(BIN)/voila notebooks/playground_voila.ipynb --port=$(PORT) --Voila.ip=127.0.0.1 \
 		--VoilaConfiguration.extension_allowlist=@jupyter-widgets/jupyterlab-manager \
 		--VoilaConfiguration.extension_allowlist=@voila-dashboards/widgets-manager8
+
+$(HUB_PROXY): deploy/hub/package.json deploy/hub/package-lock.json
+	npm ci --prefix deploy/hub --no-audit --no-fund --loglevel=error
+	@touch $@
+
+hub: install $(HUB_PROXY) ## Demo course on JupyterHub (127.0.0.1:HUB_PORT): an instructor, three students
+	$(BIN)/python deploy/hub/demo.py --port $(HUB_PORT)
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .
