@@ -3,8 +3,9 @@
 Starts JupyterLab on a free loopback port with a random token (autosave off, settings and
 workspaces in a temporary folder, so the committed notebook is never written), opens
 ``notebooks/playground.ipynb`` in Debian's ``/usr/bin/chromium``, runs all cells, clicks Play
-in the playground and checks by screenshots of the decision-region image that it changes over
-time, that no cell raised and that the page logged no JavaScript errors.
+in the playground and checks by screenshots of the playground's picture that the network view
+and the decision regions change over time, that no cell raised and that the page logged no
+JavaScript errors.
 
 Needs ``apt-get install chromium`` and ``pip install playwright`` (never ``playwright
 install``: the system Chromium is used). Skips, with the reason, only when Chromium cannot
@@ -160,6 +161,10 @@ def test_playground_plays_in_jupyterlab(browser, lab):
         # the decision regions keep changing while it plays
         assert np.abs(a - b).mean() > 0.05, "no change after clicking Play"
         assert np.abs(b - c).mean() > 0.05, "the image stopped changing while playing"
+        # and so does the network view (unit heat maps and edges, the left 40 %)
+        left = slice(0, int(0.4 * a.shape[1]))
+        assert np.abs(a[:, left] - b[:, left]).mean() > 0.05, "the network view did not change"
+        assert np.abs(b[:, left] - c[:, left]).mean() > 0.05, "the network view stopped"
         # every cell ran without a Python error
         py_errors = page.locator("[data-mime-type='application/vnd.jupyter.error']")
         assert py_errors.count() == 0, py_errors.first.inner_text()

@@ -4,8 +4,10 @@
 hidden and only the playground widget shows. This test starts Voila the same way on a
 free loopback port, opens the page in Debian's ``/usr/bin/chromium`` (Playwright,
 ``executable_path``; see ``browser_support``), waits for the playground, clicks Play and
-checks by screenshots that the decision regions change over time and stop on Pause; that
-the page logged no JavaScript errors; and that it requested nothing outside 127.0.0.1.
+checks by screenshots that the decision regions and the network view (the unit heat maps
+on the left of the picture) change over time and stop on Pause; then chooses a unit for the
+large view and switches an input feature on, and sees the picture follow; that the page
+logged no JavaScript errors; and that it requested nothing outside 127.0.0.1.
 
 Voila 0.5's ``lab`` template links Font Awesome's CSS from cdn.jsdelivr.net in its
 ``<head>``; the same fonts are bundled in Voila's own JavaScript. Those two links are the
@@ -162,10 +164,29 @@ def test_playground_plays_in_voila(browser, voila):
         # the decision regions keep changing while it plays
         assert np.abs(a - b).mean() > 0.05, "no change after clicking Play"
         assert np.abs(b - c).mean() > 0.05, "the image stopped changing while playing"
+        # and so do the unit heat maps and edges of the network view (the left 40 %)
+        left = slice(0, int(0.4 * a.shape[1]))
+        assert np.abs(a[:, left] - b[:, left]).mean() > 0.05, "the network view did not change"
+        assert np.abs(b[:, left] - c[:, left]).mean() > 0.05, "the network view stopped"
         assert epoch_playing >= epoch_before + 5, (epoch_before, epoch_playing)
         # and stop on Pause
         p, q = (pixels(s) for s in paused)
         assert np.array_equal(p, q), "the image still changes after Pause"
+
+        # choosing a unit shows it large, with its incoming weights listed under the picture
+        page.locator(".widget-dropdown", has_text="large view").locator("select").select_option(
+            "h1.1"
+        )
+        page.locator(".nncourse-unit-info", has_text="h1.1").wait_for(timeout=30_000)
+        page.wait_for_timeout(500)  # the frame follows the unit info in the same update
+        chosen = pixels(frame.screenshot())
+        assert np.abs(chosen - q).mean() > 0.05, "the picture did not change for the chosen unit"
+        # an input feature switched on: a new network, one more input drawn
+        page.locator(".nncourse-feature", has_text="x1 x2").click()
+        page.get_by_text("features x1, x2, x1 x2").wait_for(timeout=30_000)
+        page.wait_for_timeout(500)
+        wider = pixels(frame.screenshot())
+        assert np.abs(wider[:, left] - chosen[:, left]).mean() > 0.05, "no new input drawn"
     except Exception:
         shot = Path(os.environ.get("NNCOURSE_BROWSER_SHOT", "/tmp/nncourse_voila_failure.png"))
         page.screenshot(path=str(shot), full_page=True)

@@ -1,7 +1,9 @@
 """nncourse.widgets driven from code: set controls, click buttons, step, compare frames."""
 
 import asyncio
+import io
 
+import matplotlib
 import numpy as np
 import pytest
 
@@ -145,6 +147,146 @@ def test_control_changes_are_debounced_in_an_event_loop():
     assert calls == [1]
     X, _ = wd.DATASETS["xor"](300, 0.3, np.random.default_rng(0))
     assert np.allclose(np.sort(np.r_[pg.X_train, pg.X_test], axis=0), np.sort(X, axis=0), atol=1e-6)
+
+
+def _png_rgb(png: bytes) -> np.ndarray:
+    from PIL import Image  # noqa: PLC0415
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+
+
+def test_unit_heat_maps_are_the_layer_outputs_on_the_grid():
+    pg = wd.playground(features=("x1", "x2", "x1 x2"), hidden="5, 3", resolution=24, seed=2)
+    pg.step(3)
+    pg.render()
+    # the same numbers, computed directly from the weights in float64
+    X = pg.grid.astype(np.float64)
+    W1, W2, W3 = (l.params["W"].astype(np.float64) for l in pg.model.layers[::2])
+    b1, b2, b3 = (l.params["b"].astype(np.float64) for l in pg.model.layers[::2])
+    phi = np.c_[X[:, 0], X[:, 1], X[:, 0] * X[:, 1]]
+    h1 = np.tanh(phi @ W1.T + b1)
+    h2 = np.tanh(h1 @ W2.T + b2)
+    score = h2 @ W3.T + b3
+    res = pg.resolution
+    for column, direct in zip(pg.unit_maps, [phi, h1, h2, score]):
+        assert column.shape == (direct.shape[1], res, res)
+        assert np.allclose(column, direct.T.reshape(-1, res, res), atol=1e-5)
+    # a map is the plane seen from below: row i is y = grid y_i, column j is x = grid x_j
+    g = np.unique(pg.grid[:, 0])
+    assert np.allclose(pg.unit_map("x1")[5], g) and np.allclose(pg.unit_map("x2")[:, 7], g)
+    assert np.allclose(pg.unit_map("h1.2"), h1[:, 1].reshape(res, res), atol=1e-5)
+    assert np.allclose(pg.predict_proba(pg.grid), 1 / (1 + np.exp(-score.ravel())), atol=1e-5)
+
+    # each tile is its unit's map in the RdBu colours (nearest grid cell per pixel), and the
+    # tile is what the frame shows at that place
+    frame = _png_rgb(pg.frame)
+    rdbu = matplotlib.colormaps["RdBu"]
+    s = pg.network.tile_size
+    pick = ((np.arange(s) + 0.5) * res / s).astype(int)
+    for name in ("x1 x2", "h1.2", "h2.3", "output"):
+        values = pg.unit_map(name)[pick][:, pick]
+        if name == "output":
+            t = 1 / (1 + np.exp(-values))
+        else:
+            t = 0.5 + 0.5 * values / max(1.0, np.abs(pg.unit_map(name)).max())
+        tile = pg.network.tile(name)
+        assert np.array_equal(tile, rdbu(t, bytes=True)), name
+        rgba, x, y = pg.network.tiles.blocks[pg.network._tile_of[name]]
+        top = frame.shape[0] - y - s
+        shown = frame[top : top + s, x : x + s][::-1]
+        assert np.array_equal(shown, tile[..., :3]), name
+
+
+def test_choosing_a_unit_shows_it_large_with_its_incoming_weights():
+    pg = wd.playground(hidden="4, 3", seed=1)
+    pg.step(2)
+    pg.render()
+    frame = pg.frame
+    pg.controls["unit"].value = "h2.3"
+    assert pg.frame != frame and pg.network.selected == "h2.3"
+    sources, w, b = pg.incoming("h2.3")
+    W2, b2 = pg.model.layers[2].params["W"], pg.model.layers[2].params["b"]
+    assert sources == ["h1.1", "h1.2", "h1.3", "h1.4"]
+    assert np.array_equal(w, W2[2]) and b == pytest.approx(float(b2[2]))
+    info = pg.unit_info.value
+    assert "h2.3" in info and all(f"{wi:+.3f}" in info for wi in w)
+    # the large view is that unit's map: its corner pixels are the corner cells, coloured
+    # as the decision surface is (RdBu at 75 % over white)
+    values = pg.unit_map("h2.3")
+    t = 0.5 + 0.5 * values / max(1.0, np.abs(values).max())
+    rgba, _, _ = pg._surface.blocks[0]
+    for (i, j), (pi, pj) in [((0, 0), (0, 0)), ((-1, -1), (-1, -1))]:
+        rdbu = np.array(matplotlib.colormaps["RdBu"](t[i, j], bytes=True), dtype=float)
+        expected = 0.75 * rdbu[:3] + 0.25 * 255
+        assert np.abs(rgba[pi, pj, :3] - expected).max() <= 0.5
+    assert "h2.3" in pg._title.get_text()
+    # an input feature has no incoming weights; an unknown unit is an error in the status
+    pg.choose_unit("x2")
+    assert pg.incoming("x2") is None and "no incoming weights" in pg.unit_info.value
+    with pytest.raises(ValueError, match="unknown unit"):
+        pg.choose_unit("h9.1")
+    # a new network keeps the choice when the unit still exists, else falls back to output
+    pg.controls["unit"].value = "h2.3"
+    pg.controls["hidden"].value = "4, 2"
+    assert pg.controls["unit"].value == "output" and "h2.3" not in pg.controls["unit"].options
+
+
+def test_toggling_a_feature_changes_the_models_input_width():
+    pg = wd.playground(dataset="xor", hidden="8", seed=0)
+    assert pg.model.layers[0].params["W"].shape == (8, 2)
+    pg.controls["x1 x2"].value = True
+    assert pg.model.layers[0].params["W"].shape == (8, 3) and pg.epoch == 0
+    assert pg.feature_map.names == ("x1", "x2", "x1 x2")
+    assert np.allclose(pg.F_train[:, 2], pg.X_train[:, 0] * pg.X_train[:, 1])
+    assert pg.network.columns[0] == ["x1", "x2", "x1 x2"]
+    assert "x1 x2" in pg.controls["unit"].options
+    pg.set(**{"x1": False, "x2": False, "sin x1": True})  # one new model for the three
+    assert pg.feature_map.names == ("x1 x2", "sin x1")
+    assert pg.model.layers[0].params["W"].shape == (8, 2)
+    model = pg.model
+    pg.set(**{"x1 x2": False, "sin x1": False})  # no feature left: refused, model kept
+    assert "at least one feature" in pg.status.value and pg.model is model
+
+
+def test_the_xor_features_replace_the_hidden_layer():
+    """01_perceptron's lesson, live: no hidden layer fails on XOR in (x1, x2) and
+    succeeds on the single feature x1 x2."""
+
+    def accuracy(features):
+        pg = wd.playground(dataset="xor", hidden="", features=features, lr=0.3, seed=0)
+        pg.step(30)
+        return ((pg.predict_proba(pg.X_test) > 0.5) == (pg.y_test.ravel() > 0.5)).mean()
+
+    assert accuracy(("x1", "x2")) < 0.75
+    assert accuracy(("x1 x2",)) > 0.95
+
+
+def test_network_view_on_off_and_blitted_frames_equal_full_draws():
+    pg = wd.playground(seed=3)
+    pg.step(2)
+    pg.render()
+    blitted = _png_rgb(pg.render())
+    pg._background = None  # forces a full draw of the same state
+    assert np.array_equal(_png_rgb(pg.render()), blitted)
+    wide = blitted.shape[1]
+    pg.controls["network"].value = False
+    narrow = _png_rgb(pg.frame)
+    assert narrow.shape[1] < wide and not pg.ax_net.get_visible()
+    pg.step()
+    pg.render()
+    again = _png_rgb(pg.frame)
+    pg._background = None
+    assert np.array_equal(_png_rgb(pg.render()), again)
+    pg.controls["network"].value = True
+    assert _png_rgb(pg.frame).shape[1] == wide
+
+
+def test_wide_layers_draw_their_first_units_and_say_how_many_more():
+    pg = wd.playground(hidden="20", resolution=16)
+    assert len(pg.network.columns[1]) == pg.network.max_units
+    texts = [t.get_text() for t in pg.ax_net.texts]
+    assert f"+{20 - pg.network.max_units} more" in texts
+    assert len(pg.network.edge_index) == 2 * pg.network.max_units + pg.network.max_units
 
 
 # ----------------------------------------------------------------------------- activations
