@@ -201,7 +201,12 @@ def _explain_close(got, expected, params):
         return f"expected shape {exp_arr.shape}, got shape {got_arr.shape}"
     rtol, atol = params["rtol"], params["atol"]
     bad = int(np.count_nonzero(~np.isfinite(got_arr)))
-    if bad and np.all(np.isfinite(exp_arr)):
+    if np.isnan(exp_arr).any():  # NaN never passes: the cell computed it from broken state
+        detail = (
+            "the expected value itself contains NaN (not a number): the test computes it from "
+            "results of your earlier code, which are broken; fix those first"
+        )
+    elif bad and np.all(np.isfinite(exp_arr)):
         what = "a NaN or infinite value" if got_arr.size == 1 else f"{bad} of {got_arr.size} values"
         detail = (
             f"your result has {what} (NaN: not a number, or inf) where a finite number is "

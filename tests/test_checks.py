@@ -181,6 +181,9 @@ def test_exception_text_and_nan_are_named_plainly(monkeypatch):
     assert "2 of 3 values (NaN: not a number, or inf)" in text and "overflow" in text
     assert "got:      [0.5 nan inf]" in text  # the values are still shown
     assert "not a finite number" in failure(monkeypatch, "at_least", float("nan"), 0.5)
+    # 08's eval-mode mistake: the visible expected value came from broken running statistics
+    text = failure(monkeypatch, "close", [[0.1, 0.2]], [[np.nan, np.nan]])
+    assert "the expected value itself contains NaN" in text and "expected: [[nan nan]]" in text
     assert "got 2 numbers (shape (2,)) instead of one" in failure(
         monkeypatch, "at_most", [1.0, 2.0], 3.0
     )
