@@ -25,6 +25,10 @@ monkeypatch anything there). The trusted grader (``autograder.key``) compares th
 the graded notebook with an *answer key*: the records of the instructor's source notebook,
 executed at release time, with the tolerances stored there. To forge a record a student has to
 produce the right value, which is the exercise.
+
+Each kind of check (``close``, ``equal``, ...) is one entry of :data:`KINDS`: its decision and
+its failure message, used alike by the kernel and by the grader, next to each other; the
+:class:`Check` method of the same name only says what is recorded.
 """
 
 from __future__ import annotations
@@ -161,7 +165,7 @@ class Kind:
 
 
 def not_a_number(value) -> str:
-    """ "got ...", said plainly, for a value that is not a number or an array of numbers.
+    """Say plainly what came instead of a number or an array of numbers ("got None: ...").
 
     Takes a kernel value or a decoded record value (``("repr", text)``); the grader uses it
     too, so it only describes the student's value, never an expected one.

@@ -8,7 +8,9 @@ a clean sandboxed kernel with ``AUTOGRADER_KEY_RUN=1``) into::
 
 ``score_notebook(nb, key)`` decides, outside the student's kernel, how many points each grade
 cell of an executed submission earns: all-or-nothing per cell, only if the cell has no error
-output and every key label has exactly one matching record in that cell's outputs.
+output and every key label has exactly one matching record in that cell's outputs. It also
+says, per check, "passed", "failed" or "not run" (see ``score_cell``), which feedback, the
+report and the marker files carry.
 """
 
 from __future__ import annotations
