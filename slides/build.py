@@ -1,10 +1,11 @@
 """Build the lecture decks in ``slides/`` into reveal.js HTML that works offline.
 
-    python slides/build.py                    # every deck -> slides/_build/NN_topic.slides.html
-    python slides/build.py 04_backprop        # one deck (name with or without .ipynb)
+    python slides/build.py                    # every deck -> slides/_build/NN_name.slides.html
+    python slides/build.py 03_mlp             # one deck (name with or without .ipynb)
     python slides/build.py --out DIR          # somewhere else (vendor files stay where they are)
 
-For each deck ``slides/NN_topic.ipynb`` (committed without outputs) the script
+For each deck ``slides/NN_name.ipynb`` (named after the assignment it prepares, or
+``NN_name_part.ipynb`` when an assignment has two decks; committed without outputs) the script
 
 1. executes the notebook in a fresh kernel (working directory ``slides/``), so every
    figure is drawn by the ``nncourse`` code in the deck itself;
@@ -56,7 +57,7 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # colours in kernel tracebacks
 
 
 def deck_paths(names=None) -> list[Path]:
-    """The deck notebooks ``slides/NN_topic.ipynb``, sorted; ``names`` selects some."""
+    """The deck notebooks ``slides/NN_name*.ipynb``, sorted; ``names`` selects some."""
     decks = sorted(p for p in SLIDES_DIR.glob("[0-9][0-9]_*.ipynb"))
     if not names:
         return decks
@@ -149,7 +150,7 @@ def build(names=None, out_dir: Path = BUILD_DIR, vendor_dir: Path = VENDOR_DIR) 
     out_dir, vendor_dir = Path(out_dir).resolve(), Path(vendor_dir).resolve()
     decks = deck_paths(names)
     if not decks:
-        raise RuntimeError(f"build.py: no decks (NN_topic.ipynb) in {SLIDES_DIR}")
+        raise RuntimeError(f"build.py: no decks (NN_name.ipynb) in {SLIDES_DIR}")
     ensure_vendor(vendor_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, failed = [], []
