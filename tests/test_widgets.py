@@ -315,6 +315,90 @@ def test_activation_explorer_shades_dead_and_saturated_regions():
     assert ex.values["g"][0] == pytest.approx(2.0 * np.expm1(-4.0), rel=1e-6)
 
 
+class _Swish(L._Activation):
+    """x sigmoid(beta x): a stand-in for an activation added to the registry."""
+
+    name = "swish"
+    function = staticmethod(lambda x, beta=1.5: x / (1 + np.exp(-beta * x)))
+    derivative = staticmethod(
+        lambda x, beta=1.5: (s := 1 / (1 + np.exp(-beta * x))) + beta * x * s * (1 - s)
+    )
+    param_ranges = {"beta": (0.5, 4.0, 0.1)}
+
+    def __init__(self, beta=1.5):
+        super().__init__()
+        self.beta = beta
+
+    def _kwargs(self):
+        return {"beta": self.beta}
+
+
+def test_every_explorer_offers_the_activation_registry(monkeypatch):
+    assert wd.ACTIVATION_LAYERS is L.ACTIVATIONS
+    menus = [
+        wd.activation_explorer().controls["function"],
+        wd.playground(resolution=8).controls["activation"],
+        wd.init_explorer(depth=1, width=10).controls["activation"],
+    ]
+    assert all(list(m.options) == list(L.ACTIVATIONS) for m in menus)
+    # one class added to the registry is enough: menus, slider and range follow
+    monkeypatch.setitem(L.ACTIVATIONS, "swish", _Swish)
+    ex = wd.activation_explorer("swish", x_range=(-2.0, 2.0))
+    assert "swish" in ex.controls["function"].options and ex.params() == {"beta": 1.5}
+    beta = ex.controls["beta"]
+    assert (beta.min, beta.max, beta.step, beta.disabled) == (0.5, 4.0, 0.1, False)
+    beta.value = 3.0
+    x = ex.values["x"]
+    assert np.allclose(ex.values["g"], x / (1 + np.exp(-3.0 * x)))
+    ex.controls["function"].value = "elu"
+    assert beta.disabled and ex.params() == {"alpha": 1.0}
+    pg = wd.playground(activation="swish", hidden="3", resolution=8)
+    assert isinstance(pg.model.layers[1], _Swish)
+
+
+def test_activation_sliders_take_the_selected_classs_ranges():
+    ex = wd.activation_explorer("elu")
+    alpha = ex.controls["alpha"]
+    assert (alpha.min, alpha.max) == L.ELU.param_ranges["alpha"][:2]
+    alpha.value = 2.5
+    ex.controls["function"].value = "prelu"  # the same name, another class and range
+    assert (alpha.min, alpha.max, alpha.step) == L.PReLU.param_ranges["alpha"]
+    assert alpha.value == 0.25  # 2.5 is out of PReLU's range: the function's default
+    assert np.allclose(
+        ex.values["g"][ex.values["x"] < 0], 0.25 * ex.values["x"][ex.values["x"] < 0]
+    )
+    alpha.value = 0.5
+    ex.controls["function"].value = "elu"
+    assert alpha.value == 0.5 and (alpha.min, alpha.max) == L.ELU.param_ranges["alpha"][:2]
+
+
+def test_playground_predicts_in_eval_mode_and_gives_every_layer_its_mode_back():
+    pg = wd.playground(hidden="4, 4", resolution=8)
+    pg.model.layers[1].eval()  # one layer frozen in eval mode inside a training model
+    calls = []
+    original = pg.model.layers[3].forward
+
+    def spy(x):
+        calls.append(pg.model.layers[3].training)
+        return original(x)
+
+    pg.model.layers[3].forward = spy
+    pg.render()
+    assert calls and not any(calls)  # the grid went through in eval mode
+    assert pg.model.training and pg.model.layers[0].training and pg.model.layers[3].training
+    assert not pg.model.layers[1].training  # and the frozen one stays frozen
+
+
+def test_seeds_go_through_as_generator():
+    with pytest.raises(ValueError, match="playground"):
+        wd.playground(seed=-1)
+    with pytest.raises(ValueError, match="mlp"):
+        wd.mlp([2, 3, 1], rng=-2)
+    a, b = (wd.playground(seed=5, resolution=8) for _ in range(2))
+    assert np.array_equal(a.X_train, b.X_train)
+    assert all(np.array_equal(p, q) for p, q in zip(weights(a.model), weights(b.model)))
+
+
 # ----------------------------------------------------------------------------- init
 
 

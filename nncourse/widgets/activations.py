@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import inspect
+
 import ipywidgets as W
 import numpy as np
 from matplotlib.colors import ListedColormap
 
-from .. import functional as F
+from .. import layers as L
 from ..backend import to_numpy
 from .base import FigureView, dropdown, slider
 
-_ACT_PARAM_RANGES = {
-    "negative_slope": (0.0, 0.5, 0.01),
-    "alpha": (0.1, 3.0, 0.1),
-    "min_val": (-3.0, -0.1, 0.1),
-    "max_val": (0.1, 3.0, 0.1),
-}
+
+def _hyper_parameters() -> dict:
+    """Every hyper-parameter name of the activations in ``layers.ACTIVATIONS`` -> the first
+    class that has it (one slider per name; while an activation is selected, its own
+    ``param_ranges`` set the slider's range)."""
+    first = {}
+    for cls in L.ACTIVATIONS.values():
+        for pname in cls.param_ranges:
+            first.setdefault(pname, cls)
+    return first
+
+
+def _defaults(cls) -> dict:
+    """The hyper-parameters' default values: those of the activation's function."""
+    params = inspect.signature(cls.function).parameters.values()
+    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
 
 
 class ActivationExplorer(FigureView):
@@ -23,24 +35,26 @@ class ActivationExplorer(FigureView):
 
     def __init__(self, name="sigmoid", x_range=(-6.0, 6.0), threshold=0.05):
         super().__init__(figsize=(7.0, 3.6))
-        if name not in F.ACTIVATIONS:
+        if name not in L.ACTIVATIONS:
             raise ValueError(
-                f"activation_explorer: unknown activation {name!r}; one of {list(F.ACTIVATIONS)}"
+                f"activation_explorer: unknown activation {name!r}; one of {list(L.ACTIVATIONS)}"
             )
         c = self.controls
-        c["function"] = dropdown("function", list(F.ACTIVATIONS), name)
+        c["function"] = dropdown("function", list(L.ACTIVATIONS), name)
         c["x_range"] = slider(
             W.FloatRangeSlider, "x range", value=x_range, min=-12, max=12, step=0.5
         )
         c["threshold"] = slider(
             W.FloatLogSlider, "saturated if |g'| <", value=threshold, base=10, min=-3, max=-0.5
         )
-        for pname, (lo, hi, step) in _ACT_PARAM_RANGES.items():
-            default = next(
-                (d[pname] for _, _, d in F.ACTIVATIONS.values() if pname in d), (lo + hi) / 2
-            )
-            c[pname] = slider(W.FloatSlider, pname, value=default, min=lo, max=hi, step=step)
-        self._observe(list(c), self.render, wait=0.1)
+        self.hyper_parameters = list(_hyper_parameters())
+        for pname, cls in _hyper_parameters().items():
+            lo, hi, step = cls.param_ranges[pname]
+            value = _defaults(cls)[pname]
+            c[pname] = slider(W.FloatSlider, pname, value=value, min=lo, max=hi, step=step)
+        self._configure_sliders()
+        self._observe(["function"], self._function_changed, wait=0.1)
+        self._observe([k for k in c if k != "function"], self.render, wait=0.1)
 
         ax = self.ax = self.figure.add_axes((0.09, 0.13, 0.88, 0.78))
         (self._f_line,) = ax.plot([], [], lw=2, label="g(x)")
@@ -64,22 +78,53 @@ class ActivationExplorer(FigureView):
         ax.fill_between([], [], color=(0.8, 0.1, 0.1, 0.25), label="dead (g' = 0)")
         ax.legend(loc="upper left", fontsize="small")
         ax.set_xlabel("pre-activation x")
-        params = W.VBox([c[p] for p in _ACT_PARAM_RANGES])
+        params = W.VBox([c[p] for p in self.hyper_parameters])
         left = W.VBox([c["function"], c["x_range"], c["threshold"]])
         self.children = [W.HBox([left, params]), self.image, self.status]
         self.render()
 
+    @property
+    def activation(self):
+        """The selected activation's layer class (``name``, ``function``, ``derivative``,
+        ``param_ranges``)."""
+        return L.ACTIVATIONS[self.controls["function"].value]
+
     def params(self) -> dict:
         """Keyword parameters of the selected function, from the sliders."""
-        _, _, defaults = F.ACTIVATIONS[self.controls["function"].value]
-        return {k: float(self.controls[k].value) for k in defaults}
+        return {k: float(self.controls[k].value) for k in self.activation.param_ranges}
+
+    def _configure_sliders(self):
+        """The selected activation's sliders get its ranges (a value outside the range goes
+        back to the function's default); the other activations' sliders are disabled."""
+        cls, outer = self.activation, self._held
+        self._held = [] if outer is None else outer  # these changes make no update of their own
+        try:
+            for pname in self.hyper_parameters:
+                s = self.controls[pname]
+                s.disabled = pname not in cls.param_ranges
+                if s.disabled:
+                    continue
+                lo, hi, step = cls.param_ranges[pname]
+                value = s.value
+                if lo > s.max:  # keep min <= max at every step
+                    s.max, s.min = hi, lo
+                else:
+                    s.min, s.max = lo, hi
+                s.step = step
+                # a value outside the new range goes back to the function's default
+                s.value = value if lo <= value <= hi else _defaults(cls)[pname]
+        finally:
+            if outer is None:
+                self._held = None
+
+    def _function_changed(self):
+        self._configure_sliders()
+        self.render()
 
     def _draw(self):
         c = self.controls
-        name = c["function"].value
-        g, dg, defaults = F.ACTIVATIONS[name]
-        for pname in _ACT_PARAM_RANGES:
-            c[pname].disabled = pname not in defaults
+        cls = self.activation
+        name, g, dg = cls.name, cls.function, cls.derivative
         kw = self.params()
         lo, hi = c["x_range"].value
         x = np.linspace(lo, hi, 601)
@@ -105,9 +150,10 @@ class ActivationExplorer(FigureView):
 
 
 def activation_explorer(name="sigmoid", x_range=(-6.0, 6.0), threshold=0.05):
-    """An activation g and its derivative g' over ``x_range``, from
-    ``nncourse.functional.ACTIVATIONS``; grey where the unit is saturated
+    """An activation g and its derivative g' over ``x_range``, from the activation layers'
+    registry ``nncourse.layers.ACTIVATIONS``; grey where the unit is saturated
     (``|g'| < threshold``: gradients vanish), red where it is dead (``g' = 0``).
-    Sliders set the function's parameters (leaky slope, ELU alpha, hardtanh limits).
+    Sliders set the function's parameters (leaky slope, ELU alpha, hardtanh limits, PReLU
+    slope) within each class's ``param_ranges``.
     ``.values`` holds the arrays drawn (x, g, dg, saturated, dead)."""
     return ActivationExplorer(name, x_range, threshold)

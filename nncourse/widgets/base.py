@@ -17,17 +17,9 @@ from matplotlib.figure import Figure
 from .. import layers as L
 from .. import optim
 
-# Activation name (as in ``functional.ACTIVATIONS``) -> the layer class that applies it.
-ACTIVATION_LAYERS = {
-    "relu": L.ReLU,
-    "tanh": L.Tanh,
-    "sigmoid": L.Sigmoid,
-    "leaky_relu": L.LeakyReLU,
-    "elu": L.ELU,
-    "softsign": L.Softsign,
-    "hardtanh": L.HardTanh,
-    "identity": L.Identity,
-}
+# Activation name -> the layer class that applies it: the library's registry itself, so a
+# new activation class shows up in every explorer's menu.
+ACTIVATION_LAYERS = L.ACTIVATIONS
 
 # Optimiser label -> (class, keyword arguments besides lr): the library's optimisers.
 OPTIMIZERS = {

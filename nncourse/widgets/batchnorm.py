@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 import numpy as np
 
+from .. import init as initializers
 from .. import layers as L
 from ..backend import to_numpy
 from .base import FigureView, slider
@@ -19,7 +20,7 @@ class BatchNormExplorer(FigureView):
 
     def __init__(self, batch_size=32, momentum=0.1, seed=0):
         super().__init__(figsize=(8.0, 3.6))
-        self._rng = np.random.default_rng(seed)
+        self._rng = initializers.as_generator(seed, who="batchnorm_explorer")
         c = self.controls
         c["batch_size"] = slider(W.IntSlider, "batch size", value=batch_size, min=2, max=256)
         c["momentum"] = slider(

@@ -6,6 +6,7 @@ import ipywidgets as W
 import numpy as np
 
 from .. import functional as F
+from .. import init as initializers
 from .. import layers as L
 from ..backend import to_numpy
 from .base import FigureView, slider
@@ -17,7 +18,7 @@ class DropoutExplorer(FigureView):
     def __init__(self, p=0.5, batch_size=32, units=64, seed=0):
         super().__init__(figsize=(9.0, 3.4))
         self.units = int(units)
-        self._rng = np.random.default_rng(seed)
+        self._rng = initializers.as_generator(seed, who="dropout_explorer")
         c = self.controls
         c["p"] = slider(W.FloatSlider, "p (drop)", value=p, min=0.0, max=0.95, step=0.05)
         c["batch_size"] = slider(W.IntSlider, "batch size", value=batch_size, min=1, max=128)

@@ -34,7 +34,7 @@ class InitExplorer(FigureView):
         if init not in INITS:
             raise ValueError(f"init_explorer: unknown init {init!r}; one of {list(INITS)}")
         self.n_samples = int(n_samples)
-        self._rng = np.random.default_rng(seed)
+        self._rng = initializers.as_generator(seed, who="init_explorer")
         c = self.controls
         c["depth"] = slider(W.IntSlider, "depth", value=depth, min=1, max=16)
         c["width"] = slider(W.IntSlider, "width", value=width, min=10, max=1000, step=10)

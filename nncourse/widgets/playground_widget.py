@@ -10,6 +10,7 @@ from matplotlib.colors import ListedColormap
 
 from .. import data as datasets
 from .. import functional as F
+from .. import init as initializers
 from .. import layers as L
 from ..backend import to_numpy
 from ..features import FEATURES, FeatureMap
@@ -69,6 +70,10 @@ def _parse_hidden(text) -> list[int]:
     return sizes
 
 
+# Activations of the ReLU family, initialised with He's scaling (the others with Xavier's).
+_HE_INIT = ("relu", "leaky_relu", "elu", "prelu")
+
+
 def mlp(sizes, activation="tanh", rng=None, init=None):
     """``Sequential`` MLP with layer widths ``sizes`` (e.g. [2, 8, 8, 1]), ``activation``
     between the Linear layers and a linear output. ``init=None`` picks He for the ReLU
@@ -78,8 +83,8 @@ def mlp(sizes, activation="tanh", rng=None, init=None):
             f"mlp: unknown activation {activation!r}; expected one of {list(ACTIVATION_LAYERS)}"
         )
     if init is None:
-        init = "he_uniform" if activation in ("relu", "leaky_relu", "elu") else "xavier_uniform"
-    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        init = "he_uniform" if activation in _HE_INIT else "xavier_uniform"
+    rng = initializers.as_generator(rng, who="mlp")
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(L.Linear(n_in, n_out, init=init, rng=rng))
@@ -138,7 +143,7 @@ class Playground(FigureView):
             raise ValueError(f"playground: unknown dataset {dataset!r}; one of {list(DATASETS)}")
         self.feature_map = FeatureMap(features)
         self.n_samples, self.resolution, self.seed = int(n_samples), int(resolution), seed
-        self._init_rng = np.random.default_rng(seed)
+        self._init_rng = initializers.as_generator(seed, who="playground")
         c = self.controls
         c["dataset"] = dropdown("data set", list(DATASETS), dataset)
         c["noise"] = slider(W.FloatSlider, "noise", value=0.2, min=0.0, max=0.5, step=0.01)
@@ -207,7 +212,7 @@ class Playground(FigureView):
     # -- state -----------------------------------------------------------------------
     def _new_data(self):
         c = self.controls
-        gen = np.random.default_rng(self.seed)  # same settings -> same data
+        gen = initializers.as_generator(self.seed, who="playground")  # same settings, same data
         X, y = DATASETS[c["dataset"].value](self.n_samples, float(c["noise"].value), gen)
         X = X.astype(np.float32)
         y = (y > 0).astype(np.float32).reshape(-1, 1)
@@ -340,15 +345,11 @@ class Playground(FigureView):
         activation), the output score (the logit, before the sigmoid)."""
         x = self.feature_map(np.asarray(X, dtype=np.float32))
         outputs = []
-        was_training = self.model.training
-        self.model.eval()
-        try:
+        with L.eval_mode(self.model):
             for layer in self.model.layers:
                 if isinstance(layer, L.Linear):  # a new column starts at every Linear
                     outputs.append(to_numpy(x))
                 x = layer.forward(x)
-        finally:
-            self.model.train(was_training)
         outputs.append(to_numpy(x))
         return outputs
 
