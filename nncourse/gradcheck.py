@@ -44,8 +44,17 @@ __all__ = [
 
 def rel_error(a, b) -> float:
     """max |a - b| / max(1e-8, max(|a| + |b|)) over all entries (0 for empty arrays)."""
-    a = np.asarray(to_numpy(a), dtype=np.float64)
-    b = np.asarray(to_numpy(b), dtype=np.float64)
+    try:
+        if any(
+            isinstance(v, type) or (V.is_array(v) and v.dtype.kind not in "fiub") for v in (a, b)
+        ):
+            raise TypeError
+        a = np.asarray(to_numpy(a), dtype=np.float64)
+        b = np.asarray(to_numpy(b), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"rel_error: expected two real arrays, got {V.show(a)} and {V.show(b)}"
+        ) from None
     if a.shape != b.shape:
         raise ValueError(
             f"rel_error: expected arrays of the same shape, got {a.shape} and {b.shape}"
@@ -82,6 +91,8 @@ def numerical_gradient(f, x, h=1e-5):
     entry at a time and restored exactly afterwards, so ``f`` may also ignore its
     argument and read ``x`` from a closure (as a layer reads its parameters).
     """
+    if not callable(f) or isinstance(f, type):
+        raise TypeError(f"numerical_gradient: expected a function f(x) -> scalar, got {V.show(f)}")
     if not hasattr(x, "dtype") or x.dtype.kind != "f":
         raise TypeError(
             f"numerical_gradient: expected a float array to perturb in place, "
@@ -291,9 +302,22 @@ def _compare(name, analytic, f, x, h, tol, atol, max_entries, rng):
     )
 
 
+def _check_model_like(who, obj, what="layer or model"):
+    if isinstance(obj, type) or not (
+        callable(getattr(obj, "forward", None)) and callable(getattr(obj, "backward", None))
+    ):
+        raise TypeError(
+            f"{who}: expected a {what} with forward() and backward(), got {V.show(obj)}"
+        )
+
+
 def _as_input(who, x, dtype):
-    if not hasattr(x, "dtype"):
-        x = np.asarray(x)
+    if not V.is_array(x):
+        try:
+            x = np.asarray(x)
+        except (TypeError, ValueError):
+            raise TypeError(f"{who}: expected x as a numeric array, got {V.show(x)}") from None
+    V.array(who, "x (a batch)", x, ndim=2, kinds="fiu")
     if x.dtype.kind not in "fiu":
         raise TypeError(f"{who}: expected a numeric input array, got dtype {x.dtype}")
     return x.astype(dtype, copy=True)  # our own copy: the caller's x is never perturbed
@@ -335,6 +359,7 @@ def check_layer(
     Returns:
         :class:`GradCheckReport`, one row for the input and one per parameter.
     """
+    _check_model_like("check_layer", layer)
     dtype = _check_dtype("check_layer", dtype)
     h, tol, atol, max_entries = _check_settings("check_layer", h, tol, atol, max_entries)
     check_input = V.boolean("check_layer", "check_input", check_input)
@@ -347,6 +372,11 @@ def check_layer(
     out = layer.forward(x)
     if dout is None:
         dout = rng.standard_normal(out.shape)
+    elif not V.is_array(dout) or dout.dtype.kind not in "fiu":
+        raise TypeError(
+            f"check_layer: expected dout as a real array of the output's shape "
+            f"{tuple(out.shape)}, got {V.show(dout)}"
+        )
     dout = xp.asarray(to_numpy(dout) if xp is np else dout, dtype=dtype)
     if tuple(dout.shape) != tuple(out.shape):
         raise ValueError(
@@ -394,13 +424,31 @@ def check_model(
     ``model`` and ``loss`` are deep-copied and cast to ``dtype``; float targets ``y``
     are cast too, integer labels are kept. Other arguments as in :func:`check_layer`.
     """
+    _check_model_like("check_model", model)
+    _check_model_like("check_model", loss, "loss")
+    regularizers = tuple(regularizers) if isinstance(regularizers, list | tuple) else None
+    if regularizers is None or not all(
+        callable(getattr(r, "penalty", None)) and callable(getattr(r, "backward", None))
+        for r in regularizers
+    ):
+        raise TypeError("check_model: expected regularizers as a list of L2(...)/L1(...) objects")
     dtype = _check_dtype("check_model", dtype)
     h, tol, atol, max_entries = _check_settings("check_model", h, tol, atol, max_entries)
     check_input = V.boolean("check_model", "check_input", check_input)
     rng = as_generator(rng, who="check_model")
+    x = _as_input("check_model", x, dtype)
+    if not V.is_array(y):
+        try:
+            y = np.asarray(y)
+        except (TypeError, ValueError):
+            raise TypeError(f"check_model: expected y as an array, got {V.show(y)}") from None
+    V.array("check_model", "y", y, ndim=(1, 2), kinds="fiu")
+    if len(y) != len(x):
+        raise ValueError(
+            f"check_model: expected {len(x)} targets for {len(x)} inputs, got {len(y)}"
+        )
     model = _cast(model, dtype)
     loss = copy.deepcopy(loss)
-    x = _as_input("check_model", x, dtype)
     if hasattr(y, "dtype") and y.dtype.kind == "f":
         y = y.astype(dtype)
     frozen = _Freeze(model, loss)

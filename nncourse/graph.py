@@ -25,11 +25,13 @@ Nothing is computed when a node is built: values appear after :func:`forward`.
 
 from __future__ import annotations
 
+import numbers
 from abc import ABC, abstractmethod
 
 import numpy as np
 
 from . import functional as F
+from . import validation as V
 from .backend import get_array_module
 
 __all__ = [
@@ -85,11 +87,24 @@ def _broadcast_shape(node, a, b):
         ) from None
 
 
-def _wrap(v):
+def _wrap(v, who="Node"):
     """Nodes pass through; a plain number or array becomes a constant Input leaf."""
     if isinstance(v, Node):
         return v
+    if not _is_value(v):
+        raise TypeError(
+            f"{who}: expected nodes, numbers or real arrays as operands, got {V.show(v)}"
+        )
     return Input(v, name=_short(v) if np.ndim(v) == 0 else None)
+
+
+def _is_value(v) -> bool:
+    """A real number or a real (float/int) array: what a leaf may hold."""
+    if isinstance(v, bool | np.bool_):
+        return False
+    if isinstance(v, numbers.Real):
+        return True
+    return hasattr(v, "dtype") and hasattr(v, "shape") and v.dtype.kind in "fiu"
 
 
 class Node(ABC):
@@ -100,7 +115,7 @@ class Node(ABC):
     op = "node"
 
     def __init__(self, *parents, name=None):
-        self.parents = tuple(_wrap(p) for p in parents)
+        self.parents = tuple(_wrap(p, type(self).__name__) for p in parents)
         self.name = name
         self.value = None
         self.grad = None
@@ -166,6 +181,11 @@ class Input(Node):
 
     def __init__(self, value, name=None):
         super().__init__(name=name)
+        if not _is_value(value):
+            raise TypeError(
+                f"{type(self).__name__}: expected a number or a real array as value, "
+                f"got {V.show(value)}"
+            )
         self.value = value
 
     def fprop(self):
@@ -328,6 +348,8 @@ class Log(Node):
 
     def fprop(self):
         (a,) = self._vals()
+        if isinstance(a, np.ndarray | numbers.Real) and not np.all(np.asarray(a) > 0):
+            raise ValueError(f"{self}.fprop: expected positive values to take the log of, got {a}")
         self.value = get_array_module(a).log(a)
 
     def bprop(self):
@@ -358,11 +380,21 @@ class Sum(Node):
 
     def __init__(self, a, axis=None, name=None):
         super().__init__(a, name=name)
+        if axis is not None:
+            V.integer(type(self).__name__, "axis (or None)", axis)
         self.axis = axis
 
     def fprop(self):
         (a,) = self._vals()
+        self._check_axis(a)
         self.value = get_array_module(a).sum(a, axis=self.axis)
+
+    def _check_axis(self, a):
+        if self.axis is not None and not -np.ndim(a) <= self.axis < np.ndim(a):
+            raise ValueError(
+                f"{self}.fprop: expected axis in [{-np.ndim(a)}, {np.ndim(a) - 1}] for a value "
+                f"of shape {np.shape(a)}, got {self.axis}"
+            )
 
     def _spread(self, g):
         a = self.parents[0].value
@@ -382,6 +414,7 @@ class Mean(Sum):
 
     def fprop(self):
         (a,) = self._vals()
+        self._check_axis(a)
         self.value = get_array_module(a).mean(a, axis=self.axis)
 
     def bprop(self):
@@ -462,10 +495,10 @@ class MSE(Node):
 # ----------------------------------------------------------------------------- propagation
 
 
-def topological_order(output: Node) -> list[Node]:
+def topological_order(output: Node, who="topological_order") -> list[Node]:
     """Every node ``output`` depends on, each after all of its parents (output last)."""
     if not isinstance(output, Node):
-        raise TypeError(f"topological_order: expected a Node, got {type(output).__name__}")
+        raise TypeError(f"{who}: expected a Node (the graph's output), got {V.show(output)}")
     order, done, stack = [], set(), [(output, False)]
     while stack:  # iterative depth-first search (no recursion limit on deep graphs)
         node, parents_done = stack.pop()
@@ -483,7 +516,7 @@ def topological_order(output: Node) -> list[Node]:
 
 def forward(output: Node):
     """fprop every box in topological order; returns ``output.value``."""
-    for node in topological_order(output):
+    for node in topological_order(output, "forward"):
         node.fprop()
     return output.value
 
@@ -494,7 +527,7 @@ def backward(output: Node):
     Sets ``.grad`` on every node of the graph (zeros first, so contributions add up).
     Call :func:`forward` first.
     """
-    order = topological_order(output)
+    order = topological_order(output, "backward")
     for node in order:
         if node.value is None:
             raise ValueError(f"backward: {node} has no value; call forward(output) first")
@@ -551,6 +584,17 @@ def from_sequential(model, x, y, loss="softmax_ce") -> Graph:
     """
     from . import layers as L  # noqa: PLC0415  (layers import nothing from here)
     from . import losses as losses_mod  # noqa: PLC0415
+
+    V.array("from_sequential", "x", x, ndim=2, kinds="fiu")
+    if not hasattr(y, "shape"):
+        y = np.asarray(y)
+    if not isinstance(model, L.Layer):
+        raise TypeError(f"from_sequential: expected a Sequential or a layer, got {V.show(model)}")
+    if not (isinstance(loss, str) or isinstance(loss, losses_mod.Loss)):
+        raise TypeError(
+            f"from_sequential: expected loss 'softmax_ce' or 'mse' or a loss object, "
+            f"got {V.show(loss)}"
+        )
 
     activations = set(L.ACTIVATIONS.values())
     h, params = Input(x, name="x"), {}

@@ -80,7 +80,12 @@ def _fans(shape, who):
 
 
 def _out(a, dtype, who):
-    return backend.asarray(np.asarray(a, dtype=V.float_dtype(f"init.{who}", dtype)))
+    dtype = V.float_dtype(f"init.{who}", dtype)
+    with np.errstate(over="ignore"):
+        a = np.asarray(a, dtype=dtype)
+    if not np.isfinite(a).all():  # e.g. constant(value=1e300) in float32
+        raise ValueError(f"init.{who}: the values overflow {dtype} (inf); use smaller ones")
+    return backend.asarray(a)
 
 
 def zeros(shape, rng=None, dtype=np.float32):
@@ -157,8 +162,8 @@ _BY_NAME = {
 
 def get(init):
     """An initialiser from its name (``'he_normal'``) or a callable, unchanged."""
-    if callable(init):
+    if callable(init) and not isinstance(init, type):
         return init
-    if init in _BY_NAME:
+    if isinstance(init, str) and init in _BY_NAME:
         return _BY_NAME[init]
     raise ValueError(f"init.get: unknown initialiser {init!r}; expected one of {sorted(_BY_NAME)}")

@@ -144,6 +144,10 @@ class Layer:
 
     def parameters(self, prefix: str = ""):
         """Yield a :class:`Parameter` per entry of ``params`` (names ``prefix + key``)."""
+        if not isinstance(prefix, str):
+            raise TypeError(
+                f"{type(self).__name__}.parameters: expected a str prefix, got {prefix!r}"
+            )
         for key in self.params:
             yield Parameter(prefix + key, self, key)
 
@@ -188,6 +192,10 @@ class Layer:
 
     def to(self, name: str):
         """Move arrays to the backend ``'numpy'`` or ``'cupy'``."""
+        if not isinstance(name, str):
+            raise TypeError(
+                f"{type(self).__name__}.to: expected 'numpy' or 'cupy', got {V.show(name)}"
+            )
         if name == "numpy":
             return self._map_arrays(backend.to_numpy)
         if name == "cupy":
@@ -780,8 +788,12 @@ class Sequential(Layer):
     def forward(self, x):
         if self.layers:
             _check_input(self, x)
-        for layer in self.layers:
-            x = layer.forward(x)
+        i = 0
+        try:
+            for i, layer in enumerate(self.layers):  # noqa: B007  (i names the culprit)
+                x = layer.forward(x)
+        except (TypeError, ValueError) as err:  # say where in the model; keep the type
+            raise type(err)(f"Sequential: layer {i} rejected its input: {err}") from err
         return x
 
     def backward(self, dout, input_grad=True):
@@ -789,11 +801,15 @@ class Sequential(Layer):
         ``input_grad=False`` and the first layer is a ``Linear``, which then skips
         the product that only the data would need, as training loops do)."""
         last = len(self.layers) - 1
-        for i in range(last, -1, -1):
-            layer = self.layers[i]
-            if i == 0 and not input_grad and isinstance(layer, Linear):
-                return layer.backward(dout, input_grad=False)
-            dout = layer.backward(dout)
+        i = last
+        try:
+            for i in range(last, -1, -1):
+                layer = self.layers[i]
+                if i == 0 and not input_grad and isinstance(layer, Linear):
+                    return layer.backward(dout, input_grad=False)
+                dout = layer.backward(dout)
+        except (TypeError, ValueError) as err:  # the last layer checks dout before any change
+            raise type(err)(f"Sequential.backward: layer {i} rejected its dout: {err}") from err
         return dout
 
     def train(self, mode: bool = True):
@@ -806,6 +822,8 @@ class Sequential(Layer):
         return self
 
     def parameters(self, prefix: str = ""):
+        if not isinstance(prefix, str):
+            raise TypeError(f"Sequential.parameters: expected a str prefix, got {prefix!r}")
         for i, layer in enumerate(self.layers):
             if hasattr(layer, "parameters"):
                 yield from layer.parameters(prefix=f"{prefix}{i}.")

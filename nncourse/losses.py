@@ -27,13 +27,13 @@ __all__ = [
 ]
 
 
-def _as_array(name, a, like):
+def _as_array(loss, name, a, like):
     xp = get_array_module(like)
     if not (hasattr(a, "shape") and hasattr(a, "dtype")):
         try:
             a = xp.asarray(a)
         except (TypeError, ValueError):  # ragged lists, objects
-            raise TypeError(f"expected {name} as an array, got {V.show(a)}") from None
+            raise TypeError(f"{loss}: expected {name} as an array, got {V.show(a)}") from None
     return a
 
 
@@ -68,7 +68,7 @@ def _check_labels(loss, s, y):
     """Integer class labels of shape (N,) in [0, C) for scores (N, C)."""
     if s.ndim != 2:
         raise ValueError(f"{loss}: expected scores of shape (N, C), got {tuple(s.shape)}")
-    y = _as_array("y", y, s)
+    y = _as_array(loss, "y", y, s)
     if y.dtype.kind not in "iu":
         raise TypeError(
             f"{loss}: expected integer class labels (dtype int), got dtype {y.dtype}; "
@@ -98,7 +98,7 @@ class Loss:
         caching anything; returns ``y`` as ``forward`` uses it. ``Trainer.fit`` calls it
         once on the whole training set, so a bad label fails before the first step."""
         _check_scores(self, scores)
-        return _as_array("y", y, scores)
+        return _as_array(self, "y", y, scores)
 
     def _need_cache(self):
         if self.cache is None:
@@ -173,7 +173,8 @@ class BCEWithLogitsLoss(Loss):
         return (F.sigmoid(s) - y) / s.size
 
     def accuracy(self, scores, y):
-        y = _as_array("y", y, scores).reshape(scores.shape)
+        """Fraction of examples where (score > 0) agrees with (target > 0.5)."""
+        y = self.check(scores, y)
         return float(((scores > 0) == (y > 0.5)).mean())
 
 
@@ -207,6 +208,8 @@ class SoftmaxCrossEntropyLoss(Loss):
         return d
 
     def accuracy(self, scores, y):
+        """Fraction of examples whose highest score is at the true label."""
+        y = self.check(scores, y)
         return float((scores.argmax(axis=1) == y).mean())
 
 
@@ -238,6 +241,8 @@ class MulticlassHingeLoss(Loss):
         return d / margins.shape[0]
 
     def accuracy(self, scores, y):
+        """Fraction of examples whose highest score is at the true label."""
+        y = self.check(scores, y)
         return float((scores.argmax(axis=1) == y).mean())
 
     def __repr__(self):
@@ -258,7 +263,7 @@ class MaxMarginLoss(Loss):
 
     def check(self, s, s_c):
         _check_scores(self, s)
-        s_c = _as_array("s_c", s_c, s)
+        s_c = _as_array(self, "s_c", s_c, s)
         if s_c.shape != s.shape:
             raise ValueError(
                 f"{self}: expected true and corrupt scores of the same shape, "

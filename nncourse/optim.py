@@ -248,6 +248,11 @@ class Optimizer(ABC):
     def load_state_dict(self, state_dict: dict):
         """Restore hyper-parameters and state saved by ``state_dict`` (arrays are copied)."""
         cls = type(self).__name__
+        if not isinstance(state_dict, dict):
+            raise TypeError(
+                f"{cls}.load_state_dict: expected a dict as from state_dict(), got "
+                f"{V.show(state_dict)}"
+            )
         try:
             (group,) = state_dict["param_groups"]
             saved_state = state_dict["state"]

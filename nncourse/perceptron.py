@@ -36,6 +36,8 @@ class ConvergenceWarning(UserWarning):
 
 def _as_float(who, name, a):
     """``a`` as a float64 host array, or a TypeError naming the caller."""
+    if V.is_array(a) and a.dtype.kind not in "fiub":  # complex would lose its imag
+        raise TypeError(f"{who}: expected {name} of a real numeric dtype, got dtype {a.dtype}")
     try:
         return np.asarray(a, dtype=np.float64)
     except (TypeError, ValueError):
@@ -43,7 +45,7 @@ def _as_float(who, name, a):
 
 
 def _check_X(who, X, width=None):
-    X = _as_float(who, "X", X) if not isinstance(X, np.ndarray) else X
+    X = _as_float(who, "X", X)
     if X.ndim != 2:
         raise ValueError(f"{who}: expected X of shape (N, D), got shape {X.shape}")
     if X.shape[0] == 0:
@@ -56,7 +58,7 @@ def _check_X(who, X, width=None):
 
 
 def _check_pm1(who, X, y):
-    y = np.asarray(y)
+    y = _as_float(who, "labels y", y)
     if y.shape != (X.shape[0],):
         raise ValueError(f"{who}: expected y of shape ({X.shape[0]},), got shape {y.shape}")
     values = np.unique(y)
@@ -96,7 +98,9 @@ class _LinearUnit:
 
     def score(self, X, y):
         """Fraction of correctly classified examples."""
-        return float((self.predict(X) == np.asarray(y)).mean())
+        predicted = self.predict(X)
+        y = _check_pm1(f"{type(self).__name__}.score", predicted[:, None], y)
+        return float((predicted == y).mean())
 
 
 class Perceptron(_LinearUnit):
@@ -226,8 +230,11 @@ def novikoff_bound(X, y, w_star=None, max_iter=10_000, tol=1e-6):
     R = float(np.sqrt((Z * Z).sum(axis=1).max()))
     if w_star is not None:
         if isinstance(w_star, tuple) and len(w_star) == 2:
-            w_star = np.append(np.asarray(w_star[0], dtype=float), float(w_star[1]))
-        w_star = np.asarray(w_star, dtype=np.float64)
+            w_star = np.append(
+                _as_float("novikoff_bound", "w", w_star[0]),
+                V.real("novikoff_bound", "b in w_star=(w, b)", w_star[1]),
+            )
+        w_star = _as_float("novikoff_bound", "w_star", w_star)
         if w_star.shape != (Z.shape[1],) or not np.linalg.norm(w_star) > 0:
             raise ValueError(
                 f"novikoff_bound: expected w_star=(w, b) or a nonzero vector of length "

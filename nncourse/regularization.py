@@ -23,13 +23,10 @@ from .backend import get_array_module
 __all__ = ["Regularizer", "L2", "L1"]
 
 
-def _weights(model):
+def _weights(model, who="regularization"):
     """The Parameter handles of ``model`` whose key is 'W'."""
-    if not callable(getattr(model, "parameters", None)):
-        raise TypeError(
-            f"regularization: expected a model or layer with parameters(), "
-            f"got {type(model).__name__}"
-        )
+    if isinstance(model, type) or not callable(getattr(model, "parameters", None)):
+        raise TypeError(f"{who}: expected a model or layer with parameters(), got {V.show(model)}")
     for p in model.parameters():
         key = getattr(p, "key", str(p.name).rsplit(".", 1)[-1])
         if key == "W":
@@ -52,14 +49,16 @@ class Regularizer(ABC):
 
     def penalty(self, model) -> float:
         """strength * sum over weight matrices of the per-matrix term."""
-        return self.strength * sum(float(self._term(p.data)) for p in _weights(model))
+        who = f"{type(self).__name__}.penalty"
+        return self.strength * sum(float(self._term(p.data)) for p in _weights(model, who))
 
     def backward(self, model):
         """Add the penalty's gradient into the weight gradients (call after
         ``model.backward``, which overwrites them)."""
+        weights = list(_weights(model, f"{type(self).__name__}.backward"))
         if self.strength == 0.0:
             return
-        for p in _weights(model):
+        for p in weights:
             if p.grad is None:
                 p.grad = self._grad(p.data)
             else:

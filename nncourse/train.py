@@ -276,22 +276,21 @@ class Trainer:
         progress=True,
         drop_last=False,
     ):
-        if not (
+        if isinstance(model, type) or not (
             callable(getattr(model, "forward", None)) and callable(getattr(model, "backward", None))
         ):
             raise TypeError(
-                "Trainer: expected a model with forward() and backward(), "
-                f"got {type(model).__name__}"
+                f"Trainer: expected a model with forward() and backward(), got {V.show(model)}"
             )
-        if not callable(getattr(loss, "backward", None)):
+        if isinstance(loss, type) or not callable(getattr(loss, "backward", None)):
             raise TypeError(
-                f"Trainer: expected a loss object with forward() and backward(), got {loss!r}"
+                f"Trainer: expected a loss object with forward() and backward(), got {V.show(loss)}"
             )
         is_opt = callable(getattr(optimizer, "step", None))
-        if not is_opt and not callable(optimizer):
+        if isinstance(optimizer, type) or (not is_opt and not callable(optimizer)):
             raise TypeError(
                 "Trainer: expected an optimizer with step()/zero_grad() or a callable "
-                f"update rule rule(params), got {type(optimizer).__name__}"
+                f"update rule rule(params), got {V.show(optimizer)}"
             )
         if batch_size is not None:
             V.positive_int("Trainer", "batch_size (or None)", batch_size)
@@ -344,8 +343,11 @@ class Trainer:
         and the loss's ``check`` on *all* targets against zero scores: shapes, dtypes and
         label ranges of the whole set are checked before the first step, not at the batch
         where they fail. (A loss without ``check`` is left to fail where it fails.)"""
-        with eval_mode(self.model):
-            out = self.model.forward(X[:2])
+        try:
+            with eval_mode(self.model):
+                out = self.model.forward(X[:2])
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{where}: the model rejected {who.split(',')[0]}: {err}") from err
         if not (hasattr(out, "shape") and hasattr(out, "dtype")):
             raise TypeError(
                 f"{where}: expected model.forward to return an array, got {V.show(out)}"

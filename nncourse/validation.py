@@ -26,6 +26,7 @@ import numpy as np
 __all__ = [
     "NonFiniteError",
     "callee",
+    "is_array",
     "show",
     "integer",
     "positive_int",
@@ -67,6 +68,11 @@ def show(v) -> str:
     if isinstance(v, bool | str | np.bool_) or v is None:
         return f"{text} ({type(v).__name__})"
     return text
+
+
+def is_array(x) -> bool:
+    """An array instance (NumPy or CuPy): has shape and dtype, and is not a class."""
+    return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, type)
 
 
 def _fail(exc, who, what, v):
@@ -183,7 +189,7 @@ def initializer(who, init):
 def array(who, name, x, ndim=None, kinds="fiub"):
     """``x`` unchanged when it is an array (NumPy or CuPy) of a numeric dtype whose
     ``ndim`` is one of ``ndim`` (an int or a tuple); lists, strings, None are rejected."""
-    if not (hasattr(x, "shape") and hasattr(x, "dtype") and hasattr(x, "ndim")):
+    if not (is_array(x) and hasattr(x, "ndim")):
         _fail(TypeError, who, f"{name} as an array (np.asarray(...))", x)
     if x.dtype.kind not in kinds:
         kind = "a real float" if kinds == "f" else "a real numeric"

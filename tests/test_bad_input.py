@@ -12,9 +12,9 @@ import copy
 import numpy as np
 import pytest
 
+from nncourse import data, gradcheck, init, losses, optim, perceptron, regularization
 from nncourse import graph as G
 from nncourse import layers as L
-from nncourse import losses, optim
 from nncourse.data import PCAWhitening
 from nncourse.gradcheck import check_layer
 from nncourse.train import Trainer, TrainingDiverged
@@ -323,3 +323,248 @@ def test_graph_add_and_matmul_shape_mismatch_messages():
     pattern = r"MatMul\(\).fprop: .*same K, got shapes \(2, 3\) and \(2, 3\)"
     with pytest.raises(ValueError, match=pattern):
         G.forward(a @ G.Weight(np.ones((2, 3))))
+
+
+# -- more wrong calls found by trying the whole public API (beyond the examples) ----
+
+
+def _fitted_perceptron():
+    return perceptron.Perceptron().fit(np.array([[1.0, 0.0], [-1.0, 0.0]]), np.array([1, -1]))
+
+
+MORE = [
+    # layers and models
+    (lambda: L.Linear(3, 2).train("yes"), TypeError, r"Linear.train: expected mode=True or False"),
+    (lambda: L.Linear(3, 2).astype(int), TypeError, r"Linear.astype: expected a float dtype"),
+    (lambda: L.Linear(3, 2).to(np.ones(2)), TypeError, r"Linear.to: expected 'numpy' or 'cupy'"),
+    (lambda: list(L.Linear(3, 2).parameters(0)), TypeError, r"Linear.parameters: .*str prefix"),
+    (lambda: L.Linear(3, 2).backward([[1.0, 2.0]]), ValueError, r"backward\(\) called before"),
+    (
+        lambda: L.Tanh().forward(np.ones((2, 2))) is None or L.Tanh().backward("x"),
+        ValueError,
+        r"Tanh\(\): backward\(\) called before",
+    ),
+    (
+        lambda: L.Sequential(L.Linear(3, 4), L.Linear(5, 2))(np.ones((2, 3))),
+        ValueError,
+        r"Sequential: layer 1 rejected its input: Linear",
+    ),
+    (
+        lambda: L.Sequential(L.Linear(3, 4), L.BatchNorm1d(4))(np.ones((1, 3))),
+        ValueError,
+        r"Sequential: layer 1 .*at least 2 examples",
+    ),
+    # init and data
+    (
+        lambda: init.constant((2, 2), value=1e300),
+        ValueError,
+        r"init.constant: the values overflow float32",
+    ),
+    (lambda: init.get(L.ReLU), ValueError, r"init.get: unknown initialiser"),
+    (lambda: init.get([1]), ValueError, r"init.get: unknown initialiser"),
+    (
+        lambda: data.Standardizer().fit(np.ones((3, 2), complex)),
+        TypeError,
+        r"Standardizer.fit: .*real numeric dtype, got dtype complex",
+    ),
+    (
+        lambda: data.Standardizer().fit(np.ones((3, 2))).transform(np.full((2, 2), np.nan)),
+        NonFiniteError,
+        r"Standardizer.transform: expected finite X",
+    ),
+    (
+        lambda: data.Standardizer().fit([[1.0, 2.0], [3.0]]),
+        TypeError,
+        r"Standardizer.fit: expected X as a numeric array",
+    ),
+    (
+        lambda: data.one_hot(np.array([0, 1]), num_classes=2.5),
+        TypeError,
+        r"one_hot: .*num_classes",
+    ),
+    (
+        lambda: data.one_hot(np.array([0, 1]), dtype="x"),
+        TypeError,
+        r"one_hot: expected y as an array of labels and a numeric dtype",
+    ),
+    (
+        lambda: data.one_hot(np.array([0, 1]), dtype=object),
+        TypeError,
+        r"one_hot: expected a numeric dtype",
+    ),
+    (
+        lambda: data.train_val_test_split(np.ones((9, 2)), np.arange(9), stratify="yes"),
+        TypeError,
+        r"train_val_test_split: expected stratify=True or False",
+    ),
+    (
+        lambda: data.load_digits(return_images="yes"),
+        TypeError,
+        r"load_digits: expected return_images=True or False",
+    ),
+    (
+        lambda: data.linearly_separable(10, return_params=1),
+        TypeError,
+        r"linearly_separable: expected return_params=True or False",
+    ),
+    (
+        lambda: data.blobs(10, centers="x"),
+        TypeError,
+        r"blobs: expected centers as an int or an array",
+    ),
+    (
+        lambda: data.blobs(10, cluster_std=1j),
+        TypeError,
+        r"blobs: expected cluster_std as a number",
+    ),
+    (
+        lambda: data.regression_1d(10, x_range=3),
+        TypeError,
+        r"regression_1d: expected x_range as a pair",
+    ),
+    (
+        lambda: data.regression_1d(10, kind=["sine"]),
+        ValueError,
+        r"regression_1d: kind must be one of",
+    ),
+    (
+        lambda: data.moons(10, labels=np.array(["01"])),
+        ValueError,
+        r"moons: labels must be '01' or 'pm1'",
+    ),
+    (lambda: data.load_mnist(None), TypeError, r"load_mnist: expected path as a folder name"),
+    (lambda: data.load_mnist(".", dtype="x"), TypeError, r"load_mnist: expected a numeric dtype"),
+    # regularizers, losses, optimisers, trainer
+    (
+        lambda: regularization.L2(0.1).penalty(L.Linear),
+        TypeError,
+        r"L2.penalty: expected a model or layer with parameters\(\), got the class Linear",
+    ),
+    (
+        lambda: regularization.L1(0.1).backward(None),
+        TypeError,
+        r"L1.backward: expected a model or layer",
+    ),
+    (
+        lambda: losses.MSELoss().forward(np.zeros((2, 2)), [[1.0, 2.0], [3.0]]),
+        TypeError,
+        r"MSELoss\(\): expected y as an array",
+    ),
+    (
+        lambda: losses.SoftmaxCrossEntropyLoss().accuracy(np.zeros(3), np.zeros(3, int)),
+        ValueError,
+        r"SoftmaxCrossEntropyLoss\(\): expected scores of shape \(N, C\)",
+    ),
+    (
+        lambda: optim.SGD(L.Linear(3, 2).parameters(), lr=0.1).load_state_dict(np.ones(2)),
+        TypeError,
+        r"SGD.load_state_dict: expected a dict",
+    ),
+    (
+        lambda: Trainer(L.Sequential, losses.MSELoss(), lambda ps: None),
+        TypeError,
+        r"Trainer: expected a model .*got the class Sequential",
+    ),
+    (
+        lambda: Trainer(L.Linear(3, 2), losses.MSELoss, lambda ps: None),
+        TypeError,
+        r"Trainer: expected a loss object .*got the class MSELoss",
+    ),
+    # gradient checking
+    (
+        lambda: gradcheck.check_layer(L.Tanh, np.ones((2, 2))),
+        TypeError,
+        r"check_layer: expected a layer or model with forward\(\) and backward\(\), got the class",
+    ),
+    (
+        lambda: gradcheck.check_layer(L.Tanh(), np.ones(3)),
+        ValueError,
+        r"check_layer: expected x \(a batch\) as a 2-D array",
+    ),
+    (
+        lambda: gradcheck.check_layer(L.Tanh(), np.ones((2, 2)), dout="x"),
+        TypeError,
+        r"check_layer: expected dout as a real array",
+    ),
+    (
+        lambda: gradcheck.check_model(
+            L.Linear(2, 1), losses.MSELoss(), np.ones((2, 2)), np.ones((2, 1)), regularizers=0.1
+        ),
+        TypeError,
+        r"check_model: expected regularizers as a list",
+    ),
+    (
+        lambda: gradcheck.check_model(
+            L.Linear(2, 1), losses.MSELoss(), np.ones((2, 2)), np.ones((3, 1))
+        ),
+        ValueError,
+        r"check_model: expected 2 targets for 2 inputs, got 3",
+    ),
+    (
+        lambda: gradcheck.rel_error(np.ones(2, complex), np.ones(2)),
+        TypeError,
+        r"rel_error: expected two real arrays",
+    ),
+    (
+        lambda: gradcheck.numerical_gradient(None, np.ones(2)),
+        TypeError,
+        r"numerical_gradient: expected a function f\(x\)",
+    ),
+    # perceptron
+    (
+        lambda: perceptron.Perceptron().fit(np.ones((2, 2), complex), np.array([1, -1])),
+        TypeError,
+        r"Perceptron.fit: expected X of a real numeric dtype",
+    ),
+    (
+        lambda: perceptron.Perceptron().fit(np.ones((2, 2)), [[1], [1, 2]]),
+        TypeError,
+        r"Perceptron.fit: expected labels y as a numeric array",
+    ),
+    (
+        lambda: _fitted_perceptron().score(np.ones((2, 2)), np.array([1, 0])),
+        ValueError,
+        r"Perceptron.score: expected labels in \{-1, \+1\}",
+    ),
+    (
+        lambda: perceptron.novikoff_bound(np.ones((2, 2)), np.array([1, -1]), w_star="w"),
+        TypeError,
+        r"novikoff_bound: expected w_star as a numeric array",
+    ),
+    # the flow graph
+    (
+        lambda: G.Input("x"),
+        TypeError,
+        r"Input: expected a number or a real array as value, got 'x' \(str\)",
+    ),
+    (lambda: G.Log("x"), TypeError, r"Log: expected nodes, numbers or real arrays as operands"),
+    (lambda: G.Sum(G.Input(np.ones(2)), axis="0"), TypeError, r"Sum: expected an int axis"),
+    (
+        lambda: G.forward(G.Sum(G.Input(np.ones(2)), axis=3)),
+        ValueError,
+        r"Sum\(\).fprop: expected axis in \[-1, 0\]",
+    ),
+    (
+        lambda: G.forward(G.Log(G.Input(np.array([1.0, -1.0])))),
+        ValueError,
+        r"Log\(\).fprop: expected positive values",
+    ),
+    (lambda: G.forward(None), TypeError, r"forward: expected a Node"),
+    (lambda: G.backward(3.0), TypeError, r"backward: expected a Node"),
+    (
+        lambda: G.from_sequential(L.Sequential(L.Linear(3, 2)), [1, 2, 3], np.array([0])),
+        TypeError,
+        r"from_sequential: expected x as an array",
+    ),
+    (
+        lambda: G.from_sequential("model", np.ones((1, 3)), np.array([0])),
+        TypeError,
+        r"from_sequential: expected a Sequential or a layer",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, exc, pattern", MORE, ids=[p for _, _, p in MORE])
+def test_more_wrong_calls_get_our_error(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()

@@ -83,7 +83,7 @@ def test_bad_strength_and_model():
     with pytest.raises(TypeError, match=r"L2: expected a real number strength.*got .0.1. \(str\)"):
         L2("0.1")
     with pytest.raises(
-        TypeError, match=r"regularization: expected a model or layer with parameters\(\), got dict"
+        TypeError, match=r"L2.penalty: expected a model or layer with parameters\(\), got \{'W'"
     ):
         L2(0.1).penalty({"W": np.ones(2)})
     assert repr(L2(0.01)) == "L2(strength=0.01)"

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import validation as V
+
 __all__ = ["load_digits", "load_mnist", "read_idx", "DIGITS_PATH"]
 
 DIGITS_PATH = Path(__file__).with_name("digits.csv.gz")
@@ -44,7 +46,7 @@ def load_digits(return_images=False):
     """
     X, y = _read_digits()
     X, y = X.copy(), y.copy()
-    if return_images:
+    if V.boolean("load_digits", "return_images", return_images):
         return X.reshape(-1, 8, 8), y
     return X, y
 
@@ -124,7 +126,18 @@ def load_mnist(path, kind="train", flatten=True, dtype=np.float32):
     Raises ``FileNotFoundError`` naming the files expected and the folder,
     ``ValueError`` for a corrupt file or images and labels that do not match.
     """
-    kind = {"test": "t10k"}.get(kind, kind)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"load_mnist: expected path as a folder name (str or Path), got {path!r}")
+    flatten = V.boolean("load_mnist", "flatten", flatten)
+    try:
+        ok = dtype is not None and np.dtype(dtype).kind in "fiu"
+    except TypeError:
+        ok = False
+    if not ok:
+        raise TypeError(
+            f"load_mnist: expected a numeric dtype (np.float32, np.uint8), got {dtype!r}"
+        )
+    kind = {"test": "t10k"}.get(kind, kind) if isinstance(kind, str) else kind
     if kind not in ("train", "t10k"):
         raise ValueError(f"load_mnist: kind must be 'train' or 't10k', got {kind!r}")
     folder = Path(os.fspath(path)).expanduser()

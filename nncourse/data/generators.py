@@ -34,7 +34,7 @@ __all__ = [
 # ----------------------------------------------------------------------------- checks
 
 
-def make_rng(rng=None, seed=None, where="data"):
+def make_rng(rng=None, seed=None, where="make_rng"):
     """A ``numpy.random.Generator`` from ``rng`` (None, int or Generator) or ``seed``."""
     if rng is not None and seed is not None:
         raise ValueError(f"{where}: give rng= or seed=, not both")
@@ -51,9 +51,9 @@ def _check_nonneg(value, name, where):
 
 def _labels(y01, labels, where):
     """Map binary labels {0, 1} to the requested coding."""
-    if labels == "01":
+    if isinstance(labels, str) and labels == "01":
         return y01
-    if labels == "pm1":
+    if isinstance(labels, str) and labels == "pm1":
         return 2 * y01 - 1
     raise ValueError(f"{where}: labels must be '01' or 'pm1', got {labels!r}")
 
@@ -98,6 +98,7 @@ def linearly_separable(
     margin = _check_nonneg(margin, "margin", where)
     noise = _check_nonneg(noise, "noise", where)
     _labels(np.zeros(1, dtype=np.int64), labels, where)  # validate early
+    return_params = V.boolean(where, "return_params", return_params)
     gen = make_rng(rng, seed, where)
 
     angle = gen.uniform(0.0, 2.0 * np.pi)
@@ -155,15 +156,26 @@ def blobs(n_samples=300, centers=3, cluster_std=1.0, rng=None, seed=None):
     where = "blobs"
     n = _check_n(n_samples, where)
     gen = make_rng(rng, seed, where)
-    if isinstance(centers, numbers.Integral) and not isinstance(centers, bool):
-        if centers < 1:
-            raise ValueError(f"{where}: centers must be >= 1, got {centers}")
-        centers = gen.uniform(-5.0, 5.0, size=(int(centers), 2))
-    centers = np.asarray(centers, dtype=np.float64)
+    if isinstance(centers, numbers.Integral) or isinstance(centers, bool):
+        centers = gen.uniform(-5.0, 5.0, size=(V.positive_int(where, "centers", centers), 2))
+    try:
+        centers = np.asarray(centers, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{where}: expected centers as an int or an array (K, 2), got {V.show(centers)}"
+        ) from None
     if centers.ndim != 2 or centers.shape[0] < 1 or centers.shape[1] != 2:
         raise ValueError(f"{where}: centers must be an int or an array (K, 2), got {centers.shape}")
     k = len(centers)
-    std = np.broadcast_to(np.asarray(cluster_std, dtype=np.float64), (k,)).copy()
+    try:
+        if isinstance(cluster_std, bool | np.bool_) or np.iscomplexobj(cluster_std):
+            raise TypeError
+        std = np.broadcast_to(np.asarray(cluster_std, dtype=np.float64), (k,)).copy()
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{where}: expected cluster_std as a number or one per centre ({k}), "
+            f"got {V.show(cluster_std)}"
+        ) from None
     if not np.all(np.isfinite(std)) or np.any(std < 0):
         raise ValueError(f"{where}: cluster_std must be >= 0, got {cluster_std}")
     which = np.repeat(np.arange(k), _class_sizes(n, k))
@@ -251,9 +263,11 @@ def regression_1d(
     n = _check_n(n_samples, where)
     noise = _check_nonneg(noise, "noise", where)
     targets = {"sine": np.sin, "step": lambda x: (x >= 0).astype(np.float64)}
-    if kind not in targets:
+    if not isinstance(kind, str) or kind not in targets:
         raise ValueError(f"{where}: kind must be one of {sorted(targets)}, got {kind!r}")
-    lo, hi = (float(v) for v in x_range)
+    if not isinstance(x_range, tuple | list) or len(x_range) != 2:
+        raise TypeError(f"{where}: expected x_range as a pair (low, high), got {V.show(x_range)}")
+    lo, hi = (V.real(where, "x_range end", v) for v in x_range)
     if not lo < hi:
         raise ValueError(f"{where}: x_range must be (low, high) with low < high, got {x_range}")
     gen = make_rng(rng, seed, where)

@@ -60,12 +60,16 @@ def train_val_test_split(X, y, val=0.15, test=0.15, rng=None, seed=None, stratif
     """
     where = "train_val_test_split"
     val, test = _check_fraction(val, "val"), _check_fraction(test, "test")
+    stratify = V.boolean(where, "stratify", stratify)
     if val + test >= 1.0:
         raise ValueError(
             f"{where}: val + test must be < 1 to leave training data, got {val + test}"
         )
-    X = X if hasattr(X, "shape") else np.asarray(X)
-    y = y if hasattr(y, "shape") else np.asarray(y)
+    try:
+        X = X if hasattr(X, "shape") else np.asarray(X)
+        y = y if hasattr(y, "shape") else np.asarray(y)
+    except (TypeError, ValueError):  # ragged nested lists
+        raise TypeError(f"{where}: expected X and y as arrays, got ragged lists") from None
     if X.ndim == 0 or y.ndim == 0:
         raise ValueError(f"{where}: X and y must be arrays with a sample axis")
     n = len(X)
@@ -107,7 +111,18 @@ def one_hot(y, num_classes=None, dtype=np.float64):
     ``num_classes`` defaults to ``max(y) + 1``.
     """
     xp = get_array_module(y)
-    y = xp.asarray(y)
+    try:
+        y = xp.asarray(y)
+        out_dtype = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"one_hot: expected y as an array of labels and a numeric dtype, got {V.show(y)} "
+            f"and {V.show(dtype)}"
+        ) from None
+    if out_dtype.kind not in "fiub":
+        raise TypeError(f"one_hot: expected a numeric dtype, got {V.show(dtype)}")
+    if num_classes is not None:
+        num_classes = V.positive_int("one_hot", "num_classes (or None)", num_classes)
     if y.ndim != 1:
         raise ValueError(f"one_hot: y must be 1-D (N,), got shape {y.shape}")
     if y.dtype.kind == "f":
@@ -121,9 +136,9 @@ def one_hot(y, num_classes=None, dtype=np.float64):
     top = int(y.max()) + 1 if y.size else 0
     if num_classes is None:
         num_classes = top
-    elif num_classes < top:
+    if num_classes < top:
         raise ValueError(f"one_hot: num_classes={num_classes} but y contains label {top - 1}")
-    out = xp.zeros((len(y), int(num_classes)), dtype=dtype)
+    out = xp.zeros((len(y), int(num_classes)), dtype=out_dtype)
     out[xp.arange(len(y)), y] = 1
     return out
 
@@ -139,6 +154,8 @@ class _Preprocessor:
     def _check_X(self, X, method):
         name = f"{type(self).__name__}.{method}"
         xp = get_array_module(X)
+        if hasattr(X, "dtype") and X.dtype.kind not in "fiub":  # complex would lose its imag
+            raise TypeError(f"{name}: expected X of a real numeric dtype, got dtype {X.dtype}")
         try:
             X = xp.asarray(X, dtype=np.float64) if xp is np else xp.asarray(X)
         except (TypeError, ValueError):
@@ -149,10 +166,9 @@ class _Preprocessor:
             raise ValueError(f"{name}: expected X of shape (N, D), got shape {X.shape}")
         if X.shape[0] == 0:
             raise ValueError(f"{name}: X is empty (0 samples)")
-        if method == "fit":
-            if not bool(xp.all(xp.isfinite(X))):
-                raise ValueError(f"{name}: X contains NaN or inf")
-        else:
+        if not bool(xp.all(xp.isfinite(X))):
+            raise V.NonFiniteError(f"{name}: expected finite X, got X containing NaN or inf")
+        if method != "fit":
             if self.n_features_ is None:
                 raise NotFittedError(f"{name}: call fit(X_train) before {method}")
             if X.shape[1] != self.n_features_:
