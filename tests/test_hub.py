@@ -252,12 +252,7 @@ def hub():
                 stop_process(proc, timeout=60)  # the hub stops servers, service and proxy
             if log is not None:
                 log.close()
-            pid_file = root / "proxy.pid"
-            if pid_file.is_file():
-                try:
-                    os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
-                except (ProcessLookupError, ValueError):
-                    pass
+            ch.stop_proxy(settings)  # only if it outlived a crashed hub
             if accounts:
                 import pwd
 

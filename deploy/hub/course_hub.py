@@ -26,6 +26,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -356,8 +357,23 @@ def main(argv=None) -> int:
 # ---------------------------------------------------------------- servers
 
 
-def singleuser_cmd() -> list[str]:
-    return [str(BIN / "jupyterhub-singleuser")]
+def singleuser_cmd(hub: HubSettings) -> list[str]:
+    cmd = [str(BIN / "jupyterhub-singleuser")]
+    if not hub.accounts and os.geteuid() == 0:  # one account, and that account is root
+        cmd.append("--allow-root")
+    return cmd
+
+
+def stop_proxy(hub: HubSettings) -> None:
+    """Stop the proxy the hub started if it outlived the hub (a hub that crashed)."""
+    pid_file = hub.root / "proxy.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            if b"configurable-http-proxy" in fh.read():
+                os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
 
 
 def service(hub: HubSettings) -> dict:
@@ -367,7 +383,7 @@ def service(hub: HubSettings) -> dict:
     return {
         "name": COURSE_ID,
         "url": f"http://127.0.0.1:{hub.service_port}",
-        "command": [*as_user(hub, hub.grader), *singleuser_cmd()],
+        "command": [*as_user(hub, hub.grader), *singleuser_cmd(hub)],
         "cwd": str(hub.course_dir),  # nbgrader_config.py of the course sits here
         "environment": env,
         "oauth_no_confirm": True,
@@ -378,7 +394,7 @@ def spawner_class(hub: HubSettings):
     """LocalProcessSpawner for real accounts (dropped by :func:`as_user`), else one account."""
     from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
 
-    class Env:
+    class Env:  # every server: the course's environment for its role
         def get_env(self):
             env = super().get_env()
             env.update(user_env(hub, self.user.name, role_of(hub, self.user.name)))
@@ -389,13 +405,17 @@ def spawner_class(hub: HubSettings):
         class OneAccountSpawner(Env, SimpleLocalProcessSpawner):
             """Every server under the hub's own account: for trying the course out only."""
 
+            async def start(self):
+                self.cmd = singleuser_cmd(hub)
+                return await super().start()
+
         return OneAccountSpawner
 
     class CourseSpawner(Env, LocalProcessSpawner):
         """Each server as its local account; see :func:`as_user` for how it is started."""
 
         async def start(self):
-            self.cmd = [*as_user(hub, self.user.name), *singleuser_cmd()]
+            self.cmd = [*as_user(hub, self.user.name), *singleuser_cmd(hub)]
             return await super().start()
 
         def make_preexec_fn(self, name):  # setpriv in the command drops privileges

@@ -67,9 +67,9 @@ def main(argv=None) -> int:
         )
     else:
         print(
-            "make hub: NOT root, so every user runs under this one account "
-            f"({os.environ.get('USER', os.getuid())}): students can read each other's "
-            "files. For trying the course out only; run `sudo make hub` for real accounts."
+            "make hub: every user runs under this one account "
+            f"(uid {os.getuid()}): students can read each other's "
+            "files. For trying the course out only; as root `make hub` creates real accounts."
         )
     ch.prepare(hub)
     print(f"make hub: releasing {' '.join(args.assignments)} (answer keys are built once) ...")
@@ -93,9 +93,13 @@ def main(argv=None) -> int:
     proc = subprocess.Popen(cmd, cwd=str(hub.root), env=env)
     try:
         return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return proc.wait(timeout=60)
+    except KeyboardInterrupt:  # the hub got Ctrl-C too and stops its servers
+        return proc.wait(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=90)
+        ch.stop_proxy(hub)
 
 
 if __name__ == "__main__":
