@@ -137,6 +137,44 @@ def test_decks_are_named_after_the_assignment_they_prepare():
             assert all(parts), f"{assignment} has {len(stems)} decks: name them {assignment}_part"
 
 
+# Facts a careful reader caught wrong once, as (deck, a text that finds the slide, what the
+# slide must say, what it must not say). Slides only: speaker notes do not count.
+SLIDE_FACTS = [
+    ("03_mlp", "not a polynomial", ["Cybenko 1989", "Hornik 1991", "Leshno"], []),
+    ("03_mlp", "Cybenko", ["sigmoidal", "bounded and non-constant"], []),
+    (
+        "04_backprop_gradcheck",
+        "## Relative error",
+        [r"\max_j |a_j - n_j|", "10^{-8}"],
+        ["_j \\frac"],
+    ),
+    ("04_backprop_gradcheck", "## Relative error", ["rel_error"], []),
+    ("05_optimization", "InverseTimeLR", [r"\tau / \max(t, \tau)"], [r"1 + t/\tau"]),
+    ("05_optimization", r"\text{Adagrad: }", ["outside the root", "inside"], []),
+    ("07_regularization", "Bernoulli", ["probability to **drop**", "*keep*"], []),
+    (
+        "08_batchnorm",
+        r"\hat a_i =",
+        [r"\gamma = \sqrt{\sigma_B^2 + \epsilon}", r"\beta = \mu_B"],
+        [r"\gamma = \sigma_B$"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("stem", "anchor", "says", "never"), SLIDE_FACTS)
+def test_slides_state_the_facts(stem, anchor, says, never):
+    shown = [
+        c.source
+        for c in _deck(stem).cells
+        if c.cell_type == "markdown" and _slide_type(c) != "notes" and anchor in c.source
+    ]
+    assert len(shown) == 1, f"{stem}: expected one slide with {anchor!r}, found {len(shown)}"
+    for text in says:
+        assert text in shown[0], f"{stem}, slide with {anchor!r}: should say {text!r}"
+    for text in never:
+        assert text not in shown[0], f"{stem}, slide with {anchor!r}: must not say {text!r}"
+
+
 # Rosenblatt's perceptron: the 1957 Cornell Aeronautical Laboratory report (as the notes).
 ROSENBLATT_1958 = re.compile(r"Rosenblatt[^\n]{0,40}?1958|1958[^\n]{0,40}?Rosenblatt")
 
@@ -207,7 +245,13 @@ def test_decks_draw_the_course_figures_with_nncourse():
     source = "\n".join(
         c.source for stem in TOPICS for c in _deck(stem).cells if c.cell_type == "code"
     )
-    for call in VIZ_NAMES + ["graph.draw", "Trainer(", "optim.Adam", "BatchNorm1d("]:
+    for call in VIZ_NAMES + [
+        "graph.draw",
+        "Trainer(",
+        "optim.Adam",
+        "BatchNorm1d(",
+        "InverseTimeLR(",
+    ]:
         assert call in source, f"no deck uses {call}"
 
 
