@@ -101,6 +101,7 @@ def render(course, aid, sid, nb_id, data) -> str:
 NOT_RUN_WHY = {
     "missing": "the test cell was missing from the submission",
     "stopped": "an earlier check in this cell failed",
+    "unreached": "the cell did not get this far",  # e.g. the notebook's time ran out before
 }
 
 
@@ -162,7 +163,10 @@ def _result_box(score, entry) -> str:
         f"<b>{score['score']:g} / {score['max_score']:g} points</b><ul>"
     ]
     error = score.get("error")
-    why = NOT_RUN_WHY["missing" if error == "missing" else "stopped"]
+    if error == "missing":
+        why = NOT_RUN_WHY["missing"]
+    else:
+        why = NOT_RUN_WHY["stopped" if score.get("first_failure") else "unreached"]
     rows = _rows(score, entry)
     i = 0
     while i < len(rows):

@@ -140,3 +140,12 @@ def test_markers_from_before_the_three_states_still_render(tmp_path, legacy, sho
     labels = dict.fromkeys(the_key()["cells"]["ex_bn"]["labels"], legacy)
     scores = {"score": 0.0, "max_score": 4.0, "error": None, "labels": labels}
     assert f"<li>mean 0: {shown}" in page(tmp_path, scores)
+
+
+def test_a_cell_that_never_ran_does_not_blame_an_earlier_check(tmp_path):
+    """No records and no error (the notebook's time ran out before it): nothing failed."""
+    scores = key.score_cell(executed([]), the_key()["cells"]["ex_bn"])
+    assert scores["first_failure"] is None and scores["score"] == 0.0
+    html = page(tmp_path, scores)
+    assert "not run: the cell did not get this far" in html
+    assert "an earlier check" not in html
