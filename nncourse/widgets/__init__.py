@@ -14,7 +14,9 @@ Nothing here trains or differentiates by itself: models are ``nncourse.layers``,
 training is ``nncourse.train.Trainer`` (one epoch per call of ``step()``), updates are
 ``nncourse.optim`` optimisers. The figure is built once and its artists are updated in
 place (``set_data``, ``set_offsets``), then rendered to PNG bytes: no browser-side
-matplotlib extension is needed, and a frame costs a few tens of milliseconds.
+matplotlib extension is needed, and a frame costs a few tens of milliseconds. A view whose
+frames change only some artists (the playground) keeps the rest of the figure as a drawn
+background and redraws just those artists (``FigureView._animated_artists``).
 
 Interaction model:
 
@@ -28,7 +30,9 @@ Where things live (one module per explorer, plus the shared part):
 
 - ``base``: ``FigureView`` (figure -> PNG, ``set``, debounced observers), ``Player``
   (Play / Pause / Step / Reset), control helpers, ``ACTIVATION_LAYERS``, ``OPTIMIZERS``;
-- ``playground_widget``: :func:`playground` (``DATASETS``, ``mlp``);
+- ``playground_widget``: :func:`playground` (``DATASETS``, ``mlp``), with its network
+  picture in ``network_view`` (``NetworkView``) and its input features from
+  :mod:`nncourse.features`;
 - ``activations``: :func:`activation_explorer`; ``initialization``: :func:`init_explorer`
   (``INITS``); ``optimizers``: :func:`optimizer_race` (``SURFACES``);
   ``dropout``: :func:`dropout_explorer`; ``batchnorm``: :func:`batchnorm_explorer`.

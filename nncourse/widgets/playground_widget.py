@@ -510,11 +510,11 @@ class Playground(FigureView):
                 f"<div style='width:{width}px;height:8px;background:{color}'></div></td></tr>"
             )
         more = f" (first 16 of {len(sources)})" if len(sources) > 16 else ""
-        g = "" if name == "output" else f"{act}"
-        head = (
-            f"<b>{name}</b> = {g}(b + &Sigma; w &middot; input), b = {b:+.3f}; "
-            f"incoming weights{more}:"
-        )
+        if name == "output":
+            formula = "b + &Sigma; w &middot; input (the logit: P(class 1) is its sigmoid)"
+        else:
+            formula = f"{act}(b + &Sigma; w &middot; input)"
+        head = f"<b>{name}</b> = {formula}, b = {b:+.3f}; incoming weights{more}:"
         self.unit_info.value = (
             f"<div class='nncourse-unit-info'>{head}<table style='font-size:small'>"
             f"{''.join(rows)}</table></div>"
