@@ -164,11 +164,13 @@ class Kind:
     numeric: bool
 
 
-def not_a_number(value) -> str:
+def not_a_number(value, echo=True) -> str:
     """Say plainly what came instead of a number or an array of numbers ("got None: ...").
 
-    Takes a kernel value or a decoded record value (``("repr", text)``); the grader uses it
-    too, so it only describes the student's value, never an expected one.
+    Takes a kernel value or a decoded record value (``("repr", text)``); it only describes the
+    student's value, never an expected one. The grader passes ``echo=False``: text and reprs
+    come from student code, and grading output must not carry what that code chose to say
+    (it can read the hidden tests while it runs).
     """
     if value is None:
         return (
@@ -176,11 +178,13 @@ def not_a_number(value) -> str:
             "and left the variable unset?)"
         )
     if isinstance(value, BaseException):
-        return f"got the exception {type(value).__name__}: {_short(str(value))} instead of a value"
+        shown = f": {_short(str(value))}" if echo else ""
+        return f"got the exception {type(value).__name__}{shown} instead of a value"
     if isinstance(value, tuple) and len(value) == 2 and value[0] == "repr":
-        return f"got {_short(value[1])}, which is not a number or an array of numbers"
+        shown = _short(value[1]) if echo else "an object"
+        return f"got {shown}, which is not a number or an array of numbers"
     if isinstance(value, str):
-        return f"got the text {_short(value)}, not a number"
+        return f"got the text {_short(value)}, not a number" if echo else "got text, not a number"
     if isinstance(value, np.ndarray) and value.dtype == object:
         return "got an array of Python objects, not of numbers"
     return f"got a {type(value).__name__}, not a number or an array of numbers"

@@ -259,7 +259,7 @@ def _value_note(record, key_rec) -> str | None:
     if kind is None or not kind.numeric:
         return None
     if not isinstance(got, np.ndarray):
-        return f"your value: {not_a_number(got)}"
+        return f"your value: {not_a_number(got, echo=False)}"
     if got.dtype == np.float64 and got.size and not np.all(np.isfinite(got)):
         bad = int(np.count_nonzero(~np.isfinite(got)))
         return (

@@ -210,3 +210,8 @@ def test_not_a_number_describes_decoded_record_values():
     assert checks.not_a_number(checks.decode_value(checks.encode_value(None))).startswith(
         "got None"
     )
+    # the grader never repeats text that student code produced
+    said = checks.decode_value(checks.encode_value(["### BEGIN HIDDEN TESTS", "x"]))
+    assert "HIDDEN" in checks.not_a_number(said)
+    assert "HIDDEN" not in checks.not_a_number(said, echo=False)
+    assert "HIDDEN" not in checks.not_a_number("### BEGIN HIDDEN TESTS", echo=False)

@@ -172,3 +172,17 @@ def test_score_notebook_keeps_verdicts_json_ready():
     scores = key.score_notebook(nb, {"notebook": "nb", "cells": {"g": ENTRY}})
     assert json.loads(json.dumps(scores)) == scores
     assert scores["g"]["labels"]["second"] == "not run"
+
+
+def test_notes_never_repeat_text_from_student_code():
+    """A record's repr/str value is student-chosen text: notes describe it, never quote it."""
+    s = key.score_cell(
+        cell(
+            ("first", "close", [1.0]),
+            ("second", "close", [2.0]),
+            ("hidden one", "close", "the hidden test reads: c.close('secret label', got)"),
+        ),
+        ENTRY,
+    )
+    assert s["labels"]["hidden one"] == "failed"
+    assert s["notes"]["hidden one"] == "your value: got text, not a number"
