@@ -7,6 +7,11 @@ Every layer follows one protocol (the PyTorch ``nn.Module`` shape, without autog
 - ``backward(dout)`` takes dL/d(output) and returns dL/d(input), and *overwrites*
   ``self.grads[name]`` with dL/d(param) for every entry of ``self.params``.
 - ``params`` / ``grads``: dicts name -> array with the same keys and shapes.
+- Optionally ``backward(dout, input_grad=False)`` skips dL/d(input) and returns None
+  (a first layer needs no gradient for the data, and for ``Linear`` it is the largest
+  product of the backward pass). A layer offers it by decorating its backward with
+  :func:`skips_input_grad`; ``Sequential`` and ``Trainer`` look for that mark, so a
+  student's own ``backward(self, dout)`` (even overriding ``Linear``'s) keeps working.
 - ``train()`` / ``eval()`` switch the behaviour of Dropout and BatchNorm1d.
 - ``astype(dtype)`` / ``to(backend)`` move parameters, gradients and buffers.
 
@@ -45,6 +50,7 @@ __all__ = [
     "Maxout",
     "ACTIVATIONS",
     "eval_mode",
+    "skips_input_grad",
 ]
 
 
@@ -105,6 +111,19 @@ def _check_input(layer, x, width=None):
     # enters: a layer inside a Sequential relies on the Sequential's own check.
     if not layer._nested:
         V.finite_array(layer, "input", x)
+
+
+def skips_input_grad(backward):
+    """Mark ``backward(self, dout, input_grad=True)`` as able to skip dL/dx (see above)."""
+    backward.can_skip_input_grad = True
+    return backward
+
+
+def _backward_params_only(layer, dout):
+    """``layer.backward`` without dL/dx when the layer offers it, else the plain call."""
+    if getattr(layer.backward, "can_skip_input_grad", False):
+        return layer.backward(dout, input_grad=False)
+    return layer.backward(dout)
 
 
 class Layer:
@@ -311,6 +330,7 @@ class Linear(Layer):
         self.cache = x
         return out
 
+    @skips_input_grad
     def backward(self, dout, input_grad=True):
         """dout: (N, out) -> dx: (N, in); sets dW = dout^T x, db = sum_n dout_n.
 
@@ -615,6 +635,7 @@ class Maxout(Layer):
         xp = get_array_module(z)
         return xp.take_along_axis(z, winner[:, :, None], axis=2)[:, :, 0]
 
+    @skips_input_grad
     def backward(self, dout, input_grad=True):
         """dout: (N, out) -> dx: (N, in); dz is dout at the winning piece, 0 elsewhere."""
         x, winner = self._need_cache()
@@ -796,17 +817,18 @@ class Sequential(Layer):
             raise type(err)(f"Sequential: layer {i} rejected its input: {err}") from err
         return x
 
+    @skips_input_grad
     def backward(self, dout, input_grad=True):
         """Backpropagate ``dout`` through every layer; return dL/dx (None when
-        ``input_grad=False`` and the first layer is a ``Linear``, which then skips
-        the product that only the data would need, as training loops do)."""
+        ``input_grad=False`` and the first layer can skip it, as ``Linear`` does: the
+        product that only the data would need, as training loops do)."""
         last = len(self.layers) - 1
         i = last
         try:
             for i in range(last, -1, -1):
                 layer = self.layers[i]
-                if i == 0 and not input_grad and isinstance(layer, Linear):
-                    return layer.backward(dout, input_grad=False)
+                if i == 0 and not input_grad:
+                    return _backward_params_only(layer, dout)
                 dout = layer.backward(dout)
         except (TypeError, ValueError) as err:  # the last layer checks dout before any change
             raise type(err)(f"Sequential.backward: layer {i} rejected its dout: {err}") from err

@@ -32,7 +32,6 @@ epoch, *including* the regularisation penalty: the objective being minimised),
 from __future__ import annotations
 
 import functools
-import inspect
 import math
 import numbers
 
@@ -42,6 +41,7 @@ from . import backend
 from . import validation as V
 from .init import as_generator
 from .layers import eval_mode
+from .validation import NonFiniteError
 
 __all__ = ["Trainer", "History", "EarlyStopping", "TrainingDiverged"]
 
@@ -397,29 +397,60 @@ class Trainer:
         _check_xy(X, y, who, width, where)
         return X, y
 
-    def _diverged(self, epoch, step, value, last_good=None, params=None, on_gpu=False):
-        """Put the last finite weights back and raise TrainingDiverged."""
-        where = f"epoch {epoch + 1}, step {step + 1}"
-        if on_gpu:
-            kept = f"the weights of the start of epoch {epoch + 1} were restored"
-        else:
-            kept = "the model keeps its last finite weights"
-            if last_good is not None and not all(_finite(p.data) for p in params):
-                for p, saved in zip(params, last_good):
-                    p.data[...] = saved
-        raise TrainingDiverged(
-            f"Trainer.fit: the loss became {value} at {where} (of {self.epochs} epochs); "
-            f"training diverged. Try a smaller learning rate{_now(self._lr())}; "
-            f"{kept}."
-        )
-
     # -- the loop -----------------------------------------------------------------
     def fit(self, X, y, val=None) -> History:
         """Train on ``X`` (N, D) with targets ``y`` ((N,) labels or (N, K) targets).
 
         ``val=(X_val, y_val)`` is evaluated after every epoch. Returns the
-        :class:`History` (also kept as ``self.history``).
+        :class:`History` (also kept as ``self.history``). Everything is checked before
+        the first step, so a bad argument leaves the model untouched.
         """
+        X, y, val = self._check_fit(X, y, val)
+        es = self.early_stopping
+        if es is not None:
+            es.reset()
+        run = _Run(self, X, y)
+        history = self.history = History()
+        self.stop_training = False
+        bar = None
+        if self.progress and self.epochs:
+            from tqdm.auto import tqdm  # noqa: PLC0415  (only when a bar is wanted)
+
+            bar = tqdm(total=self.epochs, desc="Trainer.fit", unit="epoch", leave=True)
+        try:
+            for epoch in range(self.epochs):
+                logs = self._epoch(run, epoch)
+                history.step_loss.extend(run.last_losses)
+                if val is not None:
+                    ev = self._evaluate(*val)
+                    logs["val_loss"], logs["val_acc"] = ev["loss"], ev["acc"]
+                history._append(logs)
+                if self.scheduler is not None:
+                    self.scheduler.step()
+                stop = es is not None and es.update(self.model, epoch, logs)
+                for cb in self.callbacks:
+                    if cb(self, epoch, logs) is True:
+                        self.stop_training = True
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(_postfix(logs), refresh=True)
+                if stop or self.stop_training:
+                    history.stopped_early = epoch + 1 < self.epochs
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+
+        if es is not None and es.best_epoch is not None:
+            es.restore(self.model)
+            history.best_epoch = es.best_epoch
+        elif history.epochs:
+            series = history.val_loss if val is not None else history.train_loss
+            history.best_epoch = int(np.argmin(series))
+        return history
+
+    def _check_fit(self, X, y, val):
+        """Every check of ``fit``, before anything changes; returns the prepared data."""
         self._check_components("Trainer.fit")
         X, y = self._prepare(X, y, "X, y")
         self._probe(X, y, "X, y")
@@ -435,145 +466,65 @@ class Trainer:
                     f"like the training targets {tuple(y.shape)}, got {tuple(yv.shape)}"
                 )
             self._probe(Xv, yv, "val")
+            val = (Xv, yv)
         es = self.early_stopping
-        if es is not None:
-            if es.monitor.startswith("val") and val is None:
-                raise ValueError(
-                    f"Trainer.fit: early stopping monitors {es.monitor!r} but no validation "
-                    "set was given; pass val=(X_val, y_val)"
-                )
-            es.reset()
-
-        model, loss_fn, opt, reg = self.model, self.loss, self.optimizer, self.regularizer
+        if es is not None and es.monitor.startswith("val") and val is None:
+            raise ValueError(
+                f"Trainer.fit: early stopping monitors {es.monitor!r} but no validation "
+                "set was given; pass val=(X_val, y_val)"
+            )
         n = X.shape[0]
-        bs = n if self.batch_size is None else min(self.batch_size, n)
-        self._check_batches(n, bs)
-        stops = range(0, n - (n % bs if self.drop_last and n > bs else 0), bs)
-        xp = backend.get_array_module(X)
-        on_host = xp is np
+        self._check_batches(n, n if self.batch_size is None else min(self.batch_size, n))
+        return X, y, val
 
-        params = list(model.parameters())
-        # Sequential/Linear can skip dL/dx of the first layer (nobody needs it here)
-        backward = model.backward
-        if "input_grad" in inspect.signature(backward).parameters:
-            backward = functools.partial(backward, input_grad=False)
-        # No zero_grad() in the loop: in this library backward() *overwrites* the
-        # gradients (it does not accumulate as PyTorch does), so zeroing is wasted work.
-        if callable(getattr(opt, "step", None)):
-            update = opt.step
-        else:
+    def _epoch(self, run, epoch) -> dict:
+        """One pass over the (reshuffled) training set; returns the epoch's logs.
 
-            def update():
-                opt(params)
-
-        # Before every update the weights are copied here, so that a divergence
-        # found at the next step can put back the last finite ones (NumPy only:
-        # on a GPU the loss is read once per epoch, see below).
-        last_good = [p.data.copy() for p in params] if on_host else None
-
-        history = self.history = History()
-        self.stop_training = False
-        bar = None
-        epochs = range(self.epochs)
-        if self.progress and self.epochs:
-            from tqdm.auto import tqdm  # noqa: PLC0415  (only when a bar is wanted)
-
-            bar = tqdm(total=self.epochs, desc="Trainer.fit", unit="epoch", leave=True)
-        n_seen = stops[-1] + min(bs, n - stops[-1])  # examples per epoch (after drop_last)
-        score_buf = None  # the epoch's scores, for one accuracy call per epoch
-        try:
-            for epoch in epochs:
-                model.train()
-                if self.shuffle and bs < n:
-                    order = self.rng.permutation(n)
-                    if not on_host:
-                        order = xp.asarray(order)
-                    Xs, ys = X[order], y[order]  # one gather per epoch; batches are views
-                else:
-                    Xs, ys = X, y
-                lr = self._lr()
-                if not on_host:
-                    start_state = [p.data.copy() for p in params]
-                step_losses = []
-                for step, i in enumerate(stops):
-                    xb, yb = Xs[i : i + bs], ys[i : i + bs]
-                    try:
-                        scores = model.forward(xb)
-                        lv = loss_fn.forward(scores, yb)
-                    except ValueError as err:  # NumPy losses/layers reject NaN/inf
-                        if "finite" in str(err):
-                            self._diverged(epoch, step, "NaN/inf", last_good, params)
-                        raise
-                    if reg is not None:
-                        lv = lv + reg.penalty(model)
-                    if on_host and not math.isfinite(lv):
-                        self._diverged(epoch, step, lv, last_good, params)
-                    backward(loss_fn.backward())
-                    if reg is not None:
-                        reg.backward(model)
-                    if on_host:
-                        for saved, p in zip(last_good, params):
-                            np.copyto(saved, p.data)
-                    update()
-                    step_losses.append(lv)
-                    if score_buf is None and epoch == 0 and step == 0:
-                        if loss_fn.accuracy(scores, yb) is not None:
-                            score_buf = xp.empty((n_seen, *scores.shape[1:]), scores.dtype)
-                    if score_buf is not None:
-                        score_buf[i : i + bs] = scores
-
-                # one read of the step losses per epoch (one device sync on a GPU)
-                if on_host:
-                    losses = [float(v) for v in step_losses]
-                else:
-                    losses = backend.to_numpy(xp.stack(step_losses)).astype(float).tolist()
-                    bad = [k for k, v in enumerate(losses) if not math.isfinite(v)]
-                    if bad:
-                        for p, saved in zip(params, start_state):
-                            p.data[...] = saved
-                        self._diverged(epoch, bad[0], losses[bad[0]], on_gpu=True)
-                history.step_loss.extend(losses)
-                sizes = [min(bs, n_seen - k * bs) for k in range(len(losses))]
-                train_acc = None
-                if score_buf is not None:  # accuracy of the scores as seen during the epoch
-                    train_acc = float(loss_fn.accuracy(score_buf, ys[:n_seen]))
-                logs = {
-                    "epoch": epoch,
-                    "train_loss": float(np.dot(losses, sizes) / n_seen),
-                    "train_acc": train_acc,
-                    "val_loss": None,
-                    "val_acc": None,
-                    "lr": lr,
-                }
-                if val is not None:
-                    ev = self._evaluate(Xv, yv)
-                    logs["val_loss"] = ev["loss"]
-                    logs["val_acc"] = ev["acc"]
-                history._append(logs)
-                if self.scheduler is not None:
-                    self.scheduler.step()
-
-                stop = es is not None and es.update(model, epoch, logs)
-                for cb in self.callbacks:
-                    if cb(self, epoch, logs) is True:
-                        self.stop_training = True
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(_postfix(logs), refresh=True)
-                if stop or self.stop_training:
-                    history.stopped_early = epoch + 1 < self.epochs
-                    break
-        finally:
-            if bar is not None:
-                bar.close()
-
-        if es is not None and es.best_epoch is not None:
-            es.restore(model)
-            history.best_epoch = es.best_epoch
-        elif history.epochs:
-            series = history.val_loss if val is not None else history.train_loss
-            history.best_epoch = int(np.argmin(series))
-        return history
+        Per step: forward, loss (+ penalty), backward, penalty gradient, update. The
+        loss is read through ``run.guard`` (see :class:`_DivergenceGuard`)."""
+        model, loss_fn, reg = self.model, self.loss, self.regularizer
+        model.train()
+        X, y, bs, xp = run.X, run.y, run.bs, run.xp
+        if self.shuffle and bs < run.n:
+            order = self.rng.permutation(run.n)
+            if xp is not np:
+                order = xp.asarray(order)
+            X, y = X[order], y[order]  # one gather per epoch; batches are views
+        lr = self._lr()
+        step_losses = []
+        for step, i in enumerate(run.stops):
+            xb, yb = X[i : i + bs], y[i : i + bs]
+            try:
+                scores = model.forward(xb)
+                lv = loss_fn.forward(scores, yb)
+            except NonFiniteError:  # the scores overflowed: the weights diverged
+                run.guard.diverged(epoch, step, "NaN/inf")
+            if reg is not None:
+                lv = lv + reg.penalty(model)
+            run.guard.check(epoch, step, lv)  # on the host: before the update
+            run.backward(loss_fn.backward())
+            if reg is not None:
+                reg.backward(model)
+            run.update()
+            step_losses.append(lv)
+            if run.score_buf is None and epoch == 0 and step == 0:
+                if loss_fn.accuracy(scores, yb) is not None:
+                    run.score_buf = xp.empty((run.n_seen, *scores.shape[1:]), scores.dtype)
+            if run.score_buf is not None:
+                run.score_buf[i : i + bs] = scores
+        losses = run.last_losses = run.guard.end_epoch(epoch, step_losses)
+        sizes = [min(bs, run.n_seen - k * bs) for k in range(len(losses))]
+        train_acc = None
+        if run.score_buf is not None:  # accuracy of the scores as seen during the epoch
+            train_acc = float(loss_fn.accuracy(run.score_buf, y[: run.n_seen]))
+        return {
+            "epoch": epoch,
+            "train_loss": float(np.dot(losses, sizes) / run.n_seen),
+            "train_acc": train_acc,
+            "val_loss": None,
+            "val_acc": None,
+            "lr": lr,
+        }
 
     def evaluate(self, X, y, batch_size=4096) -> dict:
         """Data loss and accuracy on ``(X, y)`` in eval mode (the previous mode is restored).
@@ -605,6 +556,87 @@ class Trainer:
         return (
             f"Trainer(model={type(self.model).__name__}, loss={self.loss!r}, "
             f"batch_size={self.batch_size}, epochs={self.epochs})"
+        )
+
+
+class _Run:
+    """What one ``fit`` call works with: the data, the batching, the update and the guard."""
+
+    def __init__(self, trainer, X, y):
+        self.X, self.y, self.n = X, y, X.shape[0]
+        bs = self.n if trainer.batch_size is None else min(trainer.batch_size, self.n)
+        drop = self.n % bs if trainer.drop_last and self.n > bs else 0
+        self.bs, self.stops = bs, range(0, self.n - drop, bs)
+        self.n_seen = self.stops[-1] + min(bs, self.n - self.stops[-1])  # per epoch
+        self.xp = backend.get_array_module(X)
+        model, opt = trainer.model, trainer.optimizer
+        params = list(model.parameters())
+        # A Linear (or Sequential starting with one) can skip dL/dx, which only the
+        # data would receive: part of the layer protocol (layers.skips_input_grad).
+        self.backward = model.backward
+        if getattr(model.backward, "can_skip_input_grad", False):
+            self.backward = functools.partial(model.backward, input_grad=False)
+        # No zero_grad() in the loop: in this library backward() *overwrites* the
+        # gradients (it does not accumulate as PyTorch does), so zeroing is wasted work.
+        self.update = opt.step if callable(getattr(opt, "step", None)) else lambda: opt(params)
+        self.guard = _DivergenceGuard(trainer, params, per_step=self.xp is np)
+        self.score_buf = None  # the epoch's scores, for one accuracy call per epoch
+        self.last_losses: list[float] = []
+
+
+class _DivergenceGuard:
+    """One divergence strategy for host and GPU: keep the last weights known to give a
+    finite loss, and when the loss stops being finite put them back and raise
+    :class:`TrainingDiverged` naming the epoch and step.
+
+    The loss is read where reading it is free: after every step on the host (the
+    snapshot is then the weights before the last update), once per epoch on a GPU, where
+    each read is a device-to-host sync (the snapshot is then the weights of the start of
+    the epoch). The weights are only put back when they are no longer finite.
+    """
+
+    def __init__(self, trainer, params, per_step):
+        self.trainer, self.params, self.per_step = trainer, params, per_step
+        self.saved = [p.data.copy() for p in params]
+        self.saved_at = "the start of training"
+
+    def _save(self, where):
+        xp = backend.get_array_module(self.saved[0]) if self.saved else np
+        for saved, p in zip(self.saved, self.params):
+            xp.copyto(saved, p.data)
+        self.saved_at = where
+
+    def check(self, epoch, step, loss):
+        """Called after the loss of a step, before its update."""
+        if self.per_step:
+            if not math.isfinite(loss):
+                self.diverged(epoch, step, loss)
+            self._save(f"the update of epoch {epoch + 1}, step {step + 1}")
+
+    def end_epoch(self, epoch, step_losses) -> list[float]:
+        """The epoch's step losses as floats (one device read on a GPU), checked."""
+        if self.per_step:
+            return [float(v) for v in step_losses]
+        xp = backend.get_array_module(step_losses[0])
+        losses = backend.to_numpy(xp.stack(step_losses)).astype(float).tolist()
+        bad = [k for k, v in enumerate(losses) if not math.isfinite(v)]
+        if bad:
+            self.diverged(epoch, bad[0], losses[bad[0]])
+        self._save(f"epoch {epoch + 2}")
+        return losses
+
+    def diverged(self, epoch, step, value):
+        if not all(_finite(p.data) for p in self.params):
+            for p, saved in zip(self.params, self.saved):
+                p.data[...] = saved
+            kept = f"the weights from before {self.saved_at} were put back"
+        else:
+            kept = "the model keeps its last weights (still finite)"
+        t = self.trainer
+        raise TrainingDiverged(
+            f"Trainer.fit: the loss became {value} at epoch {epoch + 1}, step {step + 1} (of "
+            f"{t.epochs} epochs); training diverged. Try a smaller learning rate"
+            f"{_now(t._lr())}; {kept}."
         )
 
 

@@ -422,3 +422,84 @@ def test_digits_mlp_with_adam_reaches_96_percent():
     h = t.fit(Xtr, ytr, val=(Xv, yv))
     assert h.val_acc[-1] >= 0.95
     assert t.evaluate(Xte, yte)["acc"] >= 0.96
+
+
+# -- divergence by type, one strategy, the input_grad protocol (issue 14) -------------------
+
+
+def test_divergence_is_detected_by_error_type_not_by_message_words(moon_data):
+    from nncourse.validation import NonFiniteError
+
+    X, y, _, _ = moon_data
+
+    class Overflowing(losses.SoftmaxCrossEntropyLoss):
+        calls = 0
+
+        def forward(self, scores, y):
+            Overflowing.calls += 1
+            if Overflowing.calls == 3:
+                raise NonFiniteError("scores went wild")  # no word 'finite' needed
+            return super().forward(scores, y)
+
+    model = mlp()
+    t = Trainer(
+        model,
+        Overflowing(),
+        optim.SGD(model.parameters(), lr=0.1),
+        batch_size=30,
+        epochs=2,
+        progress=False,
+        rng=0,
+    )
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, step 3"):
+        t.fit(X, y)
+
+    class Picky(losses.SoftmaxCrossEntropyLoss):
+        def forward(self, scores, y):  # a plain ValueError that mentions 'finite'
+            raise ValueError("Picky: this loss is not finite-dimensional")
+
+    model = mlp()
+    t = Trainer(model, Picky(), optim.SGD(model.parameters(), lr=0.1), progress=False)
+    with pytest.raises(ValueError, match="finite-dimensional") as e:
+        t.fit(X, y)
+    assert not isinstance(e.value, TrainingDiverged)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_the_guard_on_a_device_puts_back_the_start_of_the_epoch(moon_data):
+    """The GPU path of the divergence strategy, run on the host: losses are read once
+    per epoch and the snapshot is the weights of the start of the epoch."""
+    from nncourse.train import _DivergenceGuard
+
+    model = mlp()
+    t = trainer(model, epochs=3)
+    params = list(model.parameters())
+    guard = _DivergenceGuard(t, params, per_step=False)
+    guard.check(0, 0, float("nan"))  # nothing is read per step on a device
+    assert guard.end_epoch(0, [np.float64(1.0), np.float64(0.5)]) == [1.0, 0.5]
+    start = model.state_dict()
+    params[0].data[...] = np.inf  # the epoch's updates broke the weights
+    with pytest.raises(TrainingDiverged, match=r"epoch 2, step 2 .*before epoch 2 were put back"):
+        guard.end_epoch(1, [np.float64(0.4), np.float64(np.nan)])
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, start[k])
+
+
+def test_backward_without_input_grad_is_part_of_the_layer_protocol():
+    x, dout = np.ones((4, 3)), np.ones((4, 2))
+    for layer in (L.Linear(3, 2), L.Maxout(3, 2), L.Sequential(L.Linear(3, 2))):
+        assert getattr(layer.backward, "can_skip_input_grad", False)
+        layer.forward(x)
+        assert layer.backward(dout, input_grad=False) is None
+        assert all(np.any(p.grad != 0) for p in layer.parameters())
+
+    class MyLinear(L.Linear):  # a student's override without input_grad
+        def backward(self, dout):
+            return super().backward(dout)
+
+    model = L.Sequential(MyLinear(3, 2), L.Tanh())
+    model.forward(x)
+    assert model.backward(dout, input_grad=False).shape == (4, 3)  # works, dx computed
+    X, y = moons(40, rng=1)
+    net = L.Sequential(MyLinear(2, 4), L.Tanh(), L.Linear(4, 2))
+    assert trainer(net, epochs=2).fit(X, y).epochs == 2
