@@ -122,6 +122,7 @@ def small_run(tmp_path_factory):
     return mutations, run(path, mutations, tmp)
 
 
+@pytest.mark.slow
 def test_first_visible_failure_of_each_mutation(small_run):
     mutations, result = small_run
     assert not result["errors"] and all(s["score"] == 2 for s in result["base"].values())
@@ -140,6 +141,7 @@ def test_first_visible_failure_of_each_mutation(small_run):
     assert got["mistake 5"]["failed"] == ["ex_var"]  # without a message: as before
 
 
+@pytest.mark.slow
 def test_message_problems_name_each_mismatch(small_run):
     mutations, result = small_run
     problems = notebook_runner.message_problems(mutations, result["mutations"])
