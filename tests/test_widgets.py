@@ -155,6 +155,14 @@ def _png_rgb(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
 
 
+def test_frames_are_pngs_of_exactly_the_canvas():
+    for view in (wd.playground(resolution=16), wd.dropout_explorer()):
+        canvas = np.asarray(view.figure.canvas.buffer_rgba())
+        assert view.frame.startswith(b"\x89PNG\r\n\x1a\n")
+        assert np.array_equal(_png_rgb(view.frame), canvas[..., :3])
+        assert np.allclose(view.frame_array(), canvas[..., :3] / 255.0)
+
+
 def test_unit_heat_maps_are_the_layer_outputs_on_the_grid():
     pg = wd.playground(features=("x1", "x2", "x1 x2"), hidden="5, 3", resolution=24, seed=2)
     pg.step(3)
