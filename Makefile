@@ -14,7 +14,7 @@ HUB_PROXY := deploy/hub/node_modules/.bin/configurable-http-proxy
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab playground hub test lint format bench slides clean
+.PHONY: help install lab playground hub dask test lint format bench slides clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -34,6 +34,9 @@ playground: install ## Serve the playground as a standalone web page (Voila) on 
 	$(BIN)/voila notebooks/playground_voila.ipynb --port=$(PORT) --Voila.ip=127.0.0.1 \
 		--VoilaConfiguration.extension_allowlist=@jupyter-widgets/jupyterlab-manager \
 		--VoilaConfiguration.extension_allowlist=@voila-dashboards/widgets-manager8
+
+dask: install ## Start a local Dask scheduler + two workers (127.0.0.1) and print the grade line
+	$(BIN)/python -m autograder.cluster --workers 2 --folder course/dask
 
 $(HUB_PROXY): deploy/hub/package.json deploy/hub/package-lock.json
 	npm ci --prefix deploy/hub --no-audit --no-fund --loglevel=error

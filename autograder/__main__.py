@@ -100,15 +100,11 @@ def _run(args) -> int:
             print(f"warning: {warning}")
         print(f"released into {course.root}")
     elif args.command == "grade":
-        from . import sandbox
         from .executor import make_executor
         from .grade import grade
 
         executor = make_executor(args.workers, args.scheduler, args.scheduler_file)
-        if args.scheduler or args.scheduler_file:
-            print(f"cluster: {executor.where} (each worker reports its own sandbox)")
-        else:
-            print(f"sandbox: {sandbox.describe()}")
+        print(f"sandbox: {executor.describe()}")
         rows = grade(args.assignment, args.submissions, course, force=args.force, executor=executor)
         for r in rows:
             extra = f"  ({r['problems']})" if r["problems"] else ""

@@ -177,6 +177,9 @@ class InProcess:
     def __init__(self, run: Callable = run_task):
         self.run_fn = run
 
+    def describe(self) -> str:
+        return sandbox.describe()
+
     def __enter__(self):
         return self
 
@@ -206,6 +209,9 @@ class ProcessPool:
             raise ValueError(f"ProcessPool: workers must be a positive int, received {workers!r}")
         self.workers = workers
         self.run_fn = run
+
+    def describe(self) -> str:
+        return sandbox.describe()
 
     def __enter__(self):
         return self

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import execute, key, sandbox, submissions
+from . import execute, key, submissions
 from .config import Limits
 from .course import Course
 from .executor import NotebookTask, Outcome, RunContext, Task, make_executor
@@ -97,7 +97,7 @@ def grade(
     context = RunContext.from_release(assignment, limits, course.release_dir / assignment)
     executor = executor if executor is not None else make_executor(workers)
     rows = []
-    per_host = collections.defaultdict(lambda: [0, 0.0])  # host -> [submissions, seconds]
+    per_host = collections.defaultdict(lambda: [0, 0.0])  # (host, mechanism) -> [n, seconds]
     # one gradebook session for the whole run: only this (parent) process uses SQLite
     with (
         tempfile.TemporaryDirectory(prefix="autograder-zips-") as staging,
@@ -120,17 +120,17 @@ def grade(
             "%d submissions, %d already graded; sandbox: %s",
             len(subs),
             len(subs) - len(jobs),
-            sandbox.describe(),
+            executor.describe(),
         )
         results = executor.run(context, jobs, run.task)
         for job, outcome in _progress(results, len(jobs), assignment, progress):
             summary = run.record(job, outcome, run.score(job, outcome))
             rows.append(summary)
             if isinstance(outcome, Outcome):
-                per_host[outcome.host][0] += 1
-                per_host[outcome.host][1] += outcome.seconds
-    for host, (count, seconds) in sorted(per_host.items()):
-        log.info("host %s: %d submissions, %.1f s", host, count, seconds)
+                per_host[outcome.host, outcome.mechanism][0] += 1
+                per_host[outcome.host, outcome.mechanism][1] += outcome.seconds
+    for (host, mechanism), (count, seconds) in sorted(per_host.items()):
+        log.info("host %s: %d submissions, %.1f s (sandbox: %s)", host, count, seconds, mechanism)
     export_csv(course)
     return sorted(rows, key=lambda r: r["student_id"])
 
