@@ -254,6 +254,13 @@ def test_toggling_a_feature_changes_the_models_input_width():
     model = pg.model
     pg.set(**{"x1 x2": False, "sin x1": False})  # no feature left: refused, model kept
     assert "at least one feature" in pg.status.value and pg.model is model
+    pg.set(**{"x1 x2": True, "sin x1": True})
+    pg.controls["hidden"].value = "8, x"  # refused; a feature toggled now keeps map and model
+    model = pg.model
+    pg.controls["x1"].value = True
+    assert "8, x" in pg.status.value and pg.model is model
+    assert pg.feature_map.names == ("x1 x2", "sin x1")
+    pg.render()  # still consistent
 
 
 def test_the_xor_features_replace_the_hidden_layer():

@@ -231,8 +231,12 @@ class Playground(FigureView):
     def _new_features(self):
         """The feature toggles changed: a new feature map, so a new model (new input width)."""
         chosen = [name for name in FEATURES if self.controls[name].value]
-        self.feature_map = FeatureMap(chosen)
-        self.reset()
+        old, self.feature_map = self.feature_map, FeatureMap(chosen)
+        try:
+            self.reset()
+        except ValueError:  # e.g. the hidden-units text is not valid: keep map and model
+            self.feature_map = old
+            raise
 
     def reset(self):
         """New weights (same data and features), a fresh optimiser, cleared curves; renders."""
