@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 PYTEST_ARGS ?=
 HUB_PORT ?= 8000
+HUB_ASSIGNMENTS ?=
 HUB_PROXY := deploy/hub/node_modules/.bin/configurable-http-proxy
 # Jupyter refuses to run as root unless told to (containers, CI machines)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -43,7 +44,7 @@ $(HUB_PROXY): deploy/hub/package.json deploy/hub/package-lock.json
 	@touch $@
 
 hub: install $(HUB_PROXY) ## Demo course on JupyterHub (127.0.0.1:HUB_PORT): an instructor, three students
-	$(BIN)/python deploy/hub/demo.py --port $(HUB_PORT)
+	$(BIN)/python deploy/hub/demo.py --port $(HUB_PORT) $(if $(HUB_ASSIGNMENTS),--assignments $(HUB_ASSIGNMENTS))
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .
