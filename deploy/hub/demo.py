@@ -84,7 +84,12 @@ def main(argv=None) -> int:
         f"password for every account: {hub.password}\n{ch.users_summary(hub)}\n"
         f"The instructor grades at http://{hub.ip}:{hub.port}/services/{ch.COURSE_ID}/formgrader"
         f" (course folder {hub.course_dir}); students use the Nbgrader > Assignment List tab.\n"
-        "Ctrl-C stops the hub and every server.\n",
+        "In the formgrader's JupyterLab (File > New > Terminal, in the course folder), after\n"
+        "Collect:\n"
+        f"  {ch.BIN / 'python'} -m autograder grade ASSIGNMENT --submissions submitted "
+        "--course-dir .\n"
+        f"  {ch.BIN / 'python'} {ch.HERE / 'course_hub.py'} feedback ASSIGNMENT\n"
+        "then Release feedback in formgrader. Ctrl-C stops the hub and every server.\n",
         flush=True,
     )
     env = dict(os.environ, NNCOURSE_HUB=str(hub.save()))
