@@ -300,7 +300,7 @@ def test_student_fetches_fills_validates_and_submits(hub):
         page.wait_for_timeout(500)
     assert saved.strip() == filled.strip()
 
-    page, item = hub.assignments_tab(s1), None
+    page = hub.assignments_tab(s1)
     item = page.locator("#fetched_assignments_list .list_item", has_text=AID).first
     item.locator("a.assignment-notebooks-link").click()
     item.locator("button", has_text="Validate").click(timeout=UI_TIMEOUT)
