@@ -29,6 +29,7 @@ NEGATIVE = np.array(_RGB(0.15))  # ... and with a negative one
 GAP = 2.6  # distance between the left edges of two columns (a heat map is 1 x 1)
 ROW = 1.25  # distance between two units of a column
 FULL_WEIGHT = 1.5  # |w| drawn at the widest edge (larger weights are clipped)
+MAX_TILE = 36  # pixels per heat map at most (a small network is not blown up)
 
 
 def unit_name(layer: int, unit: int) -> str:
@@ -152,8 +153,9 @@ class NetworkView:
         self._highlight = Rectangle((0, 0), 1.3, 1.3, fill=False, lw=1.5, ec="black", zorder=1.5)
         ax.add_patch(self._highlight)
         self._artists += [self.edges, self._highlight]
-        half = (tall - 1) / 2 * ROW + 1.5
-        self._content = (-1.6, (len(self.columns) - 1) * GAP + 1.2, -half, half)
+        half = (tall - 1) / 2 * ROW + 0.5  # from the middle row to the tallest column's edge
+        # room for the feature names on the left, the titles above and "+N more" below
+        self._content = (-1.6, (len(self.columns) - 1) * GAP + 1.2, -half - 0.9, half + 1.4)
         self.place()
         self.select(self.selected if self.selected in self._boxes else "output")
 
@@ -163,7 +165,7 @@ class NetworkView:
         ax = self.ax
         x0, x1, y0, y1 = self._content
         box = ax.get_position().transformed(ax.figure.transFigure)  # in pixels
-        scale = min(box.width / (x1 - x0), box.height / (y1 - y0))  # pixels per unit
+        scale = min(box.width / (x1 - x0), box.height / (y1 - y0), MAX_TILE)  # px per unit
         cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, box.width / scale / 2, box.height / scale / 2
         ax.set_xlim(cx - hw, cx + hw)
         ax.set_ylim(cy - hh, cy + hh)
