@@ -950,16 +950,18 @@ def eval_mode(model):
     ``training`` flag it had before, also when the block raises, so a BatchNorm that a
     student froze in eval mode inside a training model stays frozen.
     """
-    modes = [(m, getattr(m, "training", None)) for m in _modules(model)]
+    absent = object()  # a student's minimal layer may have no training flag at all
+    modes = [(m, getattr(m, "training", absent)) for m in _modules(model)]
     if callable(getattr(model, "eval", None)):
         model.eval()
     try:
         yield model
     finally:
         for m, mode in modes:  # outer first, then inner: inner layers get their own flag
-            if mode is None:
-                continue
-            if isinstance(m, Sequential) or not callable(getattr(m, "train", None)):
+            if mode is absent:
+                if hasattr(m, "__dict__"):
+                    vars(m).pop("training", None)
+            elif isinstance(m, Sequential) or not callable(getattr(m, "train", None)):
                 m.training = mode
             else:
-                m.train(mode)
+                m.train(bool(mode))

@@ -218,6 +218,19 @@ def test_eval_mode_restores_every_layer_own_mode():
             raise RuntimeError("inside")
     assert not model.training and not model[1].training
 
+    class Bare:  # a student's minimal layer: forward/backward only, no training flag
+        def forward(self, x):
+            return x
+
+        def backward(self, dout):
+            return dout
+
+    bare = Bare()
+    model = Sequential(Linear(2, 2), bare)
+    with eval_mode(model):
+        assert bare.training is False  # Sequential.eval() tells it
+    assert not hasattr(bare, "training") and model.training
+
 
 def test_linear_forward_is_x_WT_plus_b(xp):
     lin = Linear(3, 2, rng=0)
