@@ -3,9 +3,9 @@
 Per student:
 
 1. *trusted parent*: find the notebooks (folder or zip), copy them to ``submitted/``, parse
-   them (size limit, invalid JSON -> 0 with a reason) and run nbgrader's sanitising
-   preprocessors (:func:`sanitize`): locked cells, hidden tests included, come back from the
-   gradebook. This happens just before the student's task goes to a worker, on one
+   them (size limit, invalid JSON -> 0 with a reason) and run the sanitising preprocessors
+   of ``nbgrader autograde`` (:func:`sanitize`): locked cells, hidden tests included, come
+   back from the gradebook. This happens just before the student's task goes to a worker, on one
    gradebook session for the whole run;
 2. *worker* (``executor.py``: this process, a local pool or a Dask cluster): execute each
    notebook in its own sandbox (``execute.py``) and send the executed notebook back;
@@ -306,12 +306,25 @@ class Trusted:
 
 
 def sanitize(trusted: Trusted, gb, sid, path: Path, limits):
-    """Read a submitted notebook and restore it with nbgrader; returns (nb dict | None, reason).
+    """Read a submitted notebook and restore it; returns (nb | None, reason).
 
-    ``gb`` is the open gradebook of the run (nbgrader's preprocessors would open one each).
+    The restoring is nbgrader's: the preprocessors ``nbgrader autograde`` runs before it
+    executes a submission, in its order (:func:`sanitizers`). Our own code does only what
+    they cannot, each step tested against nbgrader's behaviour in tests/test_grade_sanitize.py:
+
+    * a file too large or not a notebook gets a reason for this student (nbgrader raises);
+    * every cell's nbgrader flags come from the gradebook (:func:`_restore_flags`):
+      ``OverwriteCells`` restores ``locked``, ``points``, the checksum and locked sources, but
+      keeps a student's ``grade: false`` on a grade cell and then fails on the whole notebook
+      ("Inconsistent checksums"), and for an unknown grade id removes only the id and then
+      fails on the whole notebook too (KeyError): one edited flag would cost every exercise.
+      Ours restores the flags, and drops the metadata of a cell with an unknown id, so that
+      only its exercise is lost (the grade cell is added back);
+    * ``DeduplicateIds`` leaves ``nbgrader: {}`` on the duplicates it clears, on which
+      ``OverwriteCells`` fails when it adds missing task cells: we remove those dicts;
+    * ``OverwriteKernelspec`` and ``OverwriteCells`` open a new ``Gradebook`` per notebook:
+      ours run the same steps on the run's open session ``gb``.
     """
-    from nbgrader.preprocessors import CheckCellMetadata, ClearOutput
-
     if not path.is_file():
         return None, "notebook not submitted"
     if path.stat().st_size > limits.max_notebook_mb * 2**20:
@@ -322,16 +335,33 @@ def sanitize(trusted: Trusted, gb, sid, path: Path, limits):
             raise ValueError("no cells")
     except Exception as exc:  # noqa: BLE001 - any parse failure means "not a notebook"
         return None, f"not a valid notebook ({type(exc).__name__})"
-    seen = set()
-    for cell in nb.cells:  # student metadata is replaced; unknown or duplicate ids dropped
+    resources = {
+        "nbgrader": {
+            "notebook": trusted.notebook,
+            "assignment": trusted.assignment,
+            "student": sid,
+            "db_url": str(gb.engine.url),
+        }
+    }
+    try:
+        _restore_flags(nb, trusted)
+        for pp in sanitizers(gb):
+            nb, resources = pp.preprocess(nb, resources)
+    except Exception as exc:  # noqa: BLE001
+        return None, f"invalid nbgrader metadata ({type(exc).__name__}: {str(exc)[:200]})"
+    return nb, None
+
+
+def _restore_flags(nb, trusted: Trusted) -> None:
+    """Replace each cell's nbgrader metadata by the gradebook's; drop unknown grade ids."""
+    for cell in nb.cells:
         meta = cell.setdefault("metadata", {})
         if "nbgrader" not in meta:
             continue
         gid = meta["nbgrader"].get("grade_id") if isinstance(meta["nbgrader"], dict) else None
-        if gid not in trusted.locked or gid in seen:
+        if gid not in trusted.locked:
             del meta["nbgrader"]
             continue
-        seen.add(gid)
         meta["nbgrader"] = {
             "grade": gid in trusted.points,
             "grade_id": gid,
@@ -342,33 +372,60 @@ def sanitize(trusted: Trusted, gb, sid, path: Path, limits):
         }
         if gid in trusted.points:
             meta["nbgrader"]["points"] = trusted.points[gid]
-    if trusted.kernelspec:  # as nbgrader's OverwriteKernelspec
-        nb.metadata["kernelspec"] = trusted.kernelspec
-    resources = {
-        "nbgrader": {
-            "notebook": trusted.notebook,
-            "assignment": trusted.assignment,
-            "student": sid,
-            "db_url": str(gb.engine.url),
-        }
-    }
-    try:
-        for pp in (ClearOutput(), _overwrite_cells_class()(gb), CheckCellMetadata()):
-            nb, resources = pp.preprocess(nb, resources)
-    except Exception as exc:  # noqa: BLE001
-        return None, f"invalid nbgrader metadata ({type(exc).__name__}: {str(exc)[:200]})"
-    return nb, None
+
+
+def sanitizers(gb) -> list:
+    """``nbgrader autograde``'s sanitising preprocessors, in its order, on the open ``gb``."""
+    from nbgrader.preprocessors import CheckCellMetadata, ClearOutput
+
+    classes = _gradebook_classes()
+    return [
+        ClearOutput(),
+        classes["DeduplicateIds"](),
+        classes["OverwriteKernelspec"](gb),
+        classes["OverwriteCells"](gb),
+        CheckCellMetadata(),
+    ]
 
 
 @functools.cache
-def _overwrite_cells_class():
-    from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
+def _gradebook_classes() -> dict:
+    from nbgrader.preprocessors import (
+        DeduplicateIds,
+        NbGraderPreprocessor,
+        OverwriteCells,
+        OverwriteKernelspec,
+    )
+
+    class Deduplicate(DeduplicateIds):
+        """nbgrader's ``DeduplicateIds``, without the empty ``nbgrader`` dicts it leaves."""
+
+        def preprocess(self, nb, resources):
+            nb, resources = super().preprocess(nb, resources)
+            for cell in nb.cells:
+                if cell.get("metadata", {}).get("nbgrader") == {}:
+                    del cell.metadata["nbgrader"]
+            return nb, resources
+
+    class OverwriteKernelspecOnGradebook(OverwriteKernelspec):
+        """nbgrader's ``OverwriteKernelspec`` on an already open gradebook."""
+
+        def __init__(self, gb):
+            super().__init__()
+            self.gradebook = gb
+
+        def preprocess(self, nb, resources):
+            book = self.gradebook.find_notebook(
+                resources["nbgrader"]["notebook"], resources["nbgrader"]["assignment"]
+            )
+            if book.kernelspec:
+                nb.metadata["kernelspec"] = json.loads(book.kernelspec)
+            return nb, resources
 
     class OverwriteCellsOnGradebook(OverwriteCells):
         """nbgrader's ``OverwriteCells(add_missing_cells=True)`` on an already open gradebook.
 
-        nbgrader's own ``preprocess`` opens a new ``Gradebook`` for every notebook; this one
-        does the same steps on the session of the ``grade`` run.
+        nbgrader's ``preprocess`` opens a ``Gradebook`` and then runs these three steps.
         """
 
         def __init__(self, gb):
@@ -383,7 +440,11 @@ def _overwrite_cells_class():
             nb, resources = self.add_missing_grade_cells(nb, resources)
             return self.add_missing_task_cells(nb, resources)
 
-    return OverwriteCellsOnGradebook
+    return {
+        "DeduplicateIds": Deduplicate,
+        "OverwriteKernelspec": OverwriteKernelspecOnGradebook,
+        "OverwriteCells": OverwriteCellsOnGradebook,
+    }
 
 
 def _timestamp(folder: Path):
