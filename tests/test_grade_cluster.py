@@ -448,3 +448,36 @@ def test_lost_scheduler_stops_with_one_line_and_next_run_resumes(released, tmp_p
     assert f"4 submissions, {len(finished)} already graded" in second.stdout + second.stderr
     assert all(v == fixture_subs.FULL for v in gradebook_scores(course).values())
     assert submission_counts(course) == {f"s{i}": 1 for i in range(4)}
+
+
+@pytest.mark.slow
+def test_make_dask_prints_the_grade_line_and_ctrl_c_stops_the_cluster(tmp_path):
+    """``make dask`` runs ``python -m autograder.cluster``."""
+    proc = subprocess.Popen(
+        [PY, "-m", "autograder.cluster", "--workers", "1", "--folder", tmp_path / "dask"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = []
+        while not any("--scheduler tcp://127.0.0.1:" in ln for ln in lines):
+            line = proc.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        address = lines[-1].split("--scheduler ")[1].strip()
+        assert "python -m autograder grade ASSIGNMENT --submissions DIR" in lines[-1]
+        from distributed import Client
+
+        with Client(address, timeout=30, set_as_default=False) as c:
+            assert len(c.scheduler_info()["workers"]) == 1
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    left = subprocess.run(
+        ["pgrep", "-f", str(tmp_path / "dask")], capture_output=True, text=True
+    ).stdout.split()
+    assert not left, f"cluster processes left running: {left}"
