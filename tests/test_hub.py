@@ -10,9 +10,10 @@ OS-isolation test skips.
 The loop, as people do it: student 1 logs in, opens the Assignments tab, fetches
 01_perceptron, fills the first solution cell, validates and submits from the tab; student 2
 submits the untouched notebook; student 2 cannot reach student 1's server, files or
-submission, and no student reaches formgrader; the instructor collects in formgrader, the
-grader account runs ``python -m autograder grade`` on nbgrader's collected folder, both
-scores show in formgrader, feedback is released from formgrader; student 1 fetches it and
+submission, and no student reaches formgrader; the instructor collects in formgrader
+(whose own Autograde and Generate feedback refuse, saying what to run instead), the grader
+account runs ``python -m autograder grade`` on nbgrader's collected folder, both scores
+show in formgrader, feedback is released from formgrader; student 1 fetches it and
 the page shows their tests without a line of the hidden tests.
 
 Skips, with the reason, only where Chromium, Node.js or the npm proxy are missing.
@@ -385,6 +386,12 @@ def test_instructor_collects_grades_and_releases_feedback(hub):
     page.wait_for_selector("#success-modal", timeout=UI_TIMEOUT)
     assert "Successfully collected" in page.locator("#success-modal").inner_text()
     submitted = hub.s.course_dir / "submitted"
+    # formgrader's own Autograde (no sandbox, no answer key) is switched off, with a message
+    manage = f"{hub.base}/services/{ch.COURSE_ID}/formgrader/manage_submissions/{AID}"
+    page.goto(manage, timeout=UI_TIMEOUT)
+    page.locator("tr", has_text=s2).locator("td.autograde a").click(timeout=UI_TIMEOUT)
+    page.wait_for_selector("#error-modal", timeout=UI_TIMEOUT)
+    assert "python -m autograder grade" in page.locator("#error-modal").inner_text()
 
     # grading reads nbgrader's collected layout as it is (timestamps kept)
     result = hub.as_grader(
@@ -408,10 +415,7 @@ def test_instructor_collects_grades_and_releases_feedback(hub):
         assert rows[sid] and rows[sid].startswith(stamp[:19]), (sid, rows[sid], stamp)
 
     # both scores in formgrader
-    page.goto(
-        f"{hub.base}/services/{ch.COURSE_ID}/formgrader/manage_submissions/{AID}",
-        timeout=UI_TIMEOUT,
-    )
+    page.goto(manage, timeout=UI_TIMEOUT)
     page.wait_for_selector("td.score", timeout=UI_TIMEOUT)
     scores = {}
     for _ in range(60):
@@ -425,6 +429,10 @@ def test_instructor_collects_grades_and_releases_feedback(hub):
         page.wait_for_timeout(500)
     assert scores[s1].startswith(f"{points:g} / "), scores
     assert scores[s2].startswith("0 / "), scores
+    # nbgrader's Generate feedback would render the autograded notebook, hidden tests and all
+    page.locator("tr", has_text=s2).locator("td.generate-feedback a").click(timeout=UI_TIMEOUT)
+    page.wait_for_selector("#error-modal", timeout=UI_TIMEOUT)
+    assert "course_hub.py feedback" in page.locator("#error-modal").inner_text()
 
     # feedback: autograder's pages (no hidden tests), released through nbgrader
     out = hub.as_grader([str(ch.BIN / "python"), str(ch.HERE / "course_hub.py"), "feedback", AID])

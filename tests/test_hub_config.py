@@ -128,6 +128,8 @@ def test_roles_get_their_own_jupyter_settings(tmp_path):
         str(hub.home("ann"))
     )
     assert ch.role_of(hub, hub.grader) == "grader" and ch.role_of(hub, "bob") == "student"
+    grader = ch.user_env(hub, hub.grader, "grader")["JUPYTER_CONFIG_PATH"].split(os.pathsep)
+    assert grader == [str(ch.CONFIG_DIRS / "grader"), str(ch.CONFIG_DIRS / "common")]
     # the students' nbgrader settings: submissions filed under the hub name, no formgrader
     env = dict(os.environ, **student, JUPYTERHUB_USER="ann")
     out = subprocess.run(
@@ -191,3 +193,27 @@ def test_hidden_folders_are_bound_in_read_only(open_tmp, monkeypatch):
 
 def test_as_user_is_empty_for_one_account(tmp_path):
     assert ch.as_user(settings(tmp_path), "ann") == []
+
+
+def test_formgrader_refuses_nbgraders_own_autograde_and_feedback(tmp_path, monkeypatch):
+    """The grader's settings make nbgrader's Autograde and GenerateFeedback stop at once."""
+    import nbformat
+    from nbconvert.exporters import NotebookExporter
+    from nbgrader.apps.baseapp import NbGrader
+
+    hub = settings(tmp_path)
+    for key, value in ch.user_env(hub, hub.grader, "grader").items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    app = NbGrader()
+    app.load_config_file()
+    steps = {
+        "autograde": app.config.Autograde.sanitize_preprocessors,
+        "generate feedback": app.config.GenerateFeedback.preprocessors,
+    }
+    for step, preprocessors in steps.items():
+        assert len(preprocessors) == 1, (step, preprocessors)
+        exporter = NotebookExporter()
+        exporter.register_preprocessor(preprocessors[0])  # as nbgrader does: not "enabled"
+        with pytest.raises(RuntimeError, match=f"nbgrader's {step} is switched off"):
+            exporter.from_notebook_node(nbformat.v4.new_notebook())
