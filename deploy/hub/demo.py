@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,13 +28,22 @@ PASSWORD = "nncourse-demo"
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="make hub", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hub-dir", default=str(ch.REPO / ".hub"))
+    parser.add_argument(
+        "--hub-dir",
+        default=None,
+        help="state, homes and exchange (default: .hub in the repository, or "
+        "/srv/nncourse-hub for real accounts when other accounts cannot enter the repository)",
+    )
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
         "--assignments",
         nargs="*",
-        default=sorted(p.name for p in (ch.REPO / "notebooks").iterdir() if p.is_dir()),
-        help="assignments to release (default: every folder of notebooks/)",
+        default=sorted(
+            p.name
+            for p in (ch.REPO / "notebooks").iterdir()
+            if p.is_dir() and re.fullmatch(r"\d\d_\w+", p.name)
+        ),
+        help="assignments to release (default: every NN_name folder of notebooks/)",
     )
     parser.add_argument(
         "--one-account",
@@ -49,6 +59,10 @@ def main(argv=None) -> int:
         )
         return 2
     accounts = os.geteuid() == 0 and not args.one_account and shutil.which("useradd") is not None
+    if args.hub_dir is None:
+        args.hub_dir = ch.REPO / ".hub"
+        if accounts and ch.hidden_ancestors([args.hub_dir]):
+            args.hub_dir = Path("/srv/nncourse-hub")  # every account must reach its home
     hub = ch.HubSettings(
         hub_dir=str(Path(args.hub_dir).resolve()),
         instructors=[INSTRUCTOR],
@@ -71,6 +85,12 @@ def main(argv=None) -> int:
             f"(uid {os.getuid()}): students can read each other's "
             "files. For trying the course out only; as root `make hub` creates real accounts."
         )
+    if accounts:
+        try:
+            ch.as_user(hub, "root")  # refuses a hub folder other accounts cannot reach
+        except ValueError as err:
+            print(f"make hub: {err} (--hub-dir)", file=sys.stderr)
+            return 2
     ch.prepare(hub)
     print(f"make hub: releasing {' '.join(args.assignments)} (answer keys are built once) ...")
     try:
