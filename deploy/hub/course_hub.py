@@ -215,7 +215,7 @@ def user_env(hub: HubSettings, name: str, role: str) -> dict[str, str]:
         "JUPYTER_DATA_DIR": str(hub.home(name) / ".local" / "share" / "jupyter"),
         "JUPYTER_RUNTIME_DIR": str(hub.home(name) / ".local" / "share" / "jupyter" / "runtime"),
         "IPYTHONDIR": str(hub.home(name) / ".ipython"),
-        "TMPDIR": str(hub.home(name) / ".tmp"),  # a private /tmp, removed with the home
+        "TMPDIR": str(hub.home(name) / ".tmp"),  # temporary files in the home, not in /tmp
     }
     return env
 
