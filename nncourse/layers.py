@@ -182,12 +182,15 @@ class Layer:
         return self.cache
 
     def _check_dout(self, dout, shape):
-        if not (hasattr(dout, "shape") and hasattr(dout, "dtype")):
+        try:
+            kind = dout.dtype.kind
+            dout.shape  # noqa: B018  (an array has both)
+        except AttributeError:
             raise TypeError(
                 f"{self}.backward: expected dout as an array of shape {tuple(shape)}, "
                 f"got {V.show(dout)}"
-            )
-        if dout.dtype.kind not in "fiu":
+            ) from None
+        if kind not in "fiu":
             raise TypeError(f"{self}.backward: expected a real dout, got dtype {dout.dtype}")
         if dout.shape != tuple(shape):
             raise ValueError(

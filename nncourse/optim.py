@@ -169,12 +169,22 @@ class Optimizer(ABC):
             if grad is None:
                 continue
             data = p.data
-            if not _is_array(grad):
+            # the common case (an array of the parameter's own type) costs two
+            # attribute reads; anything else gets the full checks
+            if type(grad) is not type(data) and (
+                not _is_array(grad) or get_array_module(grad) is not get_array_module(data)
+            ):
+                if not _is_array(grad):
+                    raise TypeError(
+                        f"{who}: expected the gradient of parameter {self._name(i)} as an array "
+                        f"of shape {data.shape}, got {V.show(grad)}"
+                    )
                 raise TypeError(
-                    f"{who}: expected the gradient of parameter {self._name(i)} as an array "
-                    f"of shape {data.shape}, got {V.show(grad)}"
+                    f"{who}: the gradient of parameter {self._name(i)} lives on another "
+                    f"device ({type(grad).__module__}) than the parameter "
+                    f"({type(data).__module__})"
                 )
-            if numpy.dtype(grad.dtype).kind not in "fiu":
+            if grad.dtype.kind not in "fiu":
                 raise TypeError(
                     f"{who}: expected the gradient of parameter {self._name(i)} with a real "
                     f"dtype, got dtype {grad.dtype}"
@@ -183,12 +193,6 @@ class Optimizer(ABC):
                 raise ValueError(
                     f"{who}: gradient of parameter {self._name(i)} has "
                     f"shape {grad.shape}, expected {data.shape}"
-                )
-            if get_array_module(grad) is not get_array_module(data):
-                raise TypeError(
-                    f"{who}: the gradient of parameter {self._name(i)} lives on another "
-                    f"device ({type(grad).__module__}) than the parameter "
-                    f"({type(data).__module__})"
                 )
             work.append((i, data, grad))
         return work

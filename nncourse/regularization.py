@@ -23,9 +23,11 @@ from .backend import get_array_module
 __all__ = ["Regularizer", "L2", "L1"]
 
 
-def _weights(model, who="regularization"):
-    """The Parameter handles of ``model`` whose key is 'W'."""
+def _weights(model, owner=None, method=""):
+    """The Parameter handles of ``model`` whose key is 'W' (``owner.method`` is named in
+    the error for a model without ``parameters()``)."""
     if isinstance(model, type) or not callable(getattr(model, "parameters", None)):
+        who = f"{type(owner).__name__}.{method}" if owner is not None else "regularization"
         raise TypeError(f"{who}: expected a model or layer with parameters(), got {V.show(model)}")
     for p in model.parameters():
         key = getattr(p, "key", str(p.name).rsplit(".", 1)[-1])
@@ -49,13 +51,13 @@ class Regularizer(ABC):
 
     def penalty(self, model) -> float:
         """strength * sum over weight matrices of the per-matrix term."""
-        who = f"{type(self).__name__}.penalty"
-        return self.strength * sum(float(self._term(p.data)) for p in _weights(model, who))
+        weights = _weights(model, self, "penalty")
+        return self.strength * sum(float(self._term(p.data)) for p in weights)
 
     def backward(self, model):
         """Add the penalty's gradient into the weight gradients (call after
         ``model.backward``, which overwrites them)."""
-        weights = list(_weights(model, f"{type(self).__name__}.backward"))
+        weights = list(_weights(model, self, "backward"))
         if self.strength == 0.0:
             return
         for p in weights:

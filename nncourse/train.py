@@ -598,12 +598,13 @@ class _DivergenceGuard:
     def __init__(self, trainer, params, per_step):
         self.trainer, self.params, self.per_step = trainer, params, per_step
         self.saved = [p.data.copy() for p in params]
-        self.saved_at = "the start of training"
+        self.saved_at = None  # (epoch, step) of the update the snapshot precedes
+        self.xp = backend.get_array_module(self.saved[0]) if self.saved else np
 
-    def _save(self, where):
-        xp = backend.get_array_module(self.saved[0]) if self.saved else np
+    def _save(self, where):  # where: (epoch, step), or (epoch, None) for an epoch start
+        copyto = self.xp.copyto
         for saved, p in zip(self.saved, self.params):
-            xp.copyto(saved, p.data)
+            copyto(saved, p.data)
         self.saved_at = where
 
     def check(self, epoch, step, loss):
@@ -611,7 +612,7 @@ class _DivergenceGuard:
         if self.per_step:
             if not math.isfinite(loss):
                 self.diverged(epoch, step, loss)
-            self._save(f"the update of epoch {epoch + 1}, step {step + 1}")
+            self._save((epoch, step))
 
     def end_epoch(self, epoch, step_losses) -> list[float]:
         """The epoch's step losses as floats (one device read on a GPU), checked."""
@@ -622,14 +623,24 @@ class _DivergenceGuard:
         bad = [k for k, v in enumerate(losses) if not math.isfinite(v)]
         if bad:
             self.diverged(epoch, bad[0], losses[bad[0]])
-        self._save(f"epoch {epoch + 2}")
+        self._save((epoch + 1, None))
         return losses
+
+    def _where(self) -> str:
+        if self.saved_at is None:
+            return "the start of training"
+        epoch, step = self.saved_at
+        return (
+            f"epoch {epoch + 1}"
+            if step is None
+            else f"the update of epoch {epoch + 1}, step {step + 1}"
+        )
 
     def diverged(self, epoch, step, value):
         if not all(_finite(p.data) for p in self.params):
             for p, saved in zip(self.params, self.saved):
                 p.data[...] = saved
-            kept = f"the weights from before {self.saved_at} were put back"
+            kept = f"the weights from before {self._where()} were put back"
         else:
             kept = "the model keeps its last weights (still finite)"
         t = self.trainer
