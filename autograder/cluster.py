@@ -39,6 +39,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import dask.config
+from dask.utils import parse_timedelta
 from distributed import Client, as_completed
 from distributed.diagnostics.plugin import WorkerPlugin
 
@@ -63,6 +65,28 @@ class ContextPlugin(WorkerPlugin):
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def _quiet_distributed() -> dict:
+    """Silence the ``distributed`` loggers of this process; returns their previous levels.
+
+    Dask configures several of them (``distributed.client``, ...) with levels and handlers of
+    their own, so the parent's level alone does not reach them.
+    """
+    import distributed  # noqa: F401 - its import configures the loggers
+
+    names = ["distributed"] + [
+        n for n in logging.root.manager.loggerDict if n.startswith("distributed.")
+    ]
+    levels = {n: logging.getLogger(n).level for n in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    return levels
+
+
+def _restore_levels(levels: dict) -> None:
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
 class DaskExecutor:
     """Runs tasks on the workers of a Dask cluster (see the module docstring)."""
 
@@ -71,7 +95,7 @@ class DaskExecutor:
         address: str | None = None,
         scheduler_file=None,
         run: Callable = executor.run_task,
-        timeout: float = 30,
+        timeout: float | None = None,  # seconds to reach the scheduler; None: Dask's setting
     ):
         if (address is None) == (scheduler_file is None):
             raise ValueError("DaskExecutor: give exactly one of address and scheduler_file")
@@ -96,28 +120,32 @@ class DaskExecutor:
     def __enter__(self):
         # the client's own log lines (reconnect attempts with tracebacks) are noise here:
         # what matters reaches the parent as exceptions, and ends as one line
-        self._log_level = logging.getLogger("distributed").level
-        logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+        self._log_levels = _quiet_distributed()
         try:
+            timeout = self.timeout
+            if timeout is None:  # distributed.comm.timeouts.connect, 30 s unless configured
+                timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
             self.client = Client(
                 self.address,
                 scheduler_file=self.scheduler_file,
-                timeout=self.timeout,
+                timeout=timeout,
                 set_as_default=False,
             )
         except (OSError, TimeoutError, ValueError) as exc:
-            logging.getLogger("distributed").setLevel(self._log_level)
+            _restore_levels(self._log_levels)
             raise ClusterLost(f"cannot reach the Dask scheduler at {self.where}: {exc}") from None
         return self
 
     def __exit__(self, *exc):
+        lost = self.client is not None and self.client.status != "running"
         if self.client is not None:
             try:
-                self.client.close(timeout=5 if self.client.status == "running" else 1)
+                self.client.close(timeout=1 if lost else 5)
             except Exception:  # noqa: BLE001 - closing a client whose scheduler is gone
                 pass
             self.client = None
-        logging.getLogger("distributed").setLevel(self._log_level)
+        if not lost:  # a lost client's reconnect loop logs its cancellation later, unasked
+            _restore_levels(self._log_levels)
         return False
 
     def slots(self) -> int:

@@ -437,7 +437,7 @@ def test_lost_scheduler_stops_with_one_line_and_next_run_resumes(released, tmp_p
     assert lines == [
         f"error: lost the Dask scheduler at {plain.address}; run `grade` again to continue"
     ], err
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err
     finished = markers(course)
     assert 1 <= len(finished) < 4
     again = Cluster(tmp_path / "again", workers=1)
