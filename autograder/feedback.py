@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import html
 import json
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -34,18 +35,31 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}
 """
 
 
+# nbgrader's ``release_feedback`` reads these next to the pages: the submission's time, and
+# the secret it names the released page after (only the student's own copy also holds it)
+RELEASE_FILES = ("timestamp.txt", "submission_secret.txt")
+
+
 def write_feedback(assignment, course) -> list[Path]:
-    """Write ``feedback/<student>/<assignment>/<notebook>.html`` for every graded student."""
+    """Write ``feedback/<student>/<assignment>/<notebook>.html`` for every graded student.
+
+    Each folder also gets the submission's :data:`RELEASE_FILES` (where ``submitted/`` has
+    them), so nbgrader's ``release_feedback`` can hand the pages back through the exchange.
+    """
     written = []
     for marker in sorted(course.autograded.glob(f"*/{assignment}/{MARKER}")):
         sid = marker.parent.parent.name
         data = json.loads(marker.read_text())
+        folder = course.feedback / sid / assignment
+        folder.mkdir(parents=True, exist_ok=True)
         for nb_id in course.notebooks(assignment):
-            page = render(course, assignment, sid, nb_id, data)
-            out = course.feedback / sid / assignment / f"{nb_id}.html"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(page, encoding="utf-8")
+            out = folder / f"{nb_id}.html"
+            out.write_text(render(course, assignment, sid, nb_id, data), encoding="utf-8")
             written.append(out)
+        submitted = course.submitted / sid / assignment
+        for name in RELEASE_FILES:
+            if (submitted / name).is_file() and not (submitted / name).is_symlink():
+                shutil.copyfile(submitted / name, folder / name)
     return written
 
 

@@ -149,3 +149,14 @@ def test_a_cell_that_never_ran_does_not_blame_an_earlier_check(tmp_path):
     html = page(tmp_path, scores)
     assert "not run: the cell did not get this far" in html
     assert "an earlier check" not in html
+
+
+def test_folders_are_ready_for_nbgraders_release_feedback(tmp_path):
+    """release_feedback needs the submission's timestamp and secret next to the pages."""
+    course = course_with(tmp_path, key.score_cell(None, the_key()["cells"]["ex_bn"]))
+    submitted = course.submitted / "s1" / AID
+    (submitted / "timestamp.txt").write_text("2026-12-01 10:00:00.000000 UTC")
+    (submitted / "submission_secret.txt").write_text("c0ffee")
+    (path,) = feedback.write_feedback(AID, course)
+    assert (path.parent / "timestamp.txt").read_text() == "2026-12-01 10:00:00.000000 UTC"
+    assert (path.parent / "submission_secret.txt").read_text() == "c0ffee"

@@ -25,7 +25,6 @@ import dataclasses
 import json
 import os
 import pwd
-import shutil
 import signal
 import stat
 import subprocess
@@ -299,28 +298,22 @@ def release_course(course_dir, assignments) -> None:
 
 
 def feedback(course_dir, assignment: str) -> int:
-    """``python -m autograder feedback``, then ready the pages for nbgrader's release_feedback.
+    """``python -m autograder feedback``; returns how many folders nbgrader can release.
 
     nbgrader's ``release_feedback`` reads ``timestamp.txt`` and ``submission_secret.txt``
-    next to each page (it names the released page after a hash of the secret, which only
-    the student's own copy of the submission also holds); autograder writes the page only,
-    so both are copied from ``submitted/``. Run it as the grader account, in the course
-    folder. Returns how many feedback folders are ready.
+    next to each page; ``autograder feedback`` copies both from ``submitted/``. Run it as
+    the grader account, in the course folder.
     """
+    from autograder.feedback import RELEASE_FILES
+
     course_dir = Path(course_dir)
     subprocess.run(
         [str(BIN / "python"), "-m", "autograder", "feedback", assignment,
          "--course-dir", str(course_dir)],
         check=True,
     )  # fmt: skip
-    ready = 0
-    for folder in sorted((course_dir / "feedback").glob(f"*/{assignment}")):
-        submitted = course_dir / "submitted" / folder.parent.name / assignment
-        for name in ("timestamp.txt", "submission_secret.txt"):
-            if (submitted / name).is_file() and not (folder / name).is_file():
-                shutil.copyfile(submitted / name, folder / name)
-        ready += all((folder / n).is_file() for n in ("timestamp.txt", "submission_secret.txt"))
-    return ready
+    folders = sorted((course_dir / "feedback").glob(f"*/{assignment}"))
+    return sum(all((f / n).is_file() for n in RELEASE_FILES) for f in folders)
 
 
 def main(argv=None) -> int:
