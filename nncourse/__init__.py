@@ -29,6 +29,7 @@ _SUBMODULES = (
     "data",
     "viz",
     "widgets",
+    "validation",
 )
 __all__ = [*_SUBMODULES, "__version__"]
 
