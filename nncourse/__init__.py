@@ -27,6 +27,7 @@ _SUBMODULES = (
     "perceptron",
     "graph",
     "data",
+    "features",
     "viz",
     "widgets",
     "validation",

@@ -1,6 +1,6 @@
 """Rosenblatt's perceptron and Widrow-Hoff's Adaline, as in the notes.
 
-Perceptron (Rosenblatt, 1958), labels ``y`` in {-1, +1}::
+Perceptron (Rosenblatt, 1957), labels ``y`` in {-1, +1}::
 
     w = 0, b = 0
     repeat over the examples, in order:

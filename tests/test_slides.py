@@ -180,9 +180,10 @@ ROSENBLATT_1958 = re.compile(r"Rosenblatt[^\n]{0,40}?1958|1958[^\n]{0,40}?Rosenb
 
 
 def _course_text_files():
-    """The decks and their sources, every file under notebooks/, and the README."""
+    """The decks and their sources, every file under notebooks/ and docs/, the library's
+    docstrings, and the README."""
     skip = {"_build", ".ipynb_checkpoints", "__pycache__"}
-    roots = [SLIDES, ROOT / "notebooks"]
+    roots = [SLIDES, ROOT / "notebooks", ROOT / "docs", ROOT / "nncourse"]
     files = [p for r in roots for p in r.rglob("*") if p.is_file() and not skip & set(p.parts)]
     return [*files, ROOT / "README.md"]
 
