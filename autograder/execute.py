@@ -37,6 +37,35 @@ KERNEL_MAIN = (
 )
 
 
+# IPython startup file of every kernel the grader starts (grading, release, self-check):
+# figures are not rendered, since no check reads a figure and rendering them was most of the
+# time of the plotting notebooks (bench/grading_profile.py). The kernel keeps matplotlib's
+# non-interactive Agg backend (MPLBACKEND) even where a notebook asks for `%matplotlib
+# inline`, and closes its figures after every cell as the inline backend does. In the
+# student's own Jupyter, where this file does not exist, the plots show as usual.
+GRADING_STARTUP = """\
+def _keep_agg(line=""):
+    \"\"\"%matplotlib while grading: figures stay unrendered (Agg).\"\"\"
+
+
+def _close_figures(*args):
+    import sys
+
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
+
+
+get_ipython().register_magic_function(_keep_agg, "line", "matplotlib")
+get_ipython().events.register("post_run_cell", _close_figures)
+del _keep_agg, _close_figures
+import warnings as _warnings
+
+_warnings.filterwarnings("ignore", message=".*non-interactive, and thus cannot be shown")
+del _warnings
+"""
+
+
 class PromptKernelClient(AsyncKernelClient):
     """A kernel client whose ``wait_for_ready`` returns as soon as the kernel is ready.
 
@@ -150,6 +179,9 @@ async def _execute(nb, workdir, limits, uid, extra_env):
     start = time.monotonic()
     deadline = start + limits.notebook_timeout_s
     workdir.mkdir(parents=True, exist_ok=True)
+    startup = workdir / ".ipython" / "profile_default" / "startup" / "00-grading.py"
+    startup.parent.mkdir(parents=True, exist_ok=True)
+    startup.write_text(GRADING_STARTUP)
     sandbox.prepare_workdir(workdir, uid)
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
     for i in code:

@@ -1,0 +1,176 @@
+"""Where one submission's grading time goes, per assignment (``grade --workers 1``, sandbox on).
+
+For each assignment: release it into a temporary course, write one perfect submission (the
+released notebook with the source's solutions filled in) and grade it in this process with
+the in-process executor, timing each part with wrappers around the functions that do it:
+
+    sanitize     nbgrader's preprocessors in the parent (grade.sanitize)
+    sandbox      bwrap/prlimit argv, work folder and its ownership
+    kernel start starting the sandboxed kernel until it answers (nbclient's start + client)
+    imports      code cells made only of imports (numpy, matplotlib, nncourse ...)
+    cells        the other non-grade code cells (solutions, demos)
+    grade cells  the locked grade cells (visible and hidden tests)
+    figures      part of the above: cells whose outputs hold a PNG (rendered in the kernel)
+    outputs      nbclient's handling of output messages (inside the cell times)
+    kernel stop  killing the kernel and its sandbox
+    scoring      the answer-key comparison (key.score_notebook)
+    gradebook    nbgrader's gradebook, autograded/ and the marker (Run.record)
+
+and prints one row per assignment, in seconds (the best of ``--repeat`` gradings of the same
+submission, ``--force``). Usage::
+
+    python bench/grading_profile.py [--assignments 01_perceptron 05_optimization] [--repeat 1]
+"""
+
+import argparse
+import collections
+import functools
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from grading_throughput import perfect  # noqa: E402
+
+from autograder import execute, grade, key, sandbox  # noqa: E402
+from autograder.course import Course  # noqa: E402
+from autograder.executor import InProcess  # noqa: E402
+
+PARTS = ["sanitize", "sandbox", "kernel start", "imports", "cells", "grade cells", "figures"]
+PARTS += ["outputs", "kernel stop", "scoring", "gradebook"]
+TIMES = collections.defaultdict(float)
+
+
+def timed(part, fn):
+    """``fn`` (sync or async) with its wall time added to TIMES[part]."""
+    import inspect
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                TIMES[part] += time.perf_counter() - t0
+
+    else:
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                TIMES[part] += time.perf_counter() - t0
+
+    return wrapper
+
+
+def is_import_cell(source: str) -> bool:
+    lines = [
+        ln.strip() for ln in source.splitlines() if ln.strip() and not ln.strip().startswith("#")
+    ]
+    return bool(lines) and all(ln.startswith(("import ", "from ", "%matplotlib")) for ln in lines)
+
+
+def instrument():
+    """Wrap the functions that do each part (this process only: --workers 1)."""
+    grade.Run.task = timed("sanitize", grade.Run.task)
+    grade.Run.record = timed("gradebook", grade.Run.record)
+    key.score_notebook = timed("scoring", key.score_notebook)
+    sandbox.prefix = timed("sandbox", sandbox.prefix)
+    sandbox.prepare_workdir = timed("sandbox", sandbox.prepare_workdir)
+    execute._kill = timed("kernel stop", execute._kill)
+    client = execute.LimitedClient
+    client.async_start_new_kernel = timed("kernel start", client.async_start_new_kernel)
+    client.async_start_new_kernel_client = timed(
+        "kernel start", client.async_start_new_kernel_client
+    )
+    client.output = timed("outputs", client.output)
+    execute_cell = client.async_execute_cell
+
+    async def per_cell(self, cell, cell_index, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return await execute_cell(self, cell, cell_index, **kwargs)
+        finally:
+            elapsed = time.perf_counter() - t0
+            if key.is_auto_grade_cell(cell):
+                TIMES["grade cells"] += elapsed
+            elif is_import_cell(cell.source):
+                TIMES["imports"] += elapsed
+            else:
+                TIMES["cells"] += elapsed
+            if any("image/png" in (o.get("data") or {}) for o in cell.get("outputs", [])):
+                TIMES["figures"] += elapsed
+
+    client.async_execute_cell = per_cell
+
+
+def profile(aid, repeat, tmp: Path):
+    course_dir, subs = tmp / aid / "course", tmp / aid / "subs"
+    subprocess.run(
+        [sys.executable, "-m", "autograder", "release", aid, "--course-dir", course_dir],
+        check=True,
+        capture_output=True,
+    )
+    for released in (course_dir / "release" / aid).glob("*.ipynb"):
+        good = perfect(
+            nbformat.read(released, as_version=4),
+            nbformat.read(ROOT / "notebooks" / aid / released.name, as_version=4),
+        )
+        (subs / "s000" / aid).mkdir(parents=True, exist_ok=True)
+        nbformat.write(good, subs / "s000" / aid / released.name)
+    course = Course(course_dir)
+    best = None
+    for _ in range(repeat):
+        TIMES.clear()
+        t0 = time.perf_counter()
+        rows = grade.grade(aid, subs, course, progress=False, force=True, executor=InProcess())
+        total = time.perf_counter() - t0
+        if rows[0]["score"] < sum(
+            c["points"]
+            for nb in course.notebooks(aid)
+            for c in course.load_key(aid, nb)["cells"].values()
+        ):
+            raise SystemExit(f"{aid}: the perfect submission lost points: {rows[0]}")
+        if best is None or total < best[0]:
+            best = (total, dict(TIMES))
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--assignments", nargs="*", help="default: every notebooks/NN_name")
+    ap.add_argument("--repeat", type=int, default=1)
+    args = ap.parse_args()
+    aids = args.assignments or sorted(
+        p.name for p in (ROOT / "notebooks").iterdir() if p.is_dir() and p.name[:2].isdigit()
+    )
+    warnings.filterwarnings("ignore")
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
+    instrument()
+    print(
+        f"sandbox: {sandbox.describe()}; seconds for one perfect submission (best of {args.repeat})"
+    )
+    head = ["assignment", "total", *PARTS]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    with tempfile.TemporaryDirectory() as tmp:
+        for aid in aids:
+            total, parts = profile(aid, args.repeat, Path(tmp))
+            cells = [f"{parts.get(p, 0.0):.2f}" for p in PARTS]
+            print(f"| {aid} | {total:.2f} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
