@@ -3,17 +3,16 @@
 An entry of ``tests/notebook_mistakes/NN_name.json`` may carry ``"message"``: a substring of
 the message of the first *visible* check this mistake makes fail in the student's own kernel
 (the hint the student gets before submitting). The mechanism lives in
-``tests/notebook_runner.py`` (the forked mutation run of test_notebooks.py, which also notes
-the first visible failure of every mutation); here it is tested on a small notebook, and then
-run on every assignment for the entries that carry a message (only those mutations, without
-the student-version run, so it costs about two plain executions of each such notebook).
+``tests/notebook_runner.py`` (the forked mutation run, which also notes the first visible
+failure of every mutation); it is tested here on a small notebook. The assignments' entries
+are checked by tests/test_notebooks.py, in the same run that checks that every mistake loses
+points (no second execution of the notebooks).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -165,33 +164,8 @@ def test_message_problems_name_each_mismatch(small_run):
 # ------------------------------------------------------------------ the assignments
 
 
-def _with_messages():
-    found = []
-    for path in sorted(MISTAKES.glob("*.json")):
-        if not re.fullmatch(r"\d\d_[a-z0-9_]+", path.stem):
-            continue
-        if (NOTEBOOKS / path.stem / f"{path.stem}.ipynb").exists():
-            if any("message" in m for m in json.loads(path.read_text())):
-                found.append(path.stem)
-    return found
-
-
 def test_message_entries_are_non_empty_strings():
     for path in sorted(MISTAKES.glob("*.json")):
         for k, m in enumerate(json.loads(path.read_text())):
             if "message" in m:
                 assert isinstance(m["message"], str) and m["message"].strip(), (path.name, k)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("assignment", _with_messages())
-def test_mistakes_show_their_message_first(assignment, tmp_path):
-    src = NOTEBOOKS / assignment / f"{assignment}.ipynb"
-    nb = nbformat.read(src, as_version=4)
-    mistakes = [m for m in json.loads((MISTAKES / f"{assignment}.json").read_text())]
-    mutations, problems = notebook_runner.mistake_mutations(nb, mistakes)
-    mutations = [m for m in mutations if "message" in m]
-    result = run(src, mutations, tmp_path)
-    assert not result["errors"], f"source notebook raises in {result['errors']}"
-    problems += notebook_runner.message_problems(mutations, result["mutations"])
-    assert not problems, f"{assignment}:\n  " + "\n  ".join(problems)

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import notebook_runner
 import pytest
 from nbgrader.preprocessors import ClearHiddenTests, ClearOutput, ClearSolutions
 from traitlets.config import Config
@@ -145,23 +146,14 @@ def test_assignment_notebook(assignment, tmp_path):
         if nbmeta(c_src).get("solution") and c_src.cell_type == "code":
             gid = nbmeta(c_src)["grade_id"]
             mutations.append({"id": f"revert {gid}", "cell": gid, "source": c_st.source})
-    by_id = {nbmeta(c).get("grade_id"): c for c in nb.cells if nbmeta(c)}
     mistakes_file = MISTAKES / f"{assignment}.json"
     mistakes = json.loads(mistakes_file.read_text()) if mistakes_file.exists() else []
     if not mistakes:
         problems.append(f"no typical mistakes listed in {mistakes_file.name}")
-    for k, m in enumerate(mistakes):
-        cell = by_id.get(m["cell"])
-        if cell is None or cell.source.count(m["find"]) != 1:
-            problems.append(f"mistake {k} ({m['mistake']}): 'find' must occur once in {m['cell']}")
-            continue
-        mutations.append(
-            {
-                "id": f"mistake {k}: {m['mistake']} in {m['cell']}",
-                "cell": m["cell"],
-                "source": cell.source.replace(m["find"], m["replace"]),
-            }
-        )
+    # entries with a "message" also pin the first visible failure the student sees
+    mistaken, bad_entries = notebook_runner.mistake_mutations(nb, mistakes)
+    mutations += mistaken
+    problems += bad_entries
     covered = {m["cell"] for m in mistakes}
     missing = [s for s in solution_ids if s not in covered]
     if missing:
@@ -211,4 +203,5 @@ def test_assignment_notebook(assignment, tmp_path):
             if not r["failed"]:
                 why = f" ({r['error']})" if r.get("error") else ""
                 problems.append(f"{mid} loses no points{why}")
+        problems += notebook_runner.message_problems(mutations, result["mutations"])
     assert not problems, f"{assignment}:\n  " + "\n  ".join(problems)
