@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 
 from .execute import ERROR_NAME
-from .grade import MARKER
+from .grade import KEPT_FILES, MARKER
 from .key import FAILED, NOT_RUN, PASSED, is_auto_grade_cell, label_state, nbgrader_meta
 
 STYLE = """
@@ -35,16 +35,12 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}
 """
 
 
-# nbgrader's ``release_feedback`` reads these next to the pages: the submission's time, and
-# the secret it names the released page after (only the student's own copy also holds it)
-RELEASE_FILES = ("timestamp.txt", "submission_secret.txt")
-
-
 def write_feedback(assignment, course) -> list[Path]:
     """Write ``feedback/<student>/<assignment>/<notebook>.html`` for every graded student.
 
-    Each folder also gets the submission's :data:`RELEASE_FILES` (where ``submitted/`` has
-    them), so nbgrader's ``release_feedback`` can hand the pages back through the exchange.
+    Each folder also gets the submission's ``timestamp.txt`` and ``submission_secret.txt``
+    (:data:`grade.KEPT_FILES`), which nbgrader's ``release_feedback`` needs to hand the pages
+    back through the exchange (it names the released page after a hash of the secret).
     """
     written = []
     for marker in sorted(course.autograded.glob(f"*/{assignment}/{MARKER}")):
@@ -57,7 +53,7 @@ def write_feedback(assignment, course) -> list[Path]:
             out.write_text(render(course, assignment, sid, nb_id, data), encoding="utf-8")
             written.append(out)
         submitted = course.submitted / sid / assignment
-        for name in RELEASE_FILES:
+        for name in KEPT_FILES:
             if (submitted / name).is_file() and not (submitted / name).is_symlink():
                 shutil.copyfile(submitted / name, folder / name)
     return written

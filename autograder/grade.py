@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime
 import functools
 import hashlib
 import json
@@ -42,6 +43,9 @@ from .export import export_csv
 
 log = logging.getLogger("autograder")
 MARKER = ".autograder.json"
+# besides the notebooks, what a submission folder keeps: nbgrader's submission time and the
+# secret its release_feedback names the student's feedback page after
+KEPT_FILES = ("timestamp.txt", "submission_secret.txt")
 CRASH = "grader crashed"  # reason of a worker failure (not the student's fault: retried)
 
 
@@ -158,6 +162,8 @@ class Run:
 
     def __post_init__(self):
         self.key_hash = _hash_bytes(json.dumps(self.keys, sort_keys=True).encode())
+        # one stamp per run: the report tells this run's score changes from older ones
+        self.started = datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
         self.trusted = {nb: Trusted.load(self.gb, self.assignment, nb) for nb in self.notebooks}
 
     def folder(self, sid) -> Path:
@@ -175,7 +181,7 @@ class Run:
                 if (
                     path.is_file()
                     and not path.is_symlink()
-                    and (path.suffix == ".ipynb" or path.name == "timestamp.txt")
+                    and (path.suffix == ".ipynb" or path.name in KEPT_FILES)
                     and path.stat().st_size <= max_bytes
                 ):
                     shutil.copyfile(path, dest / path.name)
@@ -260,6 +266,10 @@ class Run:
         gb.db.commit()
         sub = gb.find_submission(aid, sid)
         graded = isinstance(outcome, Outcome)
+        try:  # the score this student had before this run (None: graded for the first time)
+            previous = json.loads((out_dir / MARKER).read_text())["summary"]["score"]
+        except (OSError, ValueError, KeyError, TypeError):
+            previous = None
         summary = {
             "student_id": sid,
             "assignment": aid,
@@ -269,6 +279,8 @@ class Run:
             "problems": "; ".join(f"{nb}: {r.reason}" for nb, r in results.items() if r.reason),
             "mechanism": outcome.mechanism if graded else None,  # None: the grader crashed
             "host": outcome.host if graded else None,
+            "previous_score": previous,
+            "graded_at": self.started,
         }
         marker = {
             "hash": job.hash if graded else None,  # None: graded again next time

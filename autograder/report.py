@@ -154,7 +154,7 @@ def assignment_data(course, aid) -> AssignmentData:
                 cell_labels[label] = stats
                 labels.append(stats)
             by_cell[(nb_id, gid)] = (ex, cell_labels)
-    problems, seconds, changed = [], {}, []
+    problems, seconds = [], {}
     for sid, marker in found.items():
         for nb_id, result in marker.get("results", {}).items():
             if result.get("reason"):
@@ -195,12 +195,29 @@ def assignment_data(course, aid) -> AssignmentData:
                         stats.not_run += 1
                 if first in cell_labels:
                     cell_labels[first].first_failure += 1
-        summary = marker.get("summary", {})
-        before = summary.get("previous_score")
-        if before is not None and float(before) != float(summary.get("score", before)):
-            changed.append({"student_id": sid, "before": float(before), "after": summary["score"]})
+    changed = score_changes(found)
     manual = sorted(r["student_id"] for r in rows if r["needs_manual_grade"])
     return AssignmentData(aid, rows, exercises, labels, problems, seconds, manual, changed)
+
+
+def score_changes(found: dict[str, dict]) -> list[dict]:
+    """Students whose score the latest ``grade`` run changed: {student_id, before, after}.
+
+    Each marker's summary holds the run's stamp (``graded_at``) and the score the student
+    had before that run (``previous_score``, None the first time); students an earlier run
+    graded, or that this run skipped as unchanged, are not listed.
+    """
+    stamps = [m.get("summary", {}).get("graded_at") for m in found.values()]
+    latest = max((s for s in stamps if s), default=None)
+    out = []
+    for sid, marker in found.items():
+        summary = marker.get("summary", {})
+        before = summary.get("previous_score")
+        if latest is None or summary.get("graded_at") != latest or before is None:
+            continue
+        if float(before) != float(summary["score"]):
+            out.append({"student_id": sid, "before": float(before), "after": summary["score"]})
+    return out
 
 
 # ------------------------------------------------------------------------------- plots

@@ -358,3 +358,26 @@ def test_unknown_export_format_is_refused(graded):
     proc = cli("export", "--format", "xlsx", "--course-dir", graded.root, check=False)
     assert proc.returncode == 2
     assert "xlsx" in proc.stderr
+
+
+def test_regrading_lists_whose_score_changed(graded, tmp_path):
+    """Only students whose score the latest run changed; the submission secret is kept."""
+    before = {s: m["summary"]["score"] for s, m in report.markers(graded, "00_fixture").items()}
+    release = fixture_subs.load(graded.release_dir / "00_fixture" / "fixture.ipynb")
+    folder = tmp_path / "again" / "partial" / "00_fixture"
+    folder.mkdir(parents=True)
+    nbformat.write(fixture_subs.filled(release), folder / "fixture.ipynb")
+    (folder / "submission_secret.txt").write_text("5ecret")
+    cli("grade", "00_fixture", "--submissions", tmp_path / "again", "--course-dir", graded.root)
+    data = report.assignment_data(graded, "00_fixture")
+    after = report.markers(graded, "00_fixture")["partial"]["summary"]["score"]
+    assert after > before["partial"]
+    assert data.changed == [{"student_id": "partial", "before": before["partial"], "after": after}]
+    cli("report", "00_fixture", "--course-dir", graded.root)
+    changed = table_with(Tables(page(graded, "00_fixture")).tables, "student", "before", "after")
+    assert changed[1:] == [["partial", f"{before['partial']:g}", f"{after:g}"]]
+    # nbgrader's release_feedback needs the secret next to the feedback page
+    assert (graded.submitted / "partial" / "00_fixture" / "submission_secret.txt").is_file()
+    cli("feedback", "00_fixture", "--course-dir", graded.root)
+    secret = graded.feedback / "partial" / "00_fixture" / "submission_secret.txt"
+    assert secret.read_text() == "5ecret"

@@ -304,7 +304,7 @@ def feedback(course_dir, assignment: str) -> int:
     next to each page; ``autograder feedback`` copies both from ``submitted/``. Run it as
     the grader account, in the course folder.
     """
-    from autograder.feedback import RELEASE_FILES
+    from autograder.grade import KEPT_FILES
 
     course_dir = Path(course_dir)
     subprocess.run(
@@ -313,7 +313,7 @@ def feedback(course_dir, assignment: str) -> int:
         check=True,
     )  # fmt: skip
     folders = sorted((course_dir / "feedback").glob(f"*/{assignment}"))
-    return sum(all((f / n).is_file() for n in RELEASE_FILES) for f in folders)
+    return sum(all((f / n).is_file() for n in KEPT_FILES) for f in folders)
 
 
 def main(argv=None) -> int:
