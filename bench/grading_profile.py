@@ -7,7 +7,7 @@ the in-process executor, timing each part with wrappers around the functions tha
     sanitize     nbgrader's preprocessors in the parent (grade.sanitize)
     sandbox      bwrap/prlimit argv, work folder and its ownership
     kernel start starting the sandboxed kernel until it answers (nbclient's start + client)
-    imports      code cells made only of imports (numpy, matplotlib, nncourse ...)
+    imports      set-up cells, mostly imports (numpy, matplotlib, nncourse ...)
     cells        the other non-grade code cells (solutions, demos)
     grade cells  the locked grade cells (visible and hidden tests)
     figures      part of the above: cells whose outputs hold a PNG (rendered in the kernel)
@@ -17,9 +17,11 @@ the in-process executor, timing each part with wrappers around the functions tha
     gradebook    nbgrader's gradebook, autograded/ and the marker (Run.record)
 
 and prints one row per assignment, in seconds (the best of ``--repeat`` gradings of the same
-submission, ``--force``). Usage::
+submission, ``--force``). ``--rendering`` adds, per assignment, a row graded as before the
+grader stopped rendering figures (no startup file: ``%matplotlib inline`` renders PNGs),
+in the same run. Usage::
 
-    python bench/grading_profile.py [--assignments 01_perceptron 05_optimization] [--repeat 1]
+    python bench/grading_profile.py [--assignments 01_perceptron ...] [--repeat 1] [--rendering]
 """
 
 import argparse
@@ -76,10 +78,16 @@ def timed(part, fn):
 
 
 def is_import_cell(source: str) -> bool:
-    lines = [
-        ln.strip() for ln in source.splitlines() if ln.strip() and not ln.strip().startswith("#")
-    ]
-    return bool(lines) and all(ln.startswith(("import ", "from ", "%matplotlib")) for ln in lines)
+    """A set-up cell: at least half of its statements are imports (magics left out)."""
+    import ast
+
+    code = "\n".join(ln for ln in source.splitlines() if not ln.lstrip().startswith("%"))
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:
+        return False
+    imports = sum(isinstance(n, ast.Import | ast.ImportFrom) for n in body)
+    return bool(body) and 2 * imports >= len(body)
 
 
 def instrument():
@@ -152,6 +160,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--assignments", nargs="*", help="default: every notebooks/NN_name")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--rendering", action="store_true", help="also grade rendering figures")
     args = ap.parse_args()
     aids = args.assignments or sorted(
         p.name for p in (ROOT / "notebooks").iterdir() if p.is_dir() and p.name[:2].isdigit()
@@ -165,11 +174,15 @@ def main():
     head = ["assignment", "total", *PARTS]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
+    startup = execute.GRADING_STARTUP
     with tempfile.TemporaryDirectory() as tmp:
         for aid in aids:
-            total, parts = profile(aid, args.repeat, Path(tmp))
-            cells = [f"{parts.get(p, 0.0):.2f}" for p in PARTS]
-            print(f"| {aid} | {total:.2f} | " + " | ".join(cells) + " |", flush=True)
+            for rendering in (True, False) if args.rendering else (False,):
+                execute.GRADING_STARTUP = "" if rendering else startup
+                total, parts = profile(aid, args.repeat, Path(tmp) / str(rendering))
+                cells = [f"{parts.get(p, 0.0):.2f}" for p in PARTS]
+                name = f"{aid} (figures rendered)" if rendering else aid
+                print(f"| {name} | {total:.2f} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":
