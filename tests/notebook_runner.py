@@ -32,7 +32,8 @@ RESULT.json: {"base": {grade_id: score dict}, "base_seconds": float,
                                  "kernel_passed": [[grade_id, label], ...]}},
               "student": {"scores": {...}, "errors": {cell_id: ename}}}
 
-``mistake_mutations`` turns a ``tests/notebook_mistakes/*.json`` list into mutations.
+``mistake_mutations`` turns a ``tests/notebook_mistakes/*.json`` list into mutations;
+``run_job`` runs this file on a job in a subprocess and returns RESULT.json as a dict.
 """
 
 from __future__ import annotations
@@ -159,6 +160,27 @@ def mistake_mutations(nb, mistakes) -> tuple[list[dict], list[str]]:
             mutation["message"] = m["message"]
         mutations.append(mutation)
     return mutations, problems
+
+
+def run_job(source_path, job: dict, tmp_path, cwd=None) -> dict:
+    """Run this runner on ``source_path`` with ``job`` in a fresh single-threaded process."""
+    import subprocess
+    from pathlib import Path
+
+    job_path, out = Path(tmp_path) / "job.json", Path(tmp_path) / "result.json"
+    job_path.write_text(json.dumps(job))
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    proc = subprocess.run(
+        [sys.executable, __file__, str(source_path), str(job_path), str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=cwd,
+    )
+    if proc.returncode != 0 or not out.exists():
+        raise AssertionError(f"runner failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return json.loads(out.read_text())
 
 
 def message_problems(mutations, results) -> list[str]:

@@ -12,8 +12,6 @@ points (no second execution of the notebooks).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -26,24 +24,11 @@ import notebook_runner  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 MISTAKES = Path(__file__).parent / "notebook_mistakes"
-RUNNER = Path(__file__).parent / "notebook_runner.py"
 
 
 def run(source_path, mutations, tmp_path):
-    job = tmp_path / "job.json"
-    job.write_text(json.dumps({"mutations": mutations, "max_seconds": 60}))
-    out = tmp_path / "result.json"
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-    proc = subprocess.run(
-        [sys.executable, str(RUNNER), str(source_path), str(job), str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0 and out.exists(), proc.stderr[-3000:]
-    return json.loads(out.read_text())
+    job = {"mutations": mutations, "max_seconds": 60}
+    return notebook_runner.run_job(source_path, job, tmp_path, cwd=ROOT)
 
 
 # ------------------------------------------------------------------ the mechanism

@@ -16,10 +16,7 @@ The full sandboxed release/grade round trip on real notebooks is in test_autogra
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -31,7 +28,6 @@ from traitlets.config import Config
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 MISTAKES = Path(__file__).parent / "notebook_mistakes"
-RUNNER = Path(__file__).parent / "notebook_runner.py"
 TIME_LIMIT_S = 60.0
 
 ASSIGNMENTS = sorted(
@@ -159,23 +155,8 @@ def test_assignment_notebook(assignment, tmp_path):
     if missing:
         problems.append(f"solution cells without a typical mistake: {missing}")
 
-    job = tmp_path / "job.json"
-    job.write_text(
-        json.dumps({"mutations": mutations, "student": str(student_path), "max_seconds": 60})
-    )
-    out = tmp_path / "result.json"
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-    proc = subprocess.run(
-        [sys.executable, str(RUNNER), str(src), str(job), str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0 and out.exists(), (
-        f"runner failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    )
-    result = json.loads(out.read_text())
+    job = {"mutations": mutations, "student": str(student_path), "max_seconds": 60}
+    result = notebook_runner.run_job(src, job, tmp_path)
 
     # ---- verdicts --------------------------------------------------------------------------
     if result["errors"]:
