@@ -7,7 +7,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
-PYTEST_ARGS ?=
+# one pytest worker per core; a test file stays on one worker (its module fixtures start
+# real hubs, clusters and browsers once)
+PYTEST_ARGS ?= -n auto --dist loadfile
 HUB_PORT ?= 8000
 HUB_ASSIGNMENTS ?=
 HUB_PROXY := deploy/hub/node_modules/.bin/configurable-http-proxy

@@ -153,3 +153,20 @@ def pixels(png: bytes) -> np.ndarray:
     from PIL import Image
 
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+
+
+def accept_kernel_dialog(page, wait_ms=2_000) -> bool:
+    """On a loaded machine JupyterLab sometimes opens the notebook before it has the list
+    of kernels, and then asks which kernel to start (a modal dialog that blocks every
+    click): accept its proposal, the notebook's own Python 3 kernel."""
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    try:
+        dialog.wait_for(state="visible", timeout=wait_ms)
+    except Exception:
+        return False
+    dialog.locator(".jp-mod-accept").click()
+    dialog.wait_for(state="hidden", timeout=30_000)
+    page.wait_for_selector(
+        ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
+    )
+    return True

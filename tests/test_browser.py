@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_support import chromium, free_port, http_get
+from browser_support import accept_kernel_dialog, chromium, free_port, http_get
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -107,22 +107,6 @@ def _pixels(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
 
 
-def _accept_kernel_dialog(page, wait_ms=2_000):
-    """On a loaded machine JupyterLab sometimes opens the notebook before it has the list
-    of kernels, and then asks which kernel to start (a modal dialog that blocks every
-    click): accept its proposal, the notebook's own Python 3 kernel."""
-    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-    try:
-        dialog.wait_for(state="visible", timeout=wait_ms)
-    except Exception:
-        return
-    dialog.locator(".jp-mod-accept").click()
-    dialog.wait_for(state="hidden", timeout=30_000)
-    page.wait_for_selector(
-        ".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
-    )
-
-
 def test_playground_plays_in_jupyterlab(browser, lab):
     base, token = lab
     source_before = (REPO / NOTEBOOK).read_bytes()
@@ -146,7 +130,7 @@ def test_playground_plays_in_jupyterlab(browser, lab):
         # "Run All" right after the kernel reports idle is occasionally dropped by a freshly
         # started kernel on a loaded machine (only the first cell runs): try a few times
         for attempt in range(3):
-            _accept_kernel_dialog(page)
+            accept_kernel_dialog(page)
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
             # wait until every cell has run (all six widgets shown)

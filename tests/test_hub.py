@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_support import chromium, free_port, stop_process, wait_for_http
+from browser_support import accept_kernel_dialog, chromium, free_port, stop_process, wait_for_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -290,7 +290,7 @@ def test_student_fetches_fills_validates_and_submits(hub):
     page.keyboard.press("Control+A")
     page.keyboard.insert_text(filled)
     page.keyboard.press("Control+S")
-    deadline = time.monotonic() + 60
+    deadline, pressed = time.monotonic() + 120, time.monotonic()
     while True:  # saved: the server's copy (contents API, as the student) has the solution
         r = page.request.get(f"{hub.base}/user/{s1}/api/contents/{AID}/{AID}.ipynb")
         assert r.status == 200, r.status
@@ -298,6 +298,11 @@ def test_student_fetches_fills_validates_and_submits(hub):
         if "YOUR CODE HERE" not in saved:
             break
         assert time.monotonic() < deadline, "the notebook was not saved"
+        if time.monotonic() - pressed > 10:  # a loaded machine: a kernel dialog may block it
+            accept_kernel_dialog(page, wait_ms=500)
+            editor.click()
+            page.keyboard.press("Control+S")
+            pressed = time.monotonic()
         page.wait_for_timeout(500)
     assert saved.strip() == filled.strip()
 

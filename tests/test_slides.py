@@ -358,6 +358,11 @@ def _open_deck(browser, path):
         " && MathJax.Hub.queue.running === 0 && MathJax.Hub.getAllJax().length > 0",
         timeout=90_000,
     )
+    # every figure decoded: an image still loading has no size and cannot be measured
+    page.wait_for_function(
+        "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
+        timeout=90_000,
+    )
     return page, remote, errors
 
 
