@@ -176,11 +176,8 @@ Prepare = Callable[[object], Task]
 Results = Iterator[tuple[object, "Outcome | BaseException"]]
 
 
-class InProcess:
-    """``--workers 1``: tasks run one after the other in the parent's own process."""
-
-    def __init__(self, run: Callable = run_task):
-        self.run_fn = run
+class _OnThisMachine:
+    """What the two local executors share: this machine's sandbox, nothing to set up."""
 
     def describe(self) -> str:
         return sandbox.describe()
@@ -190,6 +187,13 @@ class InProcess:
 
     def __exit__(self, *exc):
         return False
+
+
+class InProcess(_OnThisMachine):
+    """``--workers 1``: tasks run one after the other in the parent's own process."""
+
+    def __init__(self, run: Callable = run_task):
+        self.run_fn = run
 
     def run(self, context: RunContext, jobs: Iterable, prepare: Prepare) -> Results:
         install(context)
@@ -202,7 +206,7 @@ class InProcess:
             yield job, result
 
 
-class ProcessPool:
+class ProcessPool(_OnThisMachine):
     """``--workers N``: N spawned worker processes on this machine.
 
     Each worker always has one more task queued, so the workers never wait for the parent
@@ -214,15 +218,6 @@ class ProcessPool:
             raise ValueError(f"ProcessPool: workers must be a positive int, received {workers!r}")
         self.workers = workers
         self.run_fn = run
-
-    def describe(self) -> str:
-        return sandbox.describe()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
     def run(self, context: RunContext, jobs: Iterable, prepare: Prepare) -> Results:
         ctx = multiprocessing.get_context("spawn")

@@ -133,7 +133,11 @@ def test_regression_1d(kind):
     [
         (lambda: data.moons(0), ValueError, "moons: expected a positive int n_samples, got 0"),
         (lambda: data.xor(-5), ValueError, "n_samples"),
-        (lambda: data.circles(2.5), TypeError, "circles: expected a positive int n_samples, got 2.5"),
+        (
+            lambda: data.circles(2.5),
+            TypeError,
+            "circles: expected a positive int n_samples, got 2.5",
+        ),
         (lambda: data.moons(10, noise=-0.1), ValueError, "noise"),
         (lambda: data.spirals(10, noise=float("nan")), ValueError, "noise"),
         (lambda: data.linearly_separable(10, margin=-1), ValueError, "margin"),

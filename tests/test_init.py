@@ -54,9 +54,13 @@ def test_bad_arguments():
         init.normal((2, 2), std=-1)
     with pytest.raises(ValueError, match=r"init.uniform: expected low <= high, got low=1, high=0"):
         init.uniform((2, 2), low=1, high=0)
-    with pytest.raises(TypeError, match=r"init.he_normal: expected a numpy.random.Generator.*got str"):
+    with pytest.raises(
+        TypeError, match=r"init.he_normal: expected a numpy.random.Generator.*got str"
+    ):
         init.he_normal((2, 2), rng="seed")
-    with pytest.raises(ValueError, match=r"init.he_normal: expected .*int seed >= 0.*negative seed -1"):
+    with pytest.raises(
+        ValueError, match=r"init.he_normal: expected .*int seed >= 0.*negative seed -1"
+    ):
         init.he_normal((2, 2), rng=-1)
     with pytest.raises(TypeError, match=r"Dropout: expected .*as rng, got bool True"):
         init.as_generator(True, who="Dropout")

@@ -166,7 +166,9 @@ def test_backward_before_forward(loss):
 
 
 def test_invalid_margin():
-    with pytest.raises(ValueError, match=r"MulticlassHingeLoss: expected a finite margin >= 0, got -1"):
+    with pytest.raises(
+        ValueError, match=r"MulticlassHingeLoss: expected a finite margin >= 0, got -1"
+    ):
         MulticlassHingeLoss(margin=-1)
 
 

@@ -528,7 +528,9 @@ def test_bad_hyper_parameters(cls, kw, match):
 
 
 def test_non_numeric_hyper_parameter():
-    with pytest.raises(TypeError, match="SGD: expected a real number momentum.*, got 'a' \\(str\\)"):
+    with pytest.raises(
+        TypeError, match="SGD: expected a real number momentum.*, got 'a' \\(str\\)"
+    ):
         SGD([Param(np.ones(2))], lr=0.1, momentum="a")
     with pytest.raises(TypeError, match="Adam: expected betas as a pair.*got 0.9"):
         Adam([Param(np.ones(2))], betas=0.9)
