@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from autograder import checks, key
@@ -40,50 +39,6 @@ def cli(*args, check=True):
 
 
 # ------------------------------------------------------------------ fast unit tests
-
-
-def test_encode_decode_roundtrip_keeps_nan_and_dtype():
-    a = np.array([[1.5, np.nan], [np.inf, -0.0]])
-    back = checks.decode_value(checks.encode_value(a))
-    assert back.dtype == np.float64 and back.shape == (2, 2)
-    assert np.array_equal(back, a, equal_nan=True)
-    assert checks.decode_value(checks.encode_value(3)).dtype == np.int64
-    assert checks.decode_value(checks.encode_value("s")) == "s"
-
-
-def test_check_raises_with_message_and_forbid_restores():
-    import nncourse.functional as F
-
-    c = checks.Check("ex")
-    c.close("ok", [0.5], [0.5])
-    with pytest.raises(AssertionError, match=r"\[ex\] bad: sigmoid\(0\) is 1/2"):
-        c.close("bad", 0.4, 0.5, msg="sigmoid(0) is 1/2")
-    with pytest.raises(ValueError, match="used twice"):
-        c.equal("ok", 1, 1)
-    original = F.sigmoid
-    with c.forbid("nncourse.functional.sigmoid"):
-        with pytest.raises(AssertionError, match="reference solution"):
-            F.sigmoid(np.zeros(2))
-    assert F.sigmoid is original
-
-
-def _entry(kind, value, expected=None, **params):
-    rec = checks.make_record("g", "l", kind, value, params, expected=expected)
-    return rec
-
-
-def test_decide_uses_key_tolerance_and_values():
-    entry = _entry("close", [1.0, 2.0], rtol=1e-3, atol=0.0)
-    assert key.decide(_entry("close", [1.0005, 2.0], rtol=1.0, atol=1.0), entry)
-    assert not key.decide(_entry("close", [1.01, 2.0], rtol=1.0, atol=1.0), entry)
-    assert not key.decide(_entry("close", [1.0], rtol=1e-3, atol=0.0), entry)  # shape
-    assert not key.decide(
-        _entry("close", [np.nan, 2.0]), _entry("close", [np.nan, 2.0], rtol=1e-3, atol=0.0)
-    )
-    acc = _entry("accuracy", [0, 0, 0, 0], expected=[1, 1, 0, 1], threshold=0.75)
-    assert key.decide(_entry("accuracy", [1, 0, 0, 0]), acc) is False
-    assert key.decide(_entry("accuracy", [1, 1, 0, 1]), acc) is True
-    assert not key.decide(_entry("equal", 3), _entry("close", 3.0, rtol=0, atol=0))  # kind
 
 
 def test_limits_from_json(tmp_path):

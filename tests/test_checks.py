@@ -215,3 +215,28 @@ def test_not_a_number_describes_decoded_record_values():
     assert "HIDDEN" in checks.not_a_number(said)
     assert "HIDDEN" not in checks.not_a_number(said, echo=False)
     assert "HIDDEN" not in checks.not_a_number("### BEGIN HIDDEN TESTS", echo=False)
+
+
+def test_encode_decode_roundtrip_keeps_nan_and_dtype():
+    a = np.array([[1.5, np.nan], [np.inf, -0.0]])
+    back = checks.decode_value(checks.encode_value(a))
+    assert back.dtype == np.float64 and back.shape == (2, 2)
+    assert np.array_equal(back, a, equal_nan=True)
+    assert checks.decode_value(checks.encode_value(3)).dtype == np.int64
+    assert checks.decode_value(checks.encode_value("s")) == "s"
+
+
+def test_check_raises_with_message_and_forbid_restores():
+    import nncourse.functional as F
+
+    c = checks.Check("ex")
+    c.close("ok", [0.5], [0.5])
+    with pytest.raises(AssertionError, match=r"\[ex\] bad: sigmoid\(0\) is 1/2"):
+        c.close("bad", 0.4, 0.5, msg="sigmoid(0) is 1/2")
+    with pytest.raises(ValueError, match="used twice"):
+        c.equal("ok", 1, 1)
+    original = F.sigmoid
+    with c.forbid("nncourse.functional.sigmoid"):
+        with pytest.raises(AssertionError, match="reference solution"):
+            F.sigmoid(np.zeros(2))
+    assert F.sigmoid is original

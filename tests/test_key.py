@@ -186,3 +186,22 @@ def test_notes_never_repeat_text_from_student_code():
     )
     assert s["labels"]["hidden one"] == "failed"
     assert s["notes"]["hidden one"] == "your value: got text, not a number"
+
+
+def _entry(kind, value, expected=None, **params):
+    rec = checks.make_record("g", "l", kind, value, params, expected=expected)
+    return rec
+
+
+def test_decide_uses_key_tolerance_and_values():
+    entry = _entry("close", [1.0, 2.0], rtol=1e-3, atol=0.0)
+    assert key.decide(_entry("close", [1.0005, 2.0], rtol=1.0, atol=1.0), entry)
+    assert not key.decide(_entry("close", [1.01, 2.0], rtol=1.0, atol=1.0), entry)
+    assert not key.decide(_entry("close", [1.0], rtol=1e-3, atol=0.0), entry)  # shape
+    assert not key.decide(
+        _entry("close", [np.nan, 2.0]), _entry("close", [np.nan, 2.0], rtol=1e-3, atol=0.0)
+    )
+    acc = _entry("accuracy", [0, 0, 0, 0], expected=[1, 1, 0, 1], threshold=0.75)
+    assert key.decide(_entry("accuracy", [1, 0, 0, 0]), acc) is False
+    assert key.decide(_entry("accuracy", [1, 1, 0, 1]), acc) is True
+    assert not key.decide(_entry("equal", 3), _entry("close", 3.0, rtol=0, atol=0))  # kind
