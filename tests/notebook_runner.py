@@ -44,7 +44,8 @@ import signal
 import sys
 import time
 
-os.environ.setdefault("MPLBACKEND", "Agg")
+if __name__ == "__main__":  # the runner's own process draws nothing; importers keep their env
+    os.environ.setdefault("MPLBACKEND", "Agg")
 
 import nbformat  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
