@@ -35,12 +35,13 @@ def snapshot(*objs):
 
 
 def same(a, b):
+    """Deep equality of states (dicts, sequences, arrays with NaN); shared with the properties."""
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     if isinstance(a, np.ndarray):
-        return np.array_equal(a, b)
+        return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
     return a == b
 
 
