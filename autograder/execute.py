@@ -25,7 +25,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from traitlets import DottedObjectName, Type
 
-from . import sandbox
+from . import forkserver, sandbox
 from .config import Limits
 
 ERROR_NAME = "AutograderError"  # ename of the error outputs added by the grader
@@ -35,6 +35,18 @@ KERNEL_MAIN = (
     "import sys; sys.modules['debugpy'] = None; del sys.path[0]; "
     "from ipykernel import kernelapp; kernelapp.launch_new_instance()"
 )
+
+
+def kernel_args(connection_file: str) -> list[str]:
+    """ipykernel's arguments, for a cold kernel (after KERNEL_MAIN) and a forked one alike."""
+    # parent_handle=0: in a PID namespace the parent looks like init, which would make
+    # ipykernel's parent poller shut the kernel down
+    return [
+        "--IPKernelApp.parent_handle=0",
+        "--HistoryManager.enabled=False",  # no SQLite history file per kernel
+        "-f",
+        connection_file,
+    ]
 
 
 # IPython startup file of every kernel the grader starts (grading, release, self-check):
@@ -96,12 +108,34 @@ class PromptKernelClient(AsyncKernelClient):
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel command starts inside the sandbox."""
+    """A kernel manager whose kernel starts inside the sandbox: a cold kernel command behind
+    ``sandbox.prefix``, or a fork of the warm fork server (``forkserver.py``) when one is set.
+    """
 
     client_class = DottedObjectName("autograder.execute.PromptKernelClient")
     client_factory = Type(klass="autograder.execute.PromptKernelClient")
     sandbox_prefix: list[str] = []
     sandbox_uid: int | None = None
+    sandbox_limits: Limits | None = None
+    workdir: Path | None = None
+    forkserver = None  # a forkserver.ForkServer, or None: cold start
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        if self.forkserver is None:
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+        process = self.forkserver.launch(
+            kernel_args(self.connection_file),
+            env=kw["env"],
+            cwd=kw["cwd"],
+            workdir=self.workdir,
+            log_path=kw["stdout"].name,
+            limits=self.sandbox_limits,
+            uid=self.sandbox_uid,
+        )
+        provisioner = self.provisioner
+        provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None
+        provisioner.cwd = kw["cwd"]
+        self._reconcile_connection_info(provisioner.connection_info)
 
     async def _async_wait(self, pollinterval: float = 0.1) -> None:
         # jupyter_client polls a killed kernel every 0.1 s; it is gone within milliseconds
@@ -112,11 +146,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         # called after the connection file is written: the unprivileged kernel must read it
         if self.sandbox_uid is not None and os.geteuid() == 0:
             os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid)
-        # parent_handle=0: in a PID namespace the parent looks like init, which would make
-        # ipykernel's parent poller shut the kernel down
-        cmd = [sys.executable, "-c", KERNEL_MAIN, "--IPKernelApp.parent_handle=0"]
-        cmd += ["--HistoryManager.enabled=False"]  # no SQLite history file per kernel
-        cmd += ["-f", self.connection_file]
+        cmd = [sys.executable, "-c", KERNEL_MAIN, *kernel_args(self.connection_file)]
         return [*self.sandbox_prefix, *cmd, *(extra_arguments or [])]
 
 
@@ -169,8 +199,9 @@ def execute_notebook(
 ):
     """Execute ``nb`` (modified in place and returned) in a sandboxed kernel in ``workdir``.
 
-    Returns ``(nb, info)`` where ``info`` has ``mechanism``, ``restarts``, ``failed_cells``
-    (index -> reason) and ``seconds``.
+    Returns ``(nb, info)`` where ``info`` has ``mechanism``, ``kernel`` ("forked" from the
+    warm fork server or "cold"), ``restarts``, ``failed_cells`` (index -> reason) and
+    ``seconds``.
     """
     return asyncio.run(_execute(nb, Path(workdir), limits, uid, env or {}))
 
@@ -189,8 +220,13 @@ async def _execute(nb, workdir, limits, uid, extra_env):
         nb.cells[i].execution_count = None
     bad: dict[int, str] = {}
     restarts = 0
+    server = forkserver.for_thread()
+    if server is not None and not server.compatible(kernel_env(workdir, extra_env), workdir):
+        server = None
     while True:
-        failed = await _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, restarts)
+        failed = await _run_once(
+            nb, code, bad, workdir, limits, uid, extra_env, deadline, restarts, server
+        )
         if failed is None:
             break
         index, reason = failed
@@ -206,6 +242,7 @@ async def _execute(nb, workdir, limits, uid, extra_env):
             break
     info = {
         "mechanism": sandbox.mechanism(),
+        "kernel": "forked" if server is not None else "cold",
         "restarts": restarts,
         "failed_cells": bad,
         "seconds": round(time.monotonic() - start, 3),
@@ -213,7 +250,7 @@ async def _execute(nb, workdir, limits, uid, extra_env):
     return nb, info
 
 
-async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, attempt):
+async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, attempt, server):
     """Run all code cells not in ``bad``; return (index, reason) of a fatal failure or None."""
     km = SandboxedKernelManager(
         connection_file=str(workdir / f"kernel-{attempt}.json"),
@@ -221,7 +258,8 @@ async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, at
         ip=str(workdir / f"ipc-{attempt}"),
     )
     km.sandbox_prefix = sandbox.prefix(workdir, limits, uid)
-    km.sandbox_uid = uid
+    km.sandbox_uid, km.sandbox_limits, km.workdir = uid, limits, workdir
+    km.forkserver = server
     client = LimitedClient(
         nb,
         km,

@@ -139,31 +139,55 @@ def prefix(workdir: Path, limits: Limits, uid: int) -> list[str]:
     ]
     mode = mechanism()
     if mode == "bwrap":
-        args = ["bwrap", "--die-with-parent", "--new-session"]
-        args += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
-        args += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
-        for link in ("bin", "lib", "lib64", "sbin"):
-            target = Path("/") / link
-            if target.is_symlink():
-                args += ["--symlink", os.readlink(target), f"/{link}"]
-            elif target.is_dir():
-                args += ["--ro-bind", str(target), f"/{link}"]
-        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
-        made = set()
-        for path in [*readable_paths(), str(workdir)]:
-            for parent in reversed(Path(path).parents):
-                p = str(parent)
-                if p not in ("/", "/usr", "/tmp") and p not in made:
-                    args += ["--perms", "0755", "--dir", p]
-                    made.add(p)
-        for path in readable_paths():
-            args += ["--ro-bind", path, path]
-        args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+        args = _bwrap_view(str(workdir), private_tmp=True)
+        args += ["--chdir", str(workdir)]
         return args + ["--"] + rlimits + drop
     if mode == "unshare":
         ns = ["unshare", "--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts", "--"]
         return ns + rlimits + (drop if _reachable_by_others() else [])
     return rlimits + (drop if os.geteuid() == 0 and _reachable_by_others() else [])
+
+
+def _bwrap_view(writable: str, private_tmp: bool) -> list[str]:
+    """bwrap argv up to the command: namespaces and a root holding the read-only system
+    folders, Python, the course packages and ``writable`` (read-write, at the same path)."""
+    args = ["bwrap", "--die-with-parent", "--new-session"]
+    args += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+    args += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for link in ("bin", "lib", "lib64", "sbin"):
+        target = Path("/") / link
+        if target.is_symlink():
+            args += ["--symlink", os.readlink(target), f"/{link}"]
+        elif target.is_dir():
+            args += ["--ro-bind", str(target), f"/{link}"]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    if private_tmp:
+        args += ["--perms", "1777", "--tmpfs", "/tmp"]
+    made = set()
+    for path in [*readable_paths(), writable]:
+        for parent in reversed(Path(path).parents):
+            p = str(parent)
+            if p not in ("/", "/usr", "/tmp") and p not in made:
+                args += ["--perms", "0755", "--dir", p]
+                made.add(p)
+    for path in readable_paths():
+        args += ["--ro-bind", path, path]
+    return args + ["--bind", writable, writable]
+
+
+def server_prefix(base: Path, caps: tuple[str, ...]) -> list[str]:
+    """argv prefix of the kernel fork server (``forkserver.py``): the kernels' view, with
+    ``base`` (the folder every work folder lives under) read-write, run as root with ``caps``
+    so that it can build each kernel's own namespaces."""
+    if mechanism() != "bwrap":
+        raise ValueError(
+            f"server_prefix: the fork server needs bwrap, the sandbox is {mechanism()}"
+        )
+    args = _bwrap_view(str(base), private_tmp=str(base) != "/tmp")
+    args += ["--cap-drop", "ALL"]  # bwrap run by root would keep every capability
+    for cap in caps:
+        args += ["--cap-add", cap]
+    return args + ["--chdir", "/", "--"]
 
 
 def _reachable_by_others() -> bool:

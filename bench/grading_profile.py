@@ -17,17 +17,22 @@ the in-process executor, timing each part with wrappers around the functions tha
     gradebook    nbgrader's gradebook, autograded/ and the marker (Run.record)
 
 and prints one row per assignment, in seconds (the best of ``--repeat`` gradings of the same
-submission, ``--force``). ``--rendering`` adds, per assignment, a row graded as before the
-grader stopped rendering figures (no startup file: ``%matplotlib inline`` renders PNGs),
-in the same run. Usage::
+submission, ``--force``). Kernels are forked from the warm fork server (``forkserver.py``)
+where the sandbox is bubblewrap; the server is started, and its start timed, before the
+first row, since a worker pays it once. ``--cold`` adds, per assignment, a row graded with
+cold kernels (``AUTOGRADER_FORKSERVER=0``: an interpreter start and the imports per
+notebook), and ``--rendering`` a row graded as before the grader stopped rendering figures
+(no startup file: ``%matplotlib inline`` renders PNGs), in the same run. Usage::
 
-    python bench/grading_profile.py [--assignments 01_perceptron ...] [--repeat 1] [--rendering]
+    python bench/grading_profile.py [--assignments 01_perceptron ...] [--repeat 1] [--cold]
+                                    [--rendering]
 """
 
 import argparse
 import collections
 import functools
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -41,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from grading_throughput import perfect  # noqa: E402
 
-from autograder import execute, grade, key, sandbox  # noqa: E402
+from autograder import execute, forkserver, grade, key, sandbox  # noqa: E402
 from autograder.course import Course  # noqa: E402
 from autograder.executor import InProcess  # noqa: E402
 
@@ -161,6 +166,7 @@ def main():
     ap.add_argument("--assignments", nargs="*", help="default: every notebooks/NN_name")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--rendering", action="store_true", help="also grade rendering figures")
+    ap.add_argument("--cold", action="store_true", help="also grade with cold kernels")
     args = ap.parse_args()
     aids = args.assignments or sorted(
         p.name for p in (ROOT / "notebooks").iterdir() if p.is_dir() and p.name[:2].isdigit()
@@ -171,18 +177,30 @@ def main():
     print(
         f"sandbox: {sandbox.describe()}; seconds for one perfect submission (best of {args.repeat})"
     )
+    t0 = time.perf_counter()
+    server = forkserver.for_thread()
+    if server is None:
+        print(f"fork server: not used ({forkserver._DISABLED['reason'] or 'not enabled'})")
+    else:
+        print(f"fork server: started once in {time.perf_counter() - t0:.2f} s (probe included)")
     head = ["assignment", "total", *PARTS]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     startup = execute.GRADING_STARTUP
     with tempfile.TemporaryDirectory() as tmp:
+        variants = [("", False, False)]
+        if args.cold:
+            variants.append((" (cold kernels)", True, False))
+        if args.rendering:
+            variants.append((" (figures rendered)", False, True))
         for aid in aids:
-            for rendering in (True, False) if args.rendering else (False,):
+            for label, cold, rendering in variants:
                 execute.GRADING_STARTUP = "" if rendering else startup
-                total, parts = profile(aid, args.repeat, Path(tmp) / str(rendering))
+                os.environ["AUTOGRADER_FORKSERVER"] = "0" if cold else "1"
+                folder = Path(tmp) / f"{aid}{label}"
+                total, parts = profile(aid, args.repeat, folder)
                 cells = [f"{parts.get(p, 0.0):.2f}" for p in PARTS]
-                name = f"{aid} (figures rendered)" if rendering else aid
-                print(f"| {name} | {total:.2f} | " + " | ".join(cells) + " |", flush=True)
+                print(f"| {aid}{label} | {total:.2f} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,555 @@
+"""A warm kernel fork server: each student's kernel is a fresh fork of a pre-imported one.
+
+Starting a kernel costs an interpreter start and the same heavy imports (ipykernel, IPython,
+numpy, matplotlib, nncourse) for every notebook graded: about 0.8 s of the 2.5-3.5 s one
+submission takes (``bench/grading_profile.py``). The fork server pays them once per worker:
+
+* The **server** runs inside bubblewrap, like a kernel, but as root with the few
+  capabilities it needs to build sandboxes (``CAP_SYS_ADMIN``, ``CAP_SETUID``,
+  ``CAP_SETGID``, ``CAP_SETPCAP``). It imports :data:`PRELOAD` and then only waits for
+  requests on its stdin. It never runs student code and never sees a submission: a request
+  holds a work folder path, an environment, limits and a uid.
+* Per kernel, the server forks. The child unshares new mount, PID, network, IPC and UTS
+  namespaces; inside them it mounts a fresh ``/tmp``, ``/dev/shm`` and ``/proc``, hides the
+  temporary folder under which every work folder lives except this kernel's own folder,
+  applies the resource limits, drops to the worker's unprivileged uid with no capabilities
+  and ``no_new_privs``, and only then starts ipykernel from the modules already in memory.
+
+So each kernel starts from the server's pristine memory (copy-on-write: nothing a student
+does reaches the server or the next student's fork) with the same file system view,
+namespaces, uid and limits as a cold kernel in ``sandbox.prefix``; ``tests/
+test_forkserver.py`` checks both, and that nothing a student leaves behind is seen by the
+next one. What kernels of one server do share: the hash seed of ``str`` (random per server,
+not per kernel) and the module objects as they were after import (numpy's global random
+state is reseeded in every kernel).
+
+Process tree of one kernel (``C1`` is what the parent's kernel manager polls and kills)::
+
+    server ─ C1 (waits, forwards SIGINT) ─ C2 (PID 1 of the new PID namespace: mounts, reaps)
+                                           └ C3 (the kernel: limits, uid, ipykernel)
+
+Killing C1 kills C2 (parent-death signal), and the death of C2 kills everything in its PID
+namespace. The server itself dies with its parent (``bwrap --die-with-parent``).
+
+The fork server is used where the sandbox is bubblewrap (root), unless
+``AUTOGRADER_FORKSERVER=0``; a server that fails its start-up probe is not used and grading
+falls back to cold kernels with a warning.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import resource
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger("autograder")
+
+# Imported once by the server. Only modules whose import leaves no state bound to a kernel:
+# ipywidgets (nncourse.widgets) registers its comm target with the running kernel when it is
+# imported, so it stays out.
+PRELOAD = (
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "numpy",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "nncourse.backend",
+    "nncourse.data",
+    "nncourse.functional",
+    "nncourse.gradcheck",
+    "nncourse.graph",
+    "nncourse.init",
+    "nncourse.layers",
+    "nncourse.losses",
+    "nncourse.optim",
+    "nncourse.perceptron",
+    "nncourse.regularization",
+    "nncourse.train",
+    "nncourse.viz",
+    "autograder.checks",
+)
+# variables read when the modules above are imported: a kernel whose environment sets one of
+# them differently from the server's must start cold
+IMPORT_TIME_VARS = ("NNCOURSE_BACKEND", "MPLBACKEND", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+IMPORT_TIME_VARS += ("MKL_NUM_THREADS", "PYTHONHASHSEED", "PYTHONPATH")
+SERVER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
+STAGE = "/dev/shm"  # a child parks its work folder here while it hides the rest
+
+_CLONE_NEWNS, _CLONE_NEWUTS, _CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+_CLONE_NEWPID, _CLONE_NEWNET = 0x20000000, 0x40000000
+_MS_BIND, _MS_MOVE, _MS_REC, _MS_PRIVATE = 0x1000, 0x2000, 0x4000, 0x40000
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 0x2, 0x4, 0x8
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+
+
+class ForkServerError(RuntimeError):
+    """The fork server could not be started, or stopped answering."""
+
+
+# ------------------------------------------------------------------------ parent side
+
+
+class KernelProcess:
+    """The Popen-like handle jupyter_client's provisioner keeps for a forked kernel (C1)."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, server: ForkServer, pid: int):
+        self.server = server
+        self.pid = pid
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is None:
+            try:
+                self.returncode = self.server.request("poll", pid=self.pid)["code"]
+            except ForkServerError:
+                self.returncode = -signal.SIGKILL  # the server is gone, and its kernels with it
+        return self.returncode
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("forked kernel", timeout)
+            time.sleep(0.005)
+        return self.returncode
+
+    def send_signal(self, sig):
+        if self.poll() is None:
+            self.server.request("signal", pid=self.pid, sig=int(sig))
+
+    def kill(self):
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self):
+        self.send_signal(signal.SIGTERM)
+
+
+class ForkServer:
+    """The parent's end of one fork server (one per grading thread: see :func:`for_thread`)."""
+
+    def __init__(self, base: Path | None = None):
+        from . import execute, sandbox
+
+        self.base = Path(base or tempfile.gettempdir()).resolve()
+        self._lock = threading.Lock()
+        home = Path(tempfile.mkdtemp(prefix="autograder-forkserver-"))
+        self.home = home
+        self.env = execute.kernel_env(home / "home")
+        argv = sandbox.server_prefix(self.base, SERVER_CAPS)
+        # the same interpreter set-up as execute.KERNEL_MAIN (no debugpy), then the server
+        code = (
+            "import sys; sys.modules['debugpy'] = None; del sys.path[0]; "
+            f"from autograder import forkserver; forkserver.serve({str(self.base)!r})"
+        )
+        self.proc = subprocess.Popen(
+            [*argv, sys.executable, "-c", code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(home / "server.log", "ab"),  # noqa: SIM115 - kept by the Popen
+            env=self.env,
+            cwd=home,
+        )
+        hello = self._read(timeout=60)
+        if hello.get("ready") is not True:
+            self.close()
+            raise ForkServerError(f"fork server did not start: {hello}")
+        self.preloaded = hello["preloaded"]
+
+    def _read(self, timeout=None) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            tail = (self.home / "server.log").read_text(errors="replace")[-500:]
+            raise ForkServerError(f"fork server exited (code {self.proc.poll()}): {tail}")
+        return json.loads(line)
+
+    def request(self, op: str, **args) -> dict:
+        with self._lock:
+            if self.proc.poll() is not None:
+                raise ForkServerError(f"fork server exited (code {self.proc.returncode})")
+            try:
+                self.proc.stdin.write(json.dumps({"op": op, **args}).encode() + b"\n")
+                self.proc.stdin.flush()
+            except OSError as exc:
+                raise ForkServerError(f"fork server is gone: {exc}") from None
+            reply = self._read()
+        if "error" in reply:
+            raise ForkServerError(reply["error"])
+        return reply
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def launch(self, argv, env, cwd, workdir, log_path, limits, uid, probe=False) -> KernelProcess:
+        """Fork a kernel sandboxed like ``sandbox.prefix(workdir, limits, uid)`` would."""
+        # as a cold start: jupyter_client's launcher names the parent, bwrap's --chdir sets PWD
+        env = {**env, "JPY_PARENT_PID": str(os.getpid()), "PWD": str(cwd)}
+        spec = {
+            "argv": list(argv),
+            "env": env,
+            "cwd": str(cwd),
+            "workdir": str(Path(workdir).resolve()),
+            "log": str(log_path),
+            "uid": int(uid),
+            "limits": _rlimits(limits),
+            "probe": probe,
+        }
+        return KernelProcess(self, self.request("launch", spec=spec)["pid"])
+
+    def compatible(self, env: dict, workdir: Path) -> bool:
+        """Whether a kernel with ``env`` in ``workdir`` may start from this server."""
+        inside = self.base in Path(workdir).resolve().parents
+        return inside and all(env.get(k) == self.env.get(k) for k in IMPORT_TIME_VARS)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+        import shutil
+
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _rlimits(limits) -> dict:
+    """The resource limits of ``sandbox.prefix``, as setrlimit arguments."""
+    return {
+        "RLIMIT_CPU": int(limits.cpu_s),
+        "RLIMIT_AS": int(limits.memory_mb) * 2**20,
+        "RLIMIT_NPROC": int(limits.max_processes),
+        "RLIMIT_FSIZE": int(limits.max_file_mb) * 2**20,
+        "RLIMIT_CORE": 0,
+    }
+
+
+_THREAD = threading.local()
+_DISABLED = {"reason": None}
+
+
+def enabled() -> bool:
+    from . import sandbox
+
+    if os.environ.get("AUTOGRADER_FORKSERVER", "1") == "0":
+        return False
+    return sandbox.mechanism() == "bwrap" and _DISABLED["reason"] is None
+
+
+def for_thread() -> ForkServer | None:
+    """This thread's fork server, started (and probed) on first use; None where unavailable."""
+    if not enabled():
+        return None
+    server = getattr(_THREAD, "server", None)
+    if server is not None and server.alive():
+        return server
+    try:
+        server = ForkServer()
+        _probe(server)
+    except (ForkServerError, OSError, ValueError) as exc:
+        _DISABLED["reason"] = str(exc)
+        log.warning("fork server unavailable, kernels start cold: %s", exc)
+        return None
+    import atexit
+
+    atexit.register(server.close)
+    _THREAD.server = server
+    return server
+
+
+def _probe(server: ForkServer) -> None:
+    """Fork one child through the whole sandbox set-up and let it check what it can see."""
+    from . import sandbox
+    from .config import Limits
+
+    with tempfile.TemporaryDirectory(prefix="autograder-probe-") as tmp:
+        workdir = Path(tmp) / "work"
+        workdir.mkdir()
+        sandbox.prepare_workdir(workdir, sandbox.FIRST_UID)
+        (Path(tmp) / "outside.txt").write_text("not for the kernel")
+        proc = server.launch(
+            [],
+            server.env,
+            workdir,
+            workdir,
+            Path(tmp) / "probe.log",
+            Limits(),
+            sandbox.FIRST_UID,
+            probe=True,
+        )
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = "timeout"
+        if code != 0:
+            text = (Path(tmp) / "probe.log").read_text(errors="replace")[-400:]
+            server.close()
+            raise ForkServerError(f"fork server probe failed ({code}): {text}")
+
+
+# ------------------------------------------------------------------------ server side
+
+
+def serve(base: str) -> None:
+    """The server's loop (inside bubblewrap): preload, then answer requests on stdin."""
+    # the protocol's own descriptors, away from 0/1 (which the kernels' will be)
+    rfd, wfd = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    reader, writer = os.fdopen(rfd, "rb"), os.fdopen(wfd, "wb")
+    loaded = _preload()
+    if threading.active_count() != 1:
+        _send(writer, {"ready": False, "why": f"{threading.active_count()} threads after imports"})
+        return
+    _send(writer, {"ready": True, "preloaded": loaded})
+    codes: dict[int, int] = {}
+    for line in reader:
+        req = json.loads(line)
+        try:
+            reply = _handle(req, codes, base)
+        except Exception as exc:  # noqa: BLE001 - the parent gets the reason
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        _send(writer, reply)
+
+
+def _send(writer, obj) -> None:
+    writer.write(json.dumps(obj).encode() + b"\n")
+    writer.flush()
+
+
+def _preload() -> list[str]:
+    import importlib
+
+    loaded = []
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - a missing extra only costs speed
+            print(f"fork server: not preloaded {name}: {exc}", file=sys.stderr)
+        else:
+            loaded.append(name)
+    if "matplotlib.pyplot" in sys.modules:
+        import matplotlib.font_manager  # noqa: F401 - builds the font list once, here
+    return loaded
+
+
+def _handle(req: dict, codes: dict, base: str) -> dict:
+    op = req.get("op")
+    if op == "launch":
+        pid = os.fork()
+        if pid == 0:
+            code = 70
+            try:
+                code = _child(req["spec"], base)
+            finally:
+                os._exit(code)
+        return {"pid": pid}
+    if op == "poll":
+        pid = req["pid"]
+        if pid not in codes:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done == 0:
+                return {"code": None}
+            codes[pid] = os.waitstatus_to_exitcode(status)
+        return {"code": codes[pid]}
+    if op == "signal":
+        # C1 turns SIGTERM into the SIGKILL of its sandbox and exits once all of it is gone,
+        # so a kernel reported dead holds no process of its uid any more
+        sig = signal.SIGTERM if req["sig"] in (signal.SIGKILL, signal.SIGTERM) else req["sig"]
+        if req["pid"] not in codes:
+            try:
+                os.kill(req["pid"], sig)
+            except ProcessLookupError:
+                pass
+        return {"ok": True}
+    raise ValueError(f"unknown request {op!r}")
+
+
+# ------------------------------------------------------------------------ the child
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result, what):
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source, target, fstype, flags, data=None):
+    def enc(s):
+        return None if s is None else str(s).encode()
+
+    result = _libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data))
+    _check(result, f"mount {target}")
+
+
+def _prctl(option, arg):
+    _check(_libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0), f"prctl {option}")
+
+
+def _child(spec: dict, base: str) -> int:
+    """C1: stdio to the log, new namespaces, then C2 (init of the sandbox); returns its code."""
+    log_fd = os.open(spec["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.closerange(3, 1 << 16)  # the server's protocol pipe above all
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    # a kill that comes before the handlers below exist waits for them
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    try:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.setsid()
+        flags = _CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWIPC | _CLONE_NEWUTS
+        _check(_libc.unshare(flags), "unshare")
+    except OSError as exc:
+        print(f"fork server: sandbox set-up failed: {exc}", file=sys.stderr, flush=True)
+        return 71
+    alive_r, alive_w = os.pipe()  # C2 sees EOF here once C1 is gone
+    init = os.fork()
+    if init == 0:
+        code = 72
+        try:
+            os.close(alive_w)
+            code = _init(spec, base, alive_r)
+        except BaseException as exc:  # noqa: BLE001
+            print(f"fork server: sandbox set-up failed: {exc!r}", file=sys.stderr, flush=True)
+        finally:
+            os._exit(code)
+    os.close(alive_r)
+    signal.signal(signal.SIGINT, lambda *a: os.kill(init, signal.SIGINT))
+    signal.signal(signal.SIGTERM, lambda *a: os.kill(init, signal.SIGKILL))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    _, status = os.waitpid(init, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+def _init(spec: dict, base: str, alive_r: int) -> int:
+    """C2: PID 1 of the kernel's namespace. Builds its file system view, forks the kernel, reaps."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    if select.select([alive_r], [], [], 0)[0]:  # C1 died before the line above
+        return 73
+    os.close(alive_r)
+    workdir = spec["workdir"]
+    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    _mount(workdir, STAGE, None, _MS_BIND | _MS_REC)
+    # every other kernel's folder lives under base: a fresh tmpfs hides them all
+    _mount(
+        "tmpfs",
+        base,
+        "tmpfs",
+        _MS_NOSUID | _MS_NODEV,
+        "mode=1777" if base == "/tmp" else "mode=0755",
+    )
+    if base != "/tmp":
+        _mount("tmpfs", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777")
+    os.makedirs(workdir, mode=0o755)
+    _mount(STAGE, workdir, None, _MS_MOVE)
+    # as bwrap --dev leaves it for a cold kernel: empty, and not writable by the kernel
+    _mount("tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755")
+    _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+    kernel = os.fork()
+    if kernel == 0:
+        code = 74
+        try:
+            code = _kernel(spec)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException as exc:  # noqa: BLE001
+            print(f"fork server: kernel failed: {exc!r}", file=sys.stderr, flush=True)
+        finally:
+            os._exit(code)
+    signal.signal(signal.SIGINT, lambda *a: os.kill(kernel, signal.SIGINT))
+    while True:  # PID 1 reaps every orphan; the sandbox ends with the kernel
+        pid, status = os.wait()
+        if pid == kernel:
+            code = os.waitstatus_to_exitcode(status)
+            return code if code >= 0 else 128 - code
+
+
+def _kernel(spec: dict) -> int:
+    """C3: limits, an unprivileged uid without capabilities, then ipykernel."""
+    uid = spec["uid"]
+    for name, value in spec["limits"].items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    _prctl(_PR_SET_NO_NEW_PRIVS, 1)
+    for cap in range(64):
+        if _libc.prctl(_PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0) != 0:
+            break  # past the last capability this kernel knows
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)  # clears the permitted and effective capabilities
+    _clear_inheritable_caps()
+    _prctl(_PR_SET_DUMPABLE, 1)  # as after an exec: the kernel may read its own /proc/self
+    os.chdir(spec["cwd"])
+    os.environ.clear()
+    os.environ.update(spec["env"])
+    if spec["probe"]:
+        return _probe_view(spec)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()  # fresh entropy per kernel, as in a cold start
+    sys.argv = ["ipykernel", *spec["argv"]]
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
+    return 0
+
+
+def _clear_inheritable_caps() -> None:
+    """capset(2) with every set empty: setuid leaves the inheritable set as it was."""
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_uint32) for n in ("effective", "permitted", "inheritable")]
+
+    header, data = Header(0x20080522, 0), (Data * 2)()  # _LINUX_CAPABILITY_VERSION_3
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
+
+
+def _probe_view(spec: dict) -> int:
+    """Exit 0 only when the probe kernel sees what a sandboxed kernel should."""
+    problems = []
+    status = Path("/proc/self/status").read_text()
+    caps = {
+        ln.split(":")[0]: int(ln.split()[1], 16)
+        for ln in status.splitlines()
+        if ln.startswith("Cap")
+    }
+    if any(caps.values()):
+        problems.append(f"capabilities left: {caps}")
+    if os.getuid() != spec["uid"] or os.geteuid() != spec["uid"]:
+        problems.append(f"uid {os.getuid()}")
+    if os.getpid() != 2:
+        problems.append(f"pid {os.getpid()} (no new PID namespace)")
+    if Path(spec["workdir"]).parent.joinpath("outside.txt").exists():
+        problems.append("the files beside the work folder are visible")
+    Path(spec["workdir"], "probe").write_text("ok")
+    lines = Path("/proc/net/dev").read_text().splitlines()[2:]
+    interfaces = sorted(ln.split(":")[0].strip() for ln in lines)
+    if interfaces not in ([], ["lo"]):
+        problems.append(f"network interfaces {interfaces}")
+    for p in problems:
+        print(f"fork server probe: {p}", file=sys.stderr, flush=True)
+    return 1 if problems else 0

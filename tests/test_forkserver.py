@@ -1,0 +1,212 @@
+"""``forkserver.py``: kernels forked from a warm server are sandboxed exactly like cold ones,
+and nothing one student's kernel does is seen by the next one forked from the same server."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import execute, forkserver, sandbox
+from autograder.config import Limits
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.geteuid() != 0 or sandbox.mechanism() != "bwrap",
+        reason="the fork server builds its sandboxes with bubblewrap, as root",
+    ),
+]
+
+# what a kernel can observe of its sandbox, printed as one JSON line
+INTROSPECT = r"""
+import json, os, resource, socket, sys
+status = dict(ln.split(":", 1) for ln in open("/proc/self/status").read().splitlines())
+def writable(path):
+    try:
+        open(os.path.join(path, ".probe"), "w").close()
+        return True
+    except OSError:
+        return False
+view = {
+    "ids": [os.getuid(), os.geteuid(), os.getgid(), os.getegid(), sorted(os.getgroups())],
+    "caps": [status[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")],
+    "no_new_privs": status["NoNewPrivs"].strip(),
+    "pid": os.getpid(),
+    "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+    "limits": {n: resource.getrlimit(getattr(resource, n)) for n in
+               ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_CORE")},
+    "cwd": os.getcwd(),
+    "root": sorted(os.listdir("/")),
+    "tmp": sorted(os.listdir("/tmp")),
+    "net": sorted(ln.split(":")[0].strip() for ln in open("/proc/net/dev").readlines()[2:]),
+    "env": dict(os.environ),
+    "sys_path": sys.path,
+    "executable": sys.executable,
+    "writable": {p: writable(p) for p in ("/", "/usr", "/etc", "/tmp", "/dev/shm", os.getcwd())},
+    "outside_visible": os.path.exists(os.path.join(os.path.dirname(os.getcwd()), "outside.txt")),
+}
+print(json.dumps(view))
+"""
+
+
+def run(source_cells, tmp_path, name, limits=None, env=None):
+    """Execute code cells in a fresh work folder; return (outputs text per cell, info)."""
+    folder = tmp_path / name
+    (folder / "work").mkdir(parents=True)
+    (folder / "outside.txt").write_text("beside the work folder: not for the kernel")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in source_cells])
+    out, info = execute.execute_notebook(
+        nb, folder / "work", limits or Limits(cell_timeout_s=30), env=env
+    )
+    texts = [
+        "".join(o.get("text", "") or f"{o.get('ename')}: {o.get('evalue')}" for o in c.outputs)
+        for c in out.cells
+    ]
+    return texts, info
+
+
+@pytest.fixture
+def cold(monkeypatch):
+    """Kernels start cold for the duration of one call (``AUTOGRADER_FORKSERVER=0``)."""
+
+    def call(*args, **kwargs):
+        with monkeypatch.context() as m:
+            m.setenv("AUTOGRADER_FORKSERVER", "0")
+            return run(*args, **kwargs)
+
+    return call
+
+
+def test_a_forked_kernel_sees_exactly_what_a_cold_kernel_sees(tmp_path, cold):
+    limits = Limits(cell_timeout_s=30, memory_mb=1536, cpu_s=321, max_processes=48)
+    (warm_out,), warm_info = run([INTROSPECT], tmp_path, "warm", limits)
+    (cold_out,), cold_info = cold([INTROSPECT], tmp_path, "cold", limits)
+    assert (warm_info["kernel"], cold_info["kernel"]) == ("forked", "cold")
+    warm, cold_view = json.loads(warm_out), json.loads(cold_out)
+    # the work folders differ by name only
+    for view, name in ((warm, "warm"), (cold_view, "cold")):
+        text = json.dumps(view).replace(str(tmp_path / name), "WORK")
+        view.clear()
+        view.update(json.loads(text))
+    assert warm == cold_view
+    assert warm["ids"][0] != 0 and warm["caps"][1:4] == ["0" * 16] * 3
+    assert warm["no_new_privs"] == "1" and warm["outside_visible"] is False
+    assert warm["limits"]["RLIMIT_NPROC"] == [48, 48]
+    assert warm["limits"]["RLIMIT_AS"] == [1536 * 2**20] * 2
+    assert warm["net"] == ["lo"] and warm["writable"]["/usr"] is False
+
+
+LEAVE = r"""
+import ctypes, os, subprocess, sys
+import matplotlib
+import numpy as np
+open("/tmp/left.txt", "w").write("student A")
+try:  # not writable in either kind of kernel today; if it ever becomes so, it must not leak
+    open("/dev/shm/left", "w").write("student A")
+except OSError:
+    pass
+open(os.path.expanduser("~/left.txt"), "w").write("student A")
+np.LEFT_BY_A = True
+np.random.seed(1234)
+sys.modules["left_by_a"] = sys
+os.environ["LEFT_BY_A"] = "1"
+matplotlib.rcParams["lines.linewidth"] = 9.0
+libc = ctypes.CDLL(None)
+shm = libc.shmget(0x5EED, 4096, 0o1666)  # IPC_CREAT | 0666: a System V segment
+daemon = subprocess.Popen(["sleep", "300"], start_new_session=True)
+print(shm >= 0, daemon.pid)
+"""
+
+FIND = r"""
+import ctypes, os, sys
+import matplotlib
+import numpy as np
+libc = ctypes.CDLL(None)
+names = [open(f"/proc/{p}/comm").read().strip() for p in os.listdir("/proc") if p.isdigit()]
+print(sorted({
+    "tmp file": os.path.exists("/tmp/left.txt"),
+    "shm file": os.path.exists("/dev/shm/left"),
+    "home file": os.path.exists(os.path.expanduser("~/left.txt")),
+    "module attribute": hasattr(np, "LEFT_BY_A"),
+    "module": "left_by_a" in sys.modules,
+    "environment": "LEFT_BY_A" in os.environ,
+    "rcParams": matplotlib.rcParams["lines.linewidth"] == 9.0,
+    "System V segment": libc.shmget(0x5EED, 0, 0) >= 0,
+    "process": "sleep" in names,
+}.items()))
+print(np.random.rand())
+"""
+
+
+def test_nothing_a_student_leaves_behind_reaches_the_next_fork(tmp_path):
+    server = forkserver.for_thread()
+    assert server is not None, forkserver._DISABLED
+    uid = sandbox.FIRST_UID + 7
+    folder = tmp_path / "a" / "work"
+    folder.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LEAVE)])
+    out_a, info_a = execute.execute_notebook(nb, folder, Limits(cell_timeout_s=30), uid=uid)
+    assert "True" in out_a.cells[0].outputs[0]["text"], out_a.cells[0].outputs
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(FIND)])
+    folder = tmp_path / "b" / "work"
+    folder.mkdir(parents=True)
+    out_b, info_b = execute.execute_notebook(nb, folder, Limits(cell_timeout_s=30), uid=uid)
+    assert info_a["kernel"] == info_b["kernel"] == "forked"
+    assert forkserver.for_thread() is server  # the same server forked both
+    found, rand = out_b.cells[0].outputs[0]["text"].splitlines()
+    assert "True" not in found, found
+    # numpy's global generator is reseeded per kernel: not A's seed, not the server's state
+    assert float(rand) != pytest.approx(0.1915194503788923)  # np.random.seed(1234); rand()
+
+
+def test_a_kernel_reported_dead_has_no_process_left(tmp_path):
+    """A killed sandbox is gone, children included, when the kill returns: else they would
+    count against the RLIMIT_NPROC of the next kernel of the same uid."""
+    uid = sandbox.FIRST_UID + 8
+    spawn = "import subprocess\nkids = [subprocess.Popen(['sleep', '300']) for _ in range(40)]"
+    folder = tmp_path / "k" / "work"
+    folder.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(s) for s in (spawn, "while True:\n    pass")]
+    )
+    # no restart: execute_notebook returns as soon as the hung kernel is killed
+    limits = Limits(cell_timeout_s=3, max_restarts=0)
+    out, info = execute.execute_notebook(nb, folder, limits, uid=uid)
+    left = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _uid_of(p) == uid]
+    assert info["kernel"] == "forked" and info["restarts"] == 1, info
+    assert not out.cells[0].outputs, out.cells[0].outputs  # the children did start
+    assert left == []
+
+
+def _uid_of(proc: Path):
+    try:
+        for line in (proc / "status").read_text().splitlines():
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def test_a_server_that_fails_its_probe_is_not_used(tmp_path, monkeypatch, caplog):
+    """Without the capabilities to build sandboxes the probe fails: grading goes on cold."""
+    monkeypatch.setattr(forkserver, "SERVER_CAPS", ())
+    monkeypatch.setattr(forkserver, "_THREAD", type(forkserver._THREAD)())
+    monkeypatch.setitem(forkserver._DISABLED, "reason", None)
+    (text,), info = run(["print(6 * 7)"], tmp_path, "fallback")
+    assert info["kernel"] == "cold" and text.strip() == "42"
+    assert "fork server unavailable" in caplog.text and "probe failed" in caplog.text
+
+
+def test_import_time_variables_start_a_cold_kernel(tmp_path):
+    (text,), info = run(
+        ["import os; print(os.environ['NNCOURSE_BACKEND'])"],
+        tmp_path,
+        "backend",
+        env={"NNCOURSE_BACKEND": "numpy"},
+    )
+    assert info["kernel"] == "cold" and text.strip() == "numpy"
