@@ -124,7 +124,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self.forkserver is None:
             return await super()._async_launch_kernel(kernel_cmd, **kw)
         process = self.forkserver.launch(
-            kernel_args(self.connection_file),
+            kernel_cmd[kernel_cmd.index(KERNEL_MAIN) + 1 :],  # with nbclient's extra arguments
             env=kw["env"],
             cwd=kw["cwd"],
             workdir=self.workdir,

@@ -44,6 +44,7 @@ import logging
 import os
 import resource
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -145,33 +146,38 @@ class ForkServer:
 
         self.base = Path(base or tempfile.gettempdir()).resolve()
         self._lock = threading.Lock()
+        self._log = tempfile.TemporaryFile()  # the server's stderr; gone with this process
         home = Path(tempfile.mkdtemp(prefix="autograder-forkserver-"))
-        self.home = home
-        self.env = execute.kernel_env(home / "home")
+        self.env = execute.kernel_env(home)
         argv = sandbox.server_prefix(self.base, SERVER_CAPS)
         # the same interpreter set-up as execute.KERNEL_MAIN (no debugpy), then the server
         code = (
             "import sys; sys.modules['debugpy'] = None; del sys.path[0]; "
             f"from autograder import forkserver; forkserver.serve({str(self.base)!r})"
         )
-        self.proc = subprocess.Popen(
-            [*argv, sys.executable, "-c", code],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=open(home / "server.log", "ab"),  # noqa: SIM115 - kept by the Popen
-            env=self.env,
-            cwd=home,
-        )
-        hello = self._read(timeout=60)
+        try:
+            self.proc = subprocess.Popen(
+                [*argv, sys.executable, "-c", code],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._log,
+                env=self.env,
+            )
+            hello = self._read()
+        finally:
+            # home held the imports' caches (matplotlib's font list): not needed once loaded,
+            # and a pool worker that ends without atexit leaves no folder behind
+            shutil.rmtree(home, ignore_errors=True)
         if hello.get("ready") is not True:
             self.close()
             raise ForkServerError(f"fork server did not start: {hello}")
         self.preloaded = hello["preloaded"]
 
-    def _read(self, timeout=None) -> dict:
+    def _read(self) -> dict:
         line = self.proc.stdout.readline()
         if not line:
-            tail = (self.home / "server.log").read_text(errors="replace")[-500:]
+            self._log.seek(0)
+            tail = self._log.read()[-500:].decode(errors="replace")
             raise ForkServerError(f"fork server exited (code {self.proc.poll()}): {tail}")
         return json.loads(line)
 
@@ -217,12 +223,8 @@ class ForkServer:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if stream:
-                stream.close()
-        import shutil
-
-        shutil.rmtree(self.home, ignore_errors=True)
+        for stream in (self.proc.stdin, self.proc.stdout, self._log):
+            stream.close()
 
 
 def _rlimits(limits) -> dict:
@@ -508,7 +510,7 @@ def _kernel(spec: dict) -> int:
         return _probe_view(spec)
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed()  # fresh entropy per kernel, as in a cold start
-    sys.argv = ["ipykernel", *spec["argv"]]
+    sys.argv = ["-c", *spec["argv"]]  # as for the cold kernel, python -c KERNEL_MAIN ...
     from ipykernel import kernelapp
 
     kernelapp.launch_new_instance()

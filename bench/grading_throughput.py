@@ -6,14 +6,17 @@ the source's solutions filled in), then grades them with ``nbgrader autograde`` 
 course, one after the other, and prints submissions per minute and the ratio. Both runs must
 give every submission full auto-graded marks, else the timing is not comparable. Usage:
 
-    python bench/grading_throughput.py [--n 40] [--workers 2] [--assignment 00_fixture]
+    python bench/grading_throughput.py [--n 40] [--workers 2] [--assignment 00_fixture] [--cold]
 
-``--assignment`` is the fixture ``00_fixture`` (default: tiny, measures the per-submission
-overhead) or any ``notebooks/NN_name`` (for example ``01_perceptron``).
+``--cold`` adds a third run with cold kernels (``AUTOGRADER_FORKSERVER=0``: no warm fork
+server), the grader as it was before it. ``--assignment`` is the fixture ``00_fixture``
+(default: tiny, measures the per-submission overhead) or any ``notebooks/NN_name`` (for
+example ``01_perceptron``).
 """
 
 import argparse
 import copy
+import os
 import re
 import shutil
 import subprocess
@@ -67,6 +70,11 @@ def main():
     ap.add_argument("--n", type=int, default=40, help="number of submissions")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--assignment", default="00_fixture")
+    ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="also grade with cold kernels (AUTOGRADER_FORKSERVER=0), as before the fork server",
+    )
     args = ap.parse_args()
     aid = args.assignment
     folder = FIXTURE_DIR if aid == "00_fixture" else ROOT / "notebooks"
@@ -102,24 +110,26 @@ def main():
 
         grade = [py, "-m", "autograder", "grade", aid, "--submissions", subs]
         grade += ["--course-dir", course, "--workers", str(args.workers), "--force"]
-        t0 = time.perf_counter()
-        proc = subprocess.run(grade, check=True, capture_output=True, text=True)
-        t_ag = time.perf_counter() - t0
-        ag_full = full_marks(course, aid)
-    sandbox = re.search(r"sandbox: (.*)", proc.stdout)
+        runs = []  # (label, seconds, full marks)
+        for label, forkserver in [("autograder", "1")] + [("cold kernels", "0")] * args.cold:
+            env = {**os.environ, "AUTOGRADER_FORKSERVER": forkserver}
+            t0 = time.perf_counter()
+            proc = subprocess.run(grade, check=True, capture_output=True, text=True, env=env)
+            runs.append((f"{label} -w {args.workers}", time.perf_counter() - t0))
+            runs[-1] += (full_marks(course, aid),)
+            if label == "autograder":
+                sandbox = re.search(r"sandbox: (.*)", proc.stdout)
 
     def rate(t):
         return 60 * args.n / t
 
     print(f"assignment {aid}, {args.n} submissions")
     print(f"autograder sandbox : {sandbox.group(1) if sandbox else '?'}")
-    label = f"autograder -w {args.workers}"
-    for name, t, (full, n) in (
-        ("nbgrader autograde", t_nbg, nbg_full),
-        (label, t_ag, ag_full),
-    ):
+    for name, t, (full, n) in [("nbgrader autograde", t_nbg, nbg_full), *runs]:
         print(f"{name:<19}: {rate(t):6.1f} submissions/min ({t:.1f} s), full marks {full}/{n}")
-    print(f"{'ratio':<19}: {t_nbg / t_ag:.2f}x")
+    print(f"{'ratio':<19}: {t_nbg / runs[0][1]:.2f}x")
+    if args.cold:
+        print(f"{'ratio, cold kernels':<19}: {t_nbg / runs[1][1]:.2f}x")
 
 
 if __name__ == "__main__":

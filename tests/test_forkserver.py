@@ -45,6 +45,7 @@ view = {
     "net": sorted(ln.split(":")[0].strip() for ln in open("/proc/net/dev").readlines()[2:]),
     "env": dict(os.environ),
     "sys_path": sys.path,
+    "argv": sys.argv,
     "executable": sys.executable,
     "writable": {p: writable(p) for p in ("/", "/usr", "/etc", "/tmp", "/dev/shm", os.getcwd())},
     "outside_visible": os.path.exists(os.path.join(os.path.dirname(os.getcwd()), "outside.txt")),
