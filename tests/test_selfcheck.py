@@ -111,3 +111,33 @@ def test_assignment_limits_files_load():
     notebooks = Path(__file__).resolve().parents[1] / "notebooks"
     for path in sorted(notebooks.glob(f"*/{CONFIG_NAME}")):
         Limits.load(path.parent)  # unknown names or bad values raise ValueError
+
+
+def test_command_line_skips_jsonschemas_slow_iri_checker_and_still_validates(tmp_path):
+    """``python -m autograder`` keeps jsonschema from importing ``rfc3987_syntax`` (a second
+    per command, for string formats no notebook schema uses); notebooks are still validated,
+    and a process that already loaded jsonschema is left alone."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text('{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4}')
+    script = f"""
+import sys
+from autograder.__main__ import skip_slow_optional_imports
+skip_slow_optional_imports()
+import nbformat, jsonschema
+nbformat.validate(nbformat.v4.new_notebook())
+try:
+    nbformat.validate(nbformat.read({str(bad)!r}, as_version=4))
+except nbformat.ValidationError:
+    print("invalid caught")
+print("skipped", sys.modules["rfc3987_syntax"] is None)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["invalid caught", "skipped True"]
+    loaded = "import jsonschema\n" + script.replace('print("invalid caught")', "pass")
+    out = subprocess.run([sys.executable, "-c", loaded], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "skipped False" in out.stdout  # already loaded: the real package stays
