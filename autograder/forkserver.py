@@ -39,6 +39,7 @@ falls back to cold kernels with a warning.
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import logging
 import os
@@ -317,6 +318,10 @@ def serve(base: str) -> None:
     if threading.active_count() != 1:
         _send(writer, {"ready": False, "why": f"{threading.active_count()} threads after imports"})
         return
+    # the preloaded objects live as long as any kernel: kept out of the kernels' collections,
+    # whose passes over them would copy every page they sit on (copy-on-write) in each kernel
+    gc.collect()
+    gc.freeze()
     _send(writer, {"ready": True, "preloaded": loaded})
     codes: dict[int, int] = {}
     for line in reader:
