@@ -78,6 +78,15 @@ def main(argv=None) -> int:
     p.add_argument("notebook")
 
     args = parser.parse_args(argv)
+    if args.command == "check" or (
+        args.command == "grade"
+        and args.workers == 1
+        and not (args.scheduler or args.scheduler_file)
+    ):
+        # this process will run the kernels: the fork server preloads while we import
+        from . import forkserver
+
+        forkserver.prestart()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     warnings.filterwarnings("ignore", module="sqlalchemy")
     warnings.filterwarnings("ignore", message=".*not in session.*")

@@ -175,25 +175,6 @@ def error_output(message: str):
     )
 
 
-def kernel_env(workdir: Path, extra: dict | None = None) -> dict:
-    """A minimal environment for the kernel (no secrets from ours)."""
-    env = {
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(workdir),
-        "IPYTHONDIR": str(workdir / ".ipython"),
-        "MPLCONFIGDIR": str(workdir / ".mpl"),
-        "MPLBACKEND": "Agg",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "LANG": "C.UTF-8",
-        "NBGRADER_EXECUTION": "autograde",
-    }
-    env.update(extra or {})
-    return env
-
-
 def execute_notebook(
     nb, workdir: Path, limits: Limits, uid: int = sandbox.FIRST_UID, env: dict | None = None
 ):
@@ -221,7 +202,9 @@ async def _execute(nb, workdir, limits, uid, extra_env):
     bad: dict[int, str] = {}
     restarts = 0
     server = forkserver.for_thread()
-    if server is not None and not server.compatible(kernel_env(workdir, extra_env), workdir):
+    if server is not None and not server.compatible(
+        sandbox.kernel_env(workdir, extra_env), workdir
+    ):
         server = None
     while True:
         failed = await _run_once(
@@ -272,7 +255,7 @@ async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, at
         iopub_timeout=2,
         shutdown_kernel="immediate",
     )
-    env = kernel_env(workdir, extra_env)
+    env = sandbox.kernel_env(workdir, extra_env)
     log = open(workdir.parent / "kernel.log", "ab")  # noqa: SIM115 - closed in finally
     try:
         async with client.async_setup_kernel(

@@ -38,6 +38,25 @@ MAX_WORKER_UIDS = 4096
 _CLAIM = threading.local()
 
 
+def kernel_env(workdir: Path, extra: dict | None = None) -> dict:
+    """A minimal environment for the kernel (no secrets from ours)."""
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "IPYTHONDIR": str(workdir / ".ipython"),
+        "MPLCONFIGDIR": str(workdir / ".mpl"),
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "LANG": "C.UTF-8",
+        "NBGRADER_EXECUTION": "autograde",
+    }
+    env.update(extra or {})
+    return env
+
+
 def claim_uid() -> int:
     """A sandbox uid for this thread, distinct from every other claimant on this host.
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -12,6 +14,8 @@ import pytest
 
 from autograder import execute, forkserver, sandbox
 from autograder.config import Limits
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = [
     pytest.mark.slow,
@@ -233,3 +237,50 @@ def test_a_kernels_garbage_collection_leaves_the_servers_pages_shared(tmp_path):
     )
     assert info["kernel"] == "forked"
     assert int(text) < 4096, f"a collection copied {int(text)} kB of the server's pages"
+
+
+# the command line, with ForkServer.__init__ noting what the parent had loaded by then
+CLI_WITH_SPY = r"""
+import json, sys
+from autograder import forkserver
+starts, init = [], forkserver.ForkServer.__init__
+def spy(self, *args, **kwargs):
+    starts.append("nbclient" in sys.modules)
+    init(self, *args, **kwargs)
+forkserver.ForkServer.__init__ = spy
+from autograder.__main__ import main
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "nbclient_loaded_at_start": starts}))
+"""
+
+
+def test_check_starts_its_fork_server_before_its_own_imports(tmp_path):
+    """`check` (and `grade --workers 1`) start the server first and use that one: its preload
+    overlaps the command's imports and the notebook's set-up."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    out = subprocess.run(
+        [sys.executable, "-c", CLI_WITH_SPY, "check", str(tmp_path / "n.ipynb")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result == {"code": 0, "nbclient_loaded_at_start": [False]}, out.stderr
+
+
+def test_a_command_that_fails_before_grading_leaves_no_server_behind(tmp_path):
+    """The prestarted server of a command that stops early is closed with its home folder."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = subprocess.run(
+        [sys.executable, "-m", "autograder", "check", str(tmp_path / "missing.ipynb")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmp)},
+    )
+    assert out.returncode == 2 and "no notebook" in out.stderr
+    assert sorted(p.name for p in tmp.iterdir()) == []
