@@ -24,11 +24,12 @@ where the sandbox is bubblewrap; the server is started, and its start timed, bef
 first row, since a worker pays it once, and the first assignment is graded once untimed (the
 parent's one-off set-up, also paid once per run). ``--cold`` adds, per assignment, a row graded with
 cold kernels (``AUTOGRADER_FORKSERVER=0``: an interpreter start and the imports per
-notebook), and ``--rendering`` a row graded as before the grader stopped rendering figures
-(no startup file: ``%matplotlib inline`` renders PNGs), in the same run. Usage::
+notebook), ``--rendering`` a row graded as before the grader stopped rendering figures
+(no startup file: ``%matplotlib inline`` renders PNGs), and ``--before`` a row with both (cold
+kernels that render figures: grading as it was before either), in the same run. Usage::
 
     python bench/grading_profile.py [--assignments 01_perceptron ...] [--repeat 1] [--cold]
-                                    [--rendering]
+                                    [--rendering] [--before]
 """
 
 import argparse
@@ -170,6 +171,7 @@ def main():
     ap.add_argument("--assignments", nargs="*", help="default: every notebooks/NN_name")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--rendering", action="store_true", help="also grade rendering figures")
+    ap.add_argument("--before", action="store_true", help="also grade cold and rendering")
     ap.add_argument("--cold", action="store_true", help="also grade with cold kernels")
     args = ap.parse_args()
     aids = args.assignments or sorted(
@@ -202,6 +204,8 @@ def main():
             variants.append((" (cold kernels)", True, False))
         if args.rendering:
             variants.append((" (figures rendered)", False, True))
+        if args.before:
+            variants.append((" (before: cold, figures rendered)", True, True))
         for aid in aids:
             for label, cold, rendering in variants:
                 execute.GRADING_STARTUP = "" if rendering else startup
