@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from queue import Empty
@@ -27,6 +30,8 @@ from traitlets import DottedObjectName, Type
 
 from . import forkserver, sandbox
 from .config import Limits
+
+log = logging.getLogger(__name__)
 
 ERROR_NAME = "AutograderError"  # ename of the error outputs added by the grader
 # `python -m ipykernel_launcher` without the debugger: a graded kernel is never debugged, and
@@ -184,7 +189,55 @@ def execute_notebook(
     warm fork server or "cold"), ``restarts``, ``failed_cells`` (index -> reason) and
     ``seconds``.
     """
-    return asyncio.run(_execute(nb, Path(workdir), limits, uid, env or {}))
+    return _run_interruptibly(_execute(nb, Path(workdir), limits, uid, env or {}))
+
+
+def _run_interruptibly(coro):
+    """``asyncio.run(coro)``, where a Ctrl-C (SIGINT) always ends in ``KeyboardInterrupt``.
+
+    asyncio turns SIGINT into a cancellation of the running task; the kernel libraries may
+    swallow that cancellation (while a kernel starts, say), and the run would go on to the next
+    student as if no key had been pressed. Here the signal is noted as well, and the run stops
+    once the coroutine has unwound (its kernel killed by the ``finally`` clauses)."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        return asyncio.run(coro)
+    pressed = []
+
+    async def main():
+        task, loop = asyncio.current_task(), asyncio.get_running_loop()
+
+        def on_sigint(signum, frame):
+            pressed.append(signum)
+            loop.call_soon_threadsafe(task.cancel)
+
+        signal.signal(signal.SIGINT, on_sigint)
+        try:
+            return await coro
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    try:
+        result = asyncio.run(main())
+    except asyncio.CancelledError:
+        if pressed:
+            raise KeyboardInterrupt from None
+        raise
+    if pressed:
+        raise KeyboardInterrupt
+    return result
+
+
+def _server_for(workdir, extra_env):
+    """This thread's fork server if a kernel with ``extra_env`` in ``workdir`` may use it."""
+    server = forkserver.for_thread()
+    if server is not None and not server.compatible(
+        sandbox.kernel_env(workdir, extra_env), workdir
+    ):
+        return None
+    return server
 
 
 async def _execute(nb, workdir, limits, uid, extra_env):
@@ -196,33 +249,41 @@ async def _execute(nb, workdir, limits, uid, extra_env):
     startup.write_text(GRADING_STARTUP)
     sandbox.prepare_workdir(workdir, uid)
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
-    for i in code:
-        nb.cells[i].outputs = []
-        nb.cells[i].execution_count = None
-    bad: dict[int, str] = {}
-    restarts = 0
-    server = forkserver.for_thread()
-    if server is not None and not server.compatible(
-        sandbox.kernel_env(workdir, extra_env), workdir
-    ):
-        server = None
-    while True:
-        failed = await _run_once(
-            nb, code, bad, workdir, limits, uid, extra_env, deadline, restarts, server
-        )
-        if failed is None:
+    server = _server_for(workdir, extra_env)
+    launches = 0  # names each kernel's connection file and sockets
+    for _ in range(3):
+        for i in code:
+            nb.cells[i].outputs = []
+            nb.cells[i].execution_count = None
+        bad: dict[int, str] = {}
+        restarts = 0
+        while True:
+            failed = await _run_once(
+                nb, code, bad, workdir, limits, uid, extra_env, deadline, launches, server
+            )
+            launches += 1
+            if failed is None or (server is not None and not server.alive()):
+                break
+            index, reason = failed
+            bad[index] = reason
+            nb.cells[index].outputs = [error_output(reason)]
+            restarts += 1
+            if restarts > limits.max_restarts or time.monotonic() >= deadline:
+                for i in code:
+                    if i not in bad and i > index:
+                        why = "not run: too many crashes or time limit of the notebook reached"
+                        bad[i] = why
+                        nb.cells[i].outputs = [error_output(why)]
+                break
+        if server is None or server.alive():
             break
-        index, reason = failed
-        bad[index] = reason
-        nb.cells[index].outputs = [error_output(reason)]
-        restarts += 1
-        if restarts > limits.max_restarts or time.monotonic() >= deadline:
-            for i in code:
-                if i not in bad and i > index:
-                    why = "not run: too many crashes or time limit of the notebook reached"
-                    bad[i] = why
-                    nb.cells[i].outputs = [error_output(why)]
-            break
+        # the fork server died under this notebook (killed, out of memory) and its kernels
+        # with it: the grader's failure, not the student's, so the notebook runs again from
+        # the top, from a fresh server (or a cold kernel)
+        log.warning("fork server gone while grading; running the notebook again")
+        server = _server_for(workdir, extra_env)
+    else:
+        raise forkserver.ForkServerError("the fork server died three times under this notebook")
     info = {
         "mechanism": sandbox.mechanism(),
         "kernel": "forked" if server is not None else "cold",

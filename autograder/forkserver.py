@@ -165,6 +165,9 @@ class ForkServer:
                 stdout=subprocess.PIPE,
                 stderr=self._log,
                 env=self.env,
+                # a Ctrl-C in the terminal is for the grader, which stops and closes the server;
+                # in the terminal's process group the server would die under a running kernel
+                start_new_session=True,
             )
         except BaseException:
             shutil.rmtree(self._home, ignore_errors=True)

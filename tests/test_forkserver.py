@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import nbformat
@@ -284,3 +286,35 @@ def test_a_command_that_fails_before_grading_leaves_no_server_behind(tmp_path):
     )
     assert out.returncode == 2 and "no notebook" in out.stderr
     assert sorted(p.name for p in tmp.iterdir()) == []
+
+
+def test_a_server_that_dies_under_a_notebook_costs_the_student_nothing(tmp_path):
+    """Killed while a kernel of it runs (out of memory, a signal), the server takes its
+    kernels with it: the notebook runs again from the top from a fresh server, and the
+    student's cells carry no error of the grader's."""
+    server = forkserver.for_thread()
+    assert server is not None, forkserver._DISABLED
+    folder = tmp_path / "k" / "work"
+    folder.mkdir(parents=True)
+    started = folder / "started"
+
+    def kill_once():
+        for _ in range(600):
+            if started.exists():
+                server.proc.kill()
+                return
+            time.sleep(0.05)
+
+    cells = [
+        "import pathlib, time\npathlib.Path('started').touch()\ntime.sleep(1)\nprint('one')",
+        "print('two')",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    killer = threading.Thread(target=kill_once)
+    killer.start()
+    out, info = execute.execute_notebook(nb, folder, Limits(cell_timeout_s=30))
+    killer.join()
+    assert not server.alive()
+    texts = ["".join(o.get("text", "") for o in c.outputs).strip() for c in out.cells]
+    assert texts == ["one", "two"] and not info["failed_cells"], out.cells
+    assert info["kernel"] == "forked" and forkserver.for_thread() is not server
