@@ -11,6 +11,7 @@ which works across the sandbox's network namespace.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -222,9 +223,8 @@ def _run_interruptibly(coro):
     try:
         result = asyncio.run(main())
     except asyncio.CancelledError:
-        if pressed:
-            raise KeyboardInterrupt from None
-        raise
+        if not pressed:
+            raise
     if pressed:
         raise KeyboardInterrupt
     return result
@@ -250,31 +250,11 @@ async def _execute(nb, workdir, limits, uid, extra_env):
     sandbox.prepare_workdir(workdir, uid)
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
     server = _server_for(workdir, extra_env)
-    launches = 0  # names each kernel's connection file and sockets
+    launches = itertools.count()  # names each kernel's connection file and sockets
     for _ in range(3):
-        for i in code:
-            nb.cells[i].outputs = []
-            nb.cells[i].execution_count = None
-        bad: dict[int, str] = {}
-        restarts = 0
-        while True:
-            failed = await _run_once(
-                nb, code, bad, workdir, limits, uid, extra_env, deadline, launches, server
-            )
-            launches += 1
-            if failed is None or (server is not None and not server.alive()):
-                break
-            index, reason = failed
-            bad[index] = reason
-            nb.cells[index].outputs = [error_output(reason)]
-            restarts += 1
-            if restarts > limits.max_restarts or time.monotonic() >= deadline:
-                for i in code:
-                    if i not in bad and i > index:
-                        why = "not run: too many crashes or time limit of the notebook reached"
-                        bad[i] = why
-                        nb.cells[i].outputs = [error_output(why)]
-                break
+        bad, restarts = await _run_all(
+            nb, code, workdir, limits, uid, extra_env, deadline, server, launches
+        )
         if server is None or server.alive():
             break
         # the fork server died under this notebook (killed, out of memory) and its kernels
@@ -292,6 +272,35 @@ async def _execute(nb, workdir, limits, uid, extra_env):
         "seconds": round(time.monotonic() - start, 3),
     }
     return nb, info
+
+
+async def _run_all(nb, code, workdir, limits, uid, extra_env, deadline, server, launches):
+    """Run the code cells from clean outputs; after a fatal failure (crash, timeout) the kernel
+    restarts and the run goes on from the top, skipping the cells that failed. Returns
+    ``(bad, restarts)``: failed cell index -> reason, and the number of restarts. Stops at
+    once if the fork server dies, since what failed then is not the student's."""
+    for i in code:
+        nb.cells[i].outputs = []
+        nb.cells[i].execution_count = None
+    bad: dict[int, str] = {}
+    restarts = 0
+    while True:
+        failed = await _run_once(
+            nb, code, bad, workdir, limits, uid, extra_env, deadline, next(launches), server
+        )
+        if failed is None or (server is not None and not server.alive()):
+            return bad, restarts
+        index, reason = failed
+        bad[index] = reason
+        nb.cells[index].outputs = [error_output(reason)]
+        restarts += 1
+        if restarts > limits.max_restarts or time.monotonic() >= deadline:
+            for i in code:
+                if i not in bad and i > index:
+                    why = "not run: too many crashes or time limit of the notebook reached"
+                    bad[i] = why
+                    nb.cells[i].outputs = [error_output(why)]
+            return bad, restarts
 
 
 async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, attempt, server):

@@ -21,9 +21,9 @@ the in-process executor, timing each part with wrappers around the functions tha
 and prints one row per assignment, in seconds (the best of ``--repeat`` gradings of the same
 submission, ``--force``). Kernels are forked from the warm fork server (``forkserver.py``)
 where the sandbox is bubblewrap; the server is started, and its start timed, before the
-first row, since a worker pays it once, and the first assignment is graded once untimed (the
-parent's one-off set-up, also paid once per run). ``--cold`` adds, per assignment, a row graded with
-cold kernels (``AUTOGRADER_FORKSERVER=0``: an interpreter start and the imports per
+first row, since a worker pays it once, and the first assignment is graded once untimed
+(the parent's one-off set-up, also paid once per run). ``--cold`` adds, per assignment, a
+row graded with cold kernels (``AUTOGRADER_FORKSERVER=0``: an interpreter start and the imports per
 notebook), ``--rendering`` a row graded as before the grader stopped rendering figures
 (no startup file: ``%matplotlib inline`` renders PNGs), and ``--before`` a row with both (cold
 kernels that render figures: grading as it was before either), in the same run. Usage::
@@ -58,6 +58,11 @@ PARTS = ["sanitize", "sandbox", "kernel start", "imports", "cells", "grade cells
 PARTS += ["outputs", "kernel stop", "scoring", "gradebook"]
 NESTED = {"figures", "outputs"}  # already counted inside the cell times
 TIMES = collections.defaultdict(float)
+
+
+def other(total, parts):
+    """What the parts do not account for (the nested ones are inside the cell times)."""
+    return total - sum(parts.get(p, 0.0) for p in PARTS if p not in NESTED)
 
 
 def timed(part, fn):
@@ -195,8 +200,8 @@ def main():
         # the parent's one-off costs (nbgrader's and SQLAlchemy's first use) belong to the
         # run, not to the first row: one untimed grading first
         total, parts = profile(aids[0], 1, Path(tmp) / "warm-up")
-        other = total - sum(parts.get(p, 0.0) for p in PARTS if p not in NESTED)
-        print(f"warm-up: {aids[0]} graded once before the table ({total:.2f} s, other {other:.2f})")
+        rest = other(total, parts)
+        print(f"warm-up: {aids[0]} graded once before the table ({total:.2f} s, other {rest:.2f})")
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))
         variants = [("", False, False)]
@@ -212,8 +217,7 @@ def main():
                 os.environ["AUTOGRADER_FORKSERVER"] = "0" if cold else "1"
                 folder = Path(tmp) / f"{aid}{label}"
                 total, parts = profile(aid, args.repeat, folder)
-                other = total - sum(parts.get(p, 0.0) for p in PARTS if p not in NESTED)
-                cells = [f"{parts.get(p, 0.0):.2f}" for p in PARTS] + [f"{other:.2f}"]
+                cells = [f"{parts.get(p, 0.0):.2f}" for p in PARTS] + [f"{other(total, parts):.2f}"]
                 print(f"| {aid}{label} | {total:.2f} | " + " | ".join(cells) + " |", flush=True)
 
 
