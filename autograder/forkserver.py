@@ -54,6 +54,8 @@ import threading
 import time
 from pathlib import Path
 
+from . import sandbox
+
 log = logging.getLogger("autograder")
 
 # Imported once by the server. Only modules whose import leaves no state bound to a kernel:
@@ -86,12 +88,13 @@ PRELOAD = (
 IMPORT_TIME_VARS = ("NNCOURSE_BACKEND", "MPLBACKEND", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 IMPORT_TIME_VARS += ("MKL_NUM_THREADS", "PYTHONHASHSEED", "PYTHONPATH")
 SERVER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
-STAGE = "/dev/shm"  # a child parks its work folder here while it hides the rest
+STAGE = "/dev/shm"  # a child parks its work folder (and more) here while it hides the rest
 
 _CLONE_NEWNS, _CLONE_NEWUTS, _CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 _CLONE_NEWPID, _CLONE_NEWNET = 0x20000000, 0x40000000
 _MS_BIND, _MS_MOVE, _MS_REC, _MS_PRIVATE = 0x1000, 0x2000, 0x4000, 0x40000
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 0x2, 0x4, 0x8
+_MS_RDONLY, _MS_REMOUNT = 0x1, 0x20
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
 
 
@@ -144,14 +147,18 @@ class ForkServer:
 
     def __init__(self, base: Path | None = None):
         """Start the server; :meth:`ready` waits for its preload (the caller may work meanwhile)."""
-        from . import sandbox
-
         self.base = Path(base or tempfile.gettempdir()).resolve()
         self._lock = threading.Lock()
         self._log = tempfile.TemporaryFile()  # the server's stderr; gone with this process
         self._home = Path(tempfile.mkdtemp(prefix="autograder-forkserver-"))
         self.env = sandbox.kernel_env(self._home)
         argv = sandbox.server_prefix(self.base, SERVER_CAPS)
+        # the read-only mounts (Python, venv, course packages) that lie under the folders each
+        # kernel gets a fresh tmpfs on (base, /tmp): moved aside and back (a clone in /tmp)
+        hidden = {self.base, Path("/tmp")}
+        self.readable = sandbox.readable_paths()
+        under = [p for p in self.readable if hidden & set(Path(p).parents)]
+        self.keep = [p for p in under if not any(q in Path(p).parents for q in map(Path, under))]
         # the same interpreter set-up as execute.KERNEL_MAIN (no debugpy), then the server
         code = (
             "import sys; sys.modules['debugpy'] = None; del sys.path[0]; "
@@ -228,6 +235,8 @@ class ForkServer:
             "uid": int(uid),
             "limits": _rlimits(limits),
             "probe": probe,
+            "keep": self.keep,
+            "readable": self.readable,  # what the probe checks it can see
         }
         return KernelProcess(self, self.request("launch", spec=spec)["pid"])
 
@@ -261,8 +270,6 @@ _DISABLED = {"reason": None}
 
 
 def enabled() -> bool:
-    from . import sandbox
-
     if os.environ.get("AUTOGRADER_FORKSERVER", "1") == "0":
         return False
     return sandbox.mechanism() == "bwrap" and _DISABLED["reason"] is None
@@ -308,10 +315,9 @@ def for_thread() -> ForkServer | None:
 
 def _probe(server: ForkServer) -> None:
     """Fork one child through the whole sandbox set-up and let it check what it can see."""
-    from . import sandbox
     from .config import Limits
 
-    with tempfile.TemporaryDirectory(prefix="autograder-probe-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="autograder-probe-", dir=server.base) as tmp:
         workdir = Path(tmp) / "work"
         workdir.mkdir()
         sandbox.prepare_workdir(workdir, sandbox.FIRST_UID)
@@ -491,9 +497,14 @@ def _init(spec: dict, base: str, alive_r: int) -> int:
     if select.select([alive_r], [], [], 0)[0]:  # C1 died before the line above
         return 73
     os.close(alive_r)
-    workdir = spec["workdir"]
+    workdir, keep = spec["workdir"], spec["keep"]
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
-    _mount(workdir, STAGE, None, _MS_BIND | _MS_REC)
+    # park the work folder and the readable paths the tmpfs below would hide, and bring
+    # them back on top of it (the readable ones read-only)
+    _mount("tmpfs", STAGE, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0700")
+    for name, path in [("work", workdir), *enumerate(keep)]:
+        os.mkdir(f"{STAGE}/{name}")
+        _mount(path, f"{STAGE}/{name}", None, _MS_BIND | _MS_REC)
     # every other kernel's folder lives under base: a fresh tmpfs hides them all
     _mount(
         "tmpfs",
@@ -505,7 +516,11 @@ def _init(spec: dict, base: str, alive_r: int) -> int:
     if base != "/tmp":
         _mount("tmpfs", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777")
     os.makedirs(workdir, mode=0o755)
-    _mount(STAGE, workdir, None, _MS_MOVE)
+    _mount(f"{STAGE}/work", workdir, None, _MS_MOVE)
+    for i, path in enumerate(keep):
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _mount(f"{STAGE}/{i}", path, None, _MS_MOVE)
+        _mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
     # as bwrap --dev leaves it for a cold kernel: empty, and not writable by the kernel
     _mount("tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755")
     _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
@@ -586,6 +601,9 @@ def _probe_view(spec: dict) -> int:
         problems.append(f"pid {os.getpid()} (no new PID namespace)")
     if Path(spec["workdir"]).parent.joinpath("outside.txt").exists():
         problems.append("the files beside the work folder are visible")
+    missing = [p for p in spec["readable"] if not os.path.isdir(p)]
+    if missing:
+        problems.append(f"Python or the course packages not visible: {missing}")
     Path(spec["workdir"], "probe").write_text("ok")
     lines = Path("/proc/net/dev").read_text().splitlines()[2:]
     interfaces = sorted(ln.split(":")[0].strip() for ln in lines)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -318,3 +320,33 @@ def test_a_server_that_dies_under_a_notebook_costs_the_student_nothing(tmp_path)
     texts = ["".join(o.get("text", "") for o in c.outputs).strip() for c in out.cells]
     assert texts == ["one", "two"] and not info["failed_cells"], out.cells
     assert info["kernel"] == "forked" and forkserver.for_thread() is not server
+
+
+def test_a_checkout_under_the_servers_base_stays_visible_to_its_kernels(monkeypatch):
+    """Each kernel gets a fresh tmpfs on the server's base (and /tmp) to hide the other work
+    folders; Python, the virtualenv and the course packages beneath it (a clone in /tmp, as CI
+    may make) are moved back on top, read-only, and the start-up probe checks they are there."""
+    base = ROOT / "course"  # git-ignored, and beside .venv, nncourse and autograder
+    base.mkdir(exist_ok=True)
+    server = forkserver.ForkServer(base=ROOT).ready()
+    folder = Path(tempfile.mkdtemp(prefix="forkserver-base-", dir=base))
+    try:
+        assert server.keep, "the test needs readable paths under the base"
+        forkserver._probe(server)
+        monkeypatch.setattr(forkserver._THREAD, "server", server, raising=False)
+        (folder / "work").mkdir()
+        code = (
+            "import autograder, nncourse, numpy, sys\n"
+            "try:\n"
+            "    open(sys.prefix + '/probe', 'w')\n"
+            "except OSError as exc:\n"
+            "    print(type(exc).__name__)\n"
+        )
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        out, info = execute.execute_notebook(nb, folder / "work", Limits(cell_timeout_s=30))
+        assert info["kernel"] == "forked" and not info["failed_cells"], out.cells
+        text = "".join(o.get("text", "") for o in out.cells[0].outputs)
+        assert text.strip() in ("OSError", "PermissionError"), out.cells[0].outputs
+    finally:
+        server.close()
+        shutil.rmtree(folder, ignore_errors=True)
