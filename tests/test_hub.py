@@ -292,11 +292,18 @@ def test_student_fetches_fills_validates_and_submits(hub):
     page.keyboard.press("Control+S")
     deadline, pressed = time.monotonic() + 120, time.monotonic()
     while True:  # saved: the server's copy (contents API, as the student) has the solution
-        r = page.request.get(f"{hub.base}/user/{s1}/api/contents/{AID}/{AID}.ipynb")
-        assert r.status == 200, r.status
-        saved = "".join(r.json()["content"]["cells"][index]["source"])
-        if "YOUR CODE HERE" not in saved:
-            break
+        # jupyter_server saves in place (backup, truncate, write, fsync): a read inside a save
+        # gets 400 "Unreadable Notebook" (or puts the backup back), so read only once the tab
+        # is clean (JupyterLab marks it dirty until the save has returned); a late autosave
+        # can still overlap, and only that 400 is read again
+        if page.locator(".lm-TabBar-tab.jp-mod-dirty").count() == 0:
+            r = page.request.get(f"{hub.base}/user/{s1}/api/contents/{AID}/{AID}.ipynb")
+            if r.status == 200:
+                saved = "".join(r.json()["content"]["cells"][index]["source"])
+                if "YOUR CODE HERE" not in saved:
+                    break
+            else:
+                assert r.status == 400 and "Unreadable Notebook" in r.text(), (r.status, r.text())
         assert time.monotonic() < deadline, "the notebook was not saved"
         if time.monotonic() - pressed > 10:  # a loaded machine: a kernel dialog may block it
             accept_kernel_dialog(page, wait_ms=500)
