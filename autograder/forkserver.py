@@ -38,6 +38,7 @@ falls back to cold kernels with a warning.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import gc
 import json
@@ -180,6 +181,7 @@ class ForkServer:
             shutil.rmtree(self._home, ignore_errors=True)
             self._log.close()
             raise
+        atexit.register(self.close)  # also a command that ends before grading with it
 
     def ready(self) -> ForkServer:
         """Wait until the server has preloaded its modules (at once, after the first call)."""
@@ -286,9 +288,6 @@ def prestart() -> None:
         _THREAD.pending = ForkServer()
     except (ForkServerError, OSError, ValueError):
         return
-    import atexit
-
-    atexit.register(_THREAD.pending.close)  # a command that ends before grading
 
 
 def for_thread() -> ForkServer | None:
@@ -298,17 +297,17 @@ def for_thread() -> ForkServer | None:
     server = getattr(_THREAD, "server", None)
     if server is not None and server.alive():
         return server
-    pending, _THREAD.pending = getattr(_THREAD, "pending", None), None
+    server, _THREAD.pending = getattr(_THREAD, "pending", None), None
     try:
-        server = (pending or ForkServer()).ready()
+        server = server or ForkServer()
+        server.ready()
         _probe(server)
     except (ForkServerError, OSError, ValueError) as exc:
+        if server is not None:
+            server.close()  # one that failed (its probe, say) would wait until we exit
         _DISABLED["reason"] = str(exc)
         log.warning("fork server unavailable, kernels start cold: %s", exc)
         return None
-    import atexit
-
-    atexit.register(server.close)
     _THREAD.server = server
     return server
 
@@ -339,7 +338,6 @@ def _probe(server: ForkServer) -> None:
             code = "timeout"
         if code != 0:
             text = (Path(tmp) / "probe.log").read_text(errors="replace")[-400:]
-            server.close()
             raise ForkServerError(f"fork server probe failed ({code}): {text}")
 
 

@@ -206,9 +206,17 @@ def test_a_server_that_fails_its_probe_is_not_used(tmp_path, monkeypatch, caplog
     monkeypatch.setattr(forkserver, "SERVER_CAPS", ())
     monkeypatch.setattr(forkserver, "_THREAD", type(forkserver._THREAD)())
     monkeypatch.setitem(forkserver._DISABLED, "reason", None)
+    started, init = [], forkserver.ForkServer.__init__
+
+    def spy(self, *args, **kwargs):
+        started.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(forkserver.ForkServer, "__init__", spy)
     (text,), info = run(["print(6 * 7)"], tmp_path, "fallback")
     assert info["kernel"] == "cold" and text.strip() == "42"
     assert "fork server unavailable" in caplog.text and "probe failed" in caplog.text
+    assert len(started) == 1 and not started[0].alive(), "the failed server is left running"
 
 
 def test_import_time_variables_start_a_cold_kernel(tmp_path):
