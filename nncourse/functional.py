@@ -8,9 +8,9 @@ The functions do not validate their arguments: they are the thin array layer und
 the layers and losses, which check their input once at the door
 (``nncourse.validation``). Pass them arrays of a float dtype.
 
-``ACTIVATIONS`` maps a name to ``(g, g_prime, defaults)``; it is derived from
-``nncourse.layers.ACTIVATIONS`` (the activation layer classes are the single source:
-name, function, derivative, slider ranges).
+This module imports nothing of the library but the backend. The table of activations
+by name is ``nncourse.layers.ACTIVATIONS``: each activation layer class names its
+function pair from here (``ReLU.function is relu``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ __all__ = [
     "softmax",
     "log_softmax",
     "logsumexp",
-    "ACTIVATIONS",  # noqa: F822  (built on first use by __getattr__ below)
 ]
 
 
@@ -157,21 +156,3 @@ def softmax(x, axis=-1):
     xp = get_array_module(x)
     e = xp.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
-
-
-def __getattr__(name):
-    # ACTIVATIONS is derived from the layer classes on first use (layers import this
-    # module, so it cannot be built at import time without a cycle).
-    if name == "ACTIVATIONS":
-        import inspect  # noqa: PLC0415
-
-        from .layers import ACTIVATIONS as classes  # noqa: PLC0415
-
-        table = {}
-        for key, cls in classes.items():
-            sig = inspect.signature(cls.function).parameters.values()
-            defaults = {p.name: p.default for p in sig if p.default is not inspect.Parameter.empty}
-            table[key] = (cls.function, cls.derivative, defaults)
-        globals()["ACTIVATIONS"] = table
-        return table
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,6 +23,7 @@ each one, so that every evaluation computes the same function.
 from __future__ import annotations
 
 import copy
+import numbers
 import warnings
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ import numpy as np
 from . import validation as V
 from .backend import get_array_module, to_numpy
 from .init import as_generator
+from .layers import modules
 
 __all__ = [
     "numerical_gradient",
@@ -64,10 +66,25 @@ def rel_error(a, b) -> float:
     return float(np.max(np.abs(a - b)) / max(1e-8, float(np.max(np.abs(a) + np.abs(b)))))
 
 
+def _scalar(value, who="numerical_gradient"):
+    """The value of f(x) as a float: a real number, or a real array of one entry."""
+    if V.is_array(value) and getattr(value, "size", 0) == 1 and value.dtype.kind in "fiub":
+        return float(to_numpy(value).reshape(()))
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if V.is_array(value) and value.dtype.kind in "fiub":
+        raise ValueError(
+            f"{who}: expected f(x) to return a scalar (the loss), got an array of shape "
+            f"{tuple(value.shape)}; reduce it, e.g. f = lambda x: g(x).sum()"
+        )
+    raise TypeError(f"{who}: expected f(x) to return a real number, got {V.show(value)}")
+
+
 def _numerical_at(f, x, flat_indices, h):
     """Centred differences of the scalar f(x) at the given flat indices of x (1-D result).
 
-    Every perturbed entry is put back to its exact original value, also when f raises.
+    Every perturbed entry is put back to its exact original value, also when f raises
+    or returns something that is not a scalar.
     """
     out = np.empty(len(flat_indices), dtype=np.float64)
     for k, flat in enumerate(flat_indices):
@@ -75,9 +92,9 @@ def _numerical_at(f, x, flat_indices, h):
         old = x[idx].copy()
         try:
             x[idx] = old + h
-            f_plus = float(f(x))
+            f_plus = _scalar(f(x))
             x[idx] = old - h
-            f_minus = float(f(x))
+            f_minus = _scalar(f(x))
         finally:
             x[idx] = old
         out[k] = (f_plus - f_minus) / (2.0 * h)
@@ -187,20 +204,13 @@ class GradCheckReport:
 # -- making every evaluation compute the same function ----------------------------------
 
 
-def _modules(obj):
-    """obj and, recursively, the layers of any container inside it."""
-    yield obj
-    for sub in getattr(obj, "layers", ()) or ():
-        yield from _modules(sub)
-
-
 class _Freeze:
     """Snapshot of buffers and random-generator states; ``restore()`` puts them back."""
 
     def __init__(self, *objs):
         self.buffers, self.rngs = [], []
         for obj in objs:
-            for m in _modules(obj):
+            for m in modules(obj):
                 for name in getattr(m, "_buffers", ()):
                     self.buffers.append((m, name, getattr(m, name).copy()))
                 for value in vars(m).values():
@@ -221,7 +231,7 @@ def _cast(obj, dtype):
     obj = copy.deepcopy(obj)
     if hasattr(obj, "astype"):
         return obj.astype(dtype)
-    for m in _modules(obj):  # a minimal user layer: params/grads dicts only
+    for m in modules(obj):  # a minimal user layer: params/grads dicts only
         for d in ("params", "grads"):
             arrays = getattr(m, d, None)
             if isinstance(arrays, dict):
@@ -247,9 +257,7 @@ def _grad_of(layer, key, name):
 
 
 def _check_dtype(who, dtype):
-    dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"{who}: expected a float dtype to check in, got {dtype}")
+    dtype = V.float_dtype(who, dtype)
     if dtype != np.float64:
         warnings.warn(
             f"{who}: checking in {dtype}; rounding noise of the finite differences is then "

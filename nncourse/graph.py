@@ -31,6 +31,8 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from . import functional as F
+from . import layers as L
+from . import losses as losses_mod
 from . import validation as V
 from .backend import get_array_module
 
@@ -162,10 +164,6 @@ class Node(ABC):
     @property
     def T(self):
         return Transpose(self)
-
-    @property
-    def label(self) -> str:
-        return self.name or self.op
 
     def __repr__(self):
         return f"{type(self).__name__}({self.name!r})" if self.name else f"{type(self).__name__}()"
@@ -306,9 +304,10 @@ class Activation(Node):
     Keyword arguments are the activation's hyper-parameters (``negative_slope=0.1``)."""
 
     def __init__(self, a, fn="tanh", name=None, **kwargs):
-        if not isinstance(fn, str) or fn not in F.ACTIVATIONS:
-            raise ValueError(f"Activation: expected fn one of {list(F.ACTIVATIONS)}, got {fn!r}")
-        g, g_prime, defaults = F.ACTIVATIONS[fn]
+        if not isinstance(fn, str) or fn not in L.ACTIVATIONS:
+            raise ValueError(f"Activation: expected fn one of {list(L.ACTIVATIONS)}, got {fn!r}")
+        cls = L.ACTIVATIONS[fn]
+        g, g_prime, defaults = cls.function, cls.derivative, cls.hyper_parameters()
         unknown = sorted(set(kwargs) - set(defaults))
         if unknown:
             raise TypeError(
@@ -582,9 +581,6 @@ def from_sequential(model, x, y, loss="softmax_ce") -> Graph:
     ``SoftmaxCrossEntropyLoss``/``MSELoss`` object. Returns a :class:`Graph` (not yet
     propagated: call ``g.forward()`` then ``g.backward()``).
     """
-    from . import layers as L  # noqa: PLC0415  (layers import nothing from here)
-    from . import losses as losses_mod  # noqa: PLC0415
-
     V.array("from_sequential", "x", x, ndim=2, kinds="fiu")
     if not hasattr(y, "shape"):
         y = np.asarray(y)

@@ -160,10 +160,18 @@ _BY_NAME = {
 }
 
 
-def get(init):
-    """An initialiser from its name (``'he_normal'``) or a callable, unchanged."""
+def get(init, who="init.get"):
+    """An initialiser from its name (``'he_normal'``) or a callable, returned unchanged.
+
+    The one resolver of ``init=`` arguments (``Linear``, ``Maxout``): an unknown name is a
+    ValueError, anything that is neither a name nor a function (a class, a list) a
+    TypeError; ``who`` names the caller in the message.
+    """
     if callable(init) and not isinstance(init, type):
         return init
     if isinstance(init, str) and init in _BY_NAME:
         return _BY_NAME[init]
-    raise ValueError(f"init.get: unknown initialiser {init!r}; expected one of {sorted(_BY_NAME)}")
+    raise (ValueError if isinstance(init, str) else TypeError)(
+        f"{who}: expected init one of {sorted(_BY_NAME)} or a callable "
+        f"init(shape, rng=..., dtype=...), got {V.show(init)}"
+    )

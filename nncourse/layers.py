@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 
 import numpy as np
 
@@ -50,6 +51,7 @@ __all__ = [
     "Maxout",
     "ACTIVATIONS",
     "eval_mode",
+    "modules",
     "skips_input_grad",
 ]
 
@@ -311,8 +313,8 @@ class Linear(Layer):
         self.in_features = V.positive_int("Linear", "in_features", in_features)
         self.out_features = V.positive_int("Linear", "out_features", out_features)
         bias = V.boolean("Linear", "bias", bias)
-        init_fn = V.initializer("Linear", init)
-        rng = V.generator("Linear", rng)
+        init_fn = initializers.get(init, who="Linear")
+        rng = initializers.as_generator(rng, who="Linear")
         dtype = V.float_dtype("Linear", dtype)
         W = init_fn((self.out_features, self.in_features), rng=rng, dtype=dtype)
         self.params["W"] = W
@@ -357,26 +359,66 @@ class Linear(Layer):
         )
 
 
+ACTIVATIONS: dict[str, type] = {}
+"""Activation name -> layer class, in the order the classes are defined below. The class
+statements fill it themselves (see :class:`_Activation`); the graph engine, the widgets
+and the tests read this table instead of keeping their own."""
+
+
 class _Activation(Layer):
     """Element-wise activation g applied to the pre-activation; backward is dout * g'(x).
 
     Each activation class is the single description of its activation, read by the
     graph engine, the widgets and the tests (through :data:`ACTIVATIONS`):
 
-    - ``name``: the registry key (``'leaky_relu'``);
+    - ``name``: the registry key, given in the class statement:
+      ``class LeakyReLU(_Activation, name="leaky_relu")`` defines the class *and*
+      registers it. A subclass without ``name=`` (a student's ``BrokenTanh(Tanh)``)
+      keeps its parent's name and is not registered;
     - ``function`` / ``derivative``: g and g' from ``nncourse.functional``, taking the
-      hyper-parameters as keyword arguments (their defaults are the functions' own);
+      hyper-parameters as keyword arguments (their defaults are the functions' own,
+      listed by :meth:`hyper_parameters`);
     - ``param_ranges``: ``{hyper-parameter: (low, high, step)}`` for sliders, ``{}``
-      when there is none.
+      when there is none;
+    - ``weight_init``: the initialiser that keeps the signal's variance through a
+      ``Linear`` followed by this activation: Glorot's ``'xavier_uniform'`` by default,
+      He's ``'he_uniform'`` for the ReLU family, which zeroes (or shrinks) half of its
+      inputs. Models built for the activation (the playground's) read it.
 
-    A new activation is one subclass (with its function pair in ``functional``) and
-    one entry in ``ACTIVATIONS``.
+    A new activation is one subclass (with its function pair in ``functional``).
     """
 
     name = "identity"
     function = staticmethod(F.identity)
     derivative = staticmethod(F.identity_grad)
     param_ranges: dict = {}
+    weight_init = "xavier_uniform"
+
+    def __init_subclass__(cls, name=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if name is None:
+            return
+        if not isinstance(name, str) or not name.isidentifier():
+            raise TypeError(
+                f"{cls.__name__}: expected name= a registry key like 'leaky_relu', got {name!r}"
+            )
+        taken = ACTIVATIONS.get(name)
+        rerun = taken is not None and (taken.__module__, taken.__qualname__) == (
+            cls.__module__,
+            cls.__qualname__,
+        )  # the same class statement run again (a notebook cell): it replaces itself
+        if taken is not None and not rerun:
+            raise ValueError(
+                f"{cls.__name__}: the activation name {name!r} is taken by {taken.__name__}"
+            )
+        cls.name = name
+        ACTIVATIONS[name] = cls
+
+    @classmethod
+    def hyper_parameters(cls) -> dict:
+        """``{name: default}`` of the keyword arguments of ``function`` (``{}`` for none)."""
+        params = inspect.signature(cls.function).parameters.values()
+        return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
 
     def _kwargs(self) -> dict:
         """The hyper-parameters, as keyword arguments of ``function``/``derivative``."""
@@ -393,27 +435,12 @@ class _Activation(Layer):
         return dout * self.derivative(x, **self._kwargs())
 
 
-class Identity(_Activation):
-    """g(x) = x (a linear output layer)."""
-
-    name = "identity"
-
-    def forward(self, x):
-        _check_input(self, x)
-        self.cache = x
-        return x
-
-    def backward(self, dout):
-        self._check_dout(dout, self._need_cache().shape)
-        return dout
-
-
-class ReLU(_Activation):
+class ReLU(_Activation, name="relu"):
     """max(0, x); g'(x) = 1[x > 0]."""
 
-    name = "relu"
     function = staticmethod(F.relu)
     derivative = staticmethod(F.relu_grad)
+    weight_init = "he_uniform"
 
     def forward(self, x):
         _check_input(self, x)
@@ -427,67 +454,9 @@ class ReLU(_Activation):
         return dout * (out > 0)
 
 
-class LeakyReLU(_Activation):
-    """x for x > 0, negative_slope * x otherwise."""
-
-    name = "leaky_relu"
-    function = staticmethod(F.leaky_relu)
-    derivative = staticmethod(F.leaky_relu_grad)
-    param_ranges = {"negative_slope": (0.0, 0.5, 0.01)}
-
-    def __init__(self, negative_slope: float = 0.01):
-        super().__init__()
-        self.negative_slope = V.real("LeakyReLU", "negative_slope", negative_slope)
-
-    def _kwargs(self):
-        return {"negative_slope": self.negative_slope}
-
-    def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
-
-
-class ELU(_Activation):
-    """x for x > 0, alpha (e^x - 1) otherwise."""
-
-    name = "elu"
-    function = staticmethod(F.elu)
-    derivative = staticmethod(F.elu_grad)
-    param_ranges = {"alpha": (0.0, 3.0, 0.1)}
-
-    def __init__(self, alpha: float = 1.0):
-        super().__init__()
-        self.alpha = V.real("ELU", "alpha", alpha)
-
-    def _kwargs(self):
-        return {"alpha": self.alpha}
-
-    def extra_repr(self):
-        return f"alpha={self.alpha}"
-
-
-class Sigmoid(_Activation):
-    """1 / (1 + e^-x), stable for any |x|; backward uses s (1 - s) from the cached output."""
-
-    name = "sigmoid"
-    function = staticmethod(F.sigmoid)
-    derivative = staticmethod(F.sigmoid_grad)
-
-    def forward(self, x):
-        _check_input(self, x)
-        out = F.sigmoid(x)
-        self.cache = out
-        return out
-
-    def backward(self, dout):
-        s = self._need_cache()
-        self._check_dout(dout, s.shape)
-        return dout * s * (1.0 - s)
-
-
-class Tanh(_Activation):
+class Tanh(_Activation, name="tanh"):
     """tanh(x); backward uses 1 - tanh^2 from the cached output."""
 
-    name = "tanh"
     function = staticmethod(F.tanh)
     derivative = staticmethod(F.tanh_grad)
 
@@ -503,10 +472,72 @@ class Tanh(_Activation):
         return dout * (1.0 - t * t)
 
 
-class HardTanh(_Activation):
+class Sigmoid(_Activation, name="sigmoid"):
+    """1 / (1 + e^-x), stable for any |x|; backward uses s (1 - s) from the cached output."""
+
+    function = staticmethod(F.sigmoid)
+    derivative = staticmethod(F.sigmoid_grad)
+
+    def forward(self, x):
+        _check_input(self, x)
+        out = F.sigmoid(x)
+        self.cache = out
+        return out
+
+    def backward(self, dout):
+        s = self._need_cache()
+        self._check_dout(dout, s.shape)
+        return dout * s * (1.0 - s)
+
+
+class LeakyReLU(_Activation, name="leaky_relu"):
+    """x for x > 0, negative_slope * x otherwise."""
+
+    function = staticmethod(F.leaky_relu)
+    derivative = staticmethod(F.leaky_relu_grad)
+    weight_init = "he_uniform"
+    param_ranges = {"negative_slope": (0.0, 0.5, 0.01)}
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = V.real("LeakyReLU", "negative_slope", negative_slope)
+
+    def _kwargs(self):
+        return {"negative_slope": self.negative_slope}
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class ELU(_Activation, name="elu"):
+    """x for x > 0, alpha (e^x - 1) otherwise."""
+
+    function = staticmethod(F.elu)
+    derivative = staticmethod(F.elu_grad)
+    weight_init = "he_uniform"
+    param_ranges = {"alpha": (0.0, 3.0, 0.1)}
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = V.real("ELU", "alpha", alpha)
+
+    def _kwargs(self):
+        return {"alpha": self.alpha}
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class Softsign(_Activation, name="softsign"):
+    """x / (1 + |x|); g'(x) = 1 / (1 + |x|)^2."""
+
+    function = staticmethod(F.softsign)
+    derivative = staticmethod(F.softsign_grad)
+
+
+class HardTanh(_Activation, name="hardtanh"):
     """clip(x, min_val, max_val); gradient 1 strictly inside, 0 outside."""
 
-    name = "hardtanh"
     function = staticmethod(F.hardtanh)
     derivative = staticmethod(F.hardtanh_grad)
     param_ranges = {"min_val": (-3.0, 0.0, 0.1), "max_val": (0.0, 3.0, 0.1)}
@@ -526,15 +557,20 @@ class HardTanh(_Activation):
         return f"min_val={self.min_val}, max_val={self.max_val}"
 
 
-class Softsign(_Activation):
-    """x / (1 + |x|); g'(x) = 1 / (1 + |x|)^2."""
+class Identity(_Activation, name="identity"):
+    """g(x) = x (a linear output layer)."""
 
-    name = "softsign"
-    function = staticmethod(F.softsign)
-    derivative = staticmethod(F.softsign_grad)
+    def forward(self, x):
+        _check_input(self, x)
+        self.cache = x
+        return x
+
+    def backward(self, dout):
+        self._check_dout(dout, self._need_cache().shape)
+        return dout
 
 
-class PReLU(_Activation):
+class PReLU(_Activation, name="prelu"):
     """Parametric ReLU (He et al., 2015), as ``torch.nn.PReLU``: x for x > 0, alpha x
     otherwise, with a *learned* slope ``alpha``.
 
@@ -544,9 +580,9 @@ class PReLU(_Activation):
     dalpha = sum of dout * x over the entries with x <= 0 (per feature, or over all).
     """
 
-    name = "prelu"
     function = staticmethod(F.prelu)
     derivative = staticmethod(F.prelu_grad)
+    weight_init = "he_uniform"
     param_ranges = {"alpha": (0.0, 1.0, 0.05)}
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=np.float32):
@@ -585,15 +621,6 @@ class PReLU(_Activation):
         return f"num_parameters={self.num_parameters}"
 
 
-ACTIVATIONS = {
-    cls.name: cls
-    for cls in (ReLU, Tanh, Sigmoid, LeakyReLU, ELU, Softsign, HardTanh, Identity, PReLU)
-}
-"""Activation name -> layer class (ordered). Every class carries ``name``, ``function``,
-``derivative`` and ``param_ranges``; ``functional.ACTIVATIONS``, the graph engine and the
-widgets read this table instead of keeping their own."""
-
-
 class Maxout(Layer):
     """Maxout unit (Goodfellow et al., 2013): ``pieces`` affine maps per output, keep the max.
 
@@ -616,8 +643,8 @@ class Maxout(Layer):
         self.in_features = V.positive_int("Maxout", "in_features", in_features)
         self.out_features = V.positive_int("Maxout", "out_features", out_features)
         self.pieces = V.positive_int("Maxout", "pieces", pieces)
-        init_fn = V.initializer("Maxout", init)
-        rng = V.generator("Maxout", rng)
+        init_fn = initializers.get(init, who="Maxout")
+        rng = initializers.as_generator(rng, who="Maxout")
         dtype = V.float_dtype("Maxout", dtype)
         rows = self.out_features * self.pieces
         W = init_fn((rows, self.in_features), rng=rng, dtype=dtype)
@@ -936,11 +963,13 @@ class Sequential(Layer):
         return f"Sequential(\n{inner}\n)"
 
 
-def _modules(model):
-    """``model`` and, depth first, every layer inside it (through ``.layers``)."""
+def modules(model):
+    """``model`` and, depth first, every layer inside it (through ``.layers``): the one
+    walk over a model, for anything that must visit every layer (modes, buffers, random
+    generators), a student's minimal layer without ``.layers`` included."""
     yield model
     for sub in getattr(model, "layers", ()) or ():
-        yield from _modules(sub)
+        yield from modules(sub)
 
 
 @contextlib.contextmanager
@@ -954,7 +983,7 @@ def eval_mode(model):
     student froze in eval mode inside a training model stays frozen.
     """
     absent = object()  # a student's minimal layer may have no training flag at all
-    modes = [(m, getattr(m, "training", absent)) for m in _modules(model)]
+    modes = [(m, getattr(m, "training", absent)) for m in modules(model)]
     if callable(getattr(model, "eval", None)):
         model.eval()
     try:

@@ -152,6 +152,7 @@ class Optimizer(ABC):
         All gradients are checked first (an array of the parameter's shape and a real
         dtype), so a bad one leaves every parameter and counter as it was."""
         work = self._checked_grads()
+        self._refuse_decay_before_backward(work)
         for i, data, grad in work:
             tmp = self._scratch[i].get("tmp")
             if tmp is None or tmp.dtype != data.dtype or type(tmp) is not type(data):
@@ -196,6 +197,21 @@ class Optimizer(ABC):
                 )
             work.append((i, data, grad))
         return work
+
+    def _refuse_decay_before_backward(self, work):
+        """A first step on all-zero gradients is a step before any backward ran (layers
+        start with zero gradients): with weight decay it would shrink every weight
+        without a single example, silently. Refused, before anything changes."""
+        decay = self.defaults.get("weight_decay", 0)
+        if not decay or not work or any(self.state):
+            return
+        if any(bool(grad.any()) for _, _, grad in work):
+            return
+        raise ValueError(
+            f"{type(self).__name__}.step: expected gradients from a backward pass, got all "
+            f"zeros before the first step; call model.backward(loss.backward()) before "
+            f"step() (with weight_decay={decay} this step would only shrink the weights)"
+        )
 
     @abstractmethod
     def _update(self, data, grad, state, scratch):

@@ -70,10 +70,6 @@ def _check_pm1(who, X, y):
     return y.astype(np.float64)
 
 
-def _positive_int(who, name, v):
-    return V.positive_int(who, name, v)
-
-
 def _positive(who, name, v):
     return V.real(who, name, v, low=0, low_open=True)
 
@@ -112,7 +108,7 @@ class Perceptron(_LinearUnit):
     """
 
     def __init__(self, max_epochs=100, lr=1.0):
-        self.max_epochs = _positive_int("Perceptron", "max_epochs", max_epochs)
+        self.max_epochs = V.positive_int("Perceptron", "max_epochs", max_epochs)
         self.lr = _positive("Perceptron", "lr", lr)
         self.w, self.b = None, 0.0
         self.mistakes_per_epoch: list[int] = []
@@ -167,7 +163,7 @@ class Adaline(_LinearUnit):
 
     def __init__(self, lr=0.01, epochs=50, shuffle=True, rng=None):
         self.lr = _positive("Adaline", "lr", lr)
-        self.epochs = _positive_int("Adaline", "epochs", epochs)
+        self.epochs = V.positive_int("Adaline", "epochs", epochs)
         self.shuffle = V.boolean("Adaline", "shuffle", shuffle)
         self.rng = as_generator(rng, who="Adaline")
         self.w, self.b = None, 0.0
@@ -221,9 +217,14 @@ def novikoff_bound(X, y, w_star=None, max_iter=10_000, tol=1e-6):
     max-margin w'; the margin used is the one that direction actually achieves, so the
     bound stays valid even if the iteration stops early).
 
+    ``max_iter`` (a positive int) and ``tol`` (>= 0, the relative duality gap at which it
+    stops) bound Gilbert's iteration; they are checked whether or not it runs.
+
     Returns the bound as a float. Raises ValueError when ``w_star`` does not separate
     the data, or (``w_star=None``) when no separating direction is found.
     """
+    max_iter = V.positive_int("novikoff_bound", "max_iter", max_iter)
+    tol = V.real("novikoff_bound", "tol", tol, low=0)
     X = _check_X("novikoff_bound", X)
     y = _check_pm1("novikoff_bound", X, y)
     Z = y[:, None] * np.hstack([X, np.ones((len(X), 1))])  # y_i x'_i, shape (N, D + 1)

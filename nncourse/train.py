@@ -40,7 +40,7 @@ import numpy as np
 from . import backend
 from . import validation as V
 from .init import as_generator
-from .layers import eval_mode
+from .layers import BatchNorm1d, eval_mode, modules
 from .validation import NonFiniteError
 
 __all__ = ["Trainer", "History", "EarlyStopping", "TrainingDiverged"]
@@ -83,12 +83,6 @@ class History:
 
     def __len__(self):
         return self.epochs
-
-    def as_dict(self) -> dict:
-        """The per-epoch series as a dict of NumPy arrays (plus ``step_loss``)."""
-        out = {k: np.asarray(getattr(self, k), dtype=float) for k in self.keys}
-        out["step_loss"] = np.asarray(self.step_loss, dtype=float)
-        return out
 
     def _append(self, logs: dict):
         for k in self.keys:
@@ -342,7 +336,8 @@ class Trainer:
         """Run the model on two examples in eval mode (no buffer, rng or weight changes)
         and the loss's ``check`` on *all* targets against zero scores: shapes, dtypes and
         label ranges of the whole set are checked before the first step, not at the batch
-        where they fail. (A loss without ``check`` is left to fail where it fails.)"""
+        where they fail. (A loss without ``check`` is left to fail where it fails.)
+        Returns the scores of the two examples."""
         try:
             with eval_mode(self.model):
                 out = self.model.forward(X[:2])
@@ -354,7 +349,7 @@ class Trainer:
             )
         check = getattr(self.loss, "check", None)
         if not callable(check) or out.dtype.kind != "f":
-            return
+            return out
         xp = backend.get_array_module(out)
         zeros = xp.broadcast_to(xp.zeros((1, *out.shape[1:]), out.dtype), (len(y), *out.shape[1:]))
         try:
@@ -363,6 +358,7 @@ class Trainer:
             raise type(err)(
                 f"{where}: the model outputs and the targets of {who} do not fit the loss: {err}"
             ) from None
+        return out
 
     def _check_batches(self, n, bs):
         """BatchNorm in training cannot normalise a batch of one example."""
@@ -371,9 +367,7 @@ class Trainer:
             sizes = {bs}
         if 1 not in sizes:
             return
-        from .layers import BatchNorm1d, _modules  # noqa: PLC0415
-
-        if any(isinstance(m, BatchNorm1d) and m.training for m in _modules(self.model)):
+        if any(isinstance(m, BatchNorm1d) and m.training for m in modules(self.model)):
             raise ValueError(
                 f"Trainer.fit: with N={n} and batch_size={self.batch_size} a batch holds a "
                 "single example, which BatchNorm1d cannot normalise in training; pass "
@@ -381,6 +375,11 @@ class Trainer:
             )
 
     # -- helpers ------------------------------------------------------------------
+    def _has_accuracy(self, scores, y) -> bool:
+        """Whether the loss gives an accuracy for these scores (``accuracy`` is not None)."""
+        accuracy = getattr(self.loss, "accuracy", None)
+        return callable(accuracy) and accuracy(scores, y[: len(scores)]) is not None
+
     def _lr(self) -> float | None:
         lr = getattr(self.optimizer, "lr", None)
         return float(lr) if isinstance(lr, numbers.Real) else None
@@ -453,7 +452,7 @@ class Trainer:
         """Every check of ``fit``, before anything changes; returns the prepared data."""
         self._check_components("Trainer.fit")
         X, y = self._prepare(X, y, "X, y")
-        self._probe(X, y, "X, y")
+        scores = self._probe(X, y, "X, y")
         if val is not None:
             if not isinstance(val, (tuple, list)) or len(val) != 2:
                 raise TypeError(
@@ -472,6 +471,12 @@ class Trainer:
             raise ValueError(
                 f"Trainer.fit: early stopping monitors {es.monitor!r} but no validation "
                 "set was given; pass val=(X_val, y_val)"
+            )
+        if es is not None and es.monitor.endswith("acc") and not self._has_accuracy(scores, y):
+            raise ValueError(
+                f"Trainer.fit: early stopping monitors {es.monitor!r} but the loss "
+                f"{self.loss!r} has no accuracy (a regression loss); monitor "
+                f"'{es.monitor[:-3]}loss' or use a classification loss"
             )
         n = X.shape[0]
         self._check_batches(n, n if self.batch_size is None else min(self.batch_size, n))

@@ -34,8 +34,6 @@ __all__ = [
     "boolean",
     "choice",
     "float_dtype",
-    "generator",
-    "initializer",
     "array",
     "finite_array",
 ]
@@ -157,33 +155,16 @@ def choice(who, name, v, options):
 
 def float_dtype(who, dtype):
     """``dtype`` as a NumPy floating dtype (``np.float32``, ``'float64'``)."""
+    what = "a float dtype such as np.float32 or np.float64"
     try:
         dt = np.dtype(dtype)
-    except TypeError:
-        _fail(TypeError, who, "a float dtype such as np.float32 or np.float64", dtype)
-    if dtype is None or dt.kind != "f":
-        _fail(TypeError, who, "a float dtype such as np.float32 or np.float64", dtype)
+    except TypeError:  # 'foo', a list, an object
+        _fail(TypeError, who, what, dtype)
+    if dtype is None:  # np.dtype(None) is float64: a silent default, not a choice
+        _fail(TypeError, who, what, dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{callee(who)}: expected {what}, got dtype {dt}")
     return dt
-
-
-def generator(who, rng) -> np.random.Generator:
-    """``rng`` (a Generator, an int seed >= 0 or None) as a ``numpy.random.Generator``."""
-    from .init import as_generator  # noqa: PLC0415  (init imports this module)
-
-    return as_generator(rng, who=who)
-
-
-def initializer(who, init):
-    """An initialiser function from a name of ``nncourse.init`` or a callable."""
-    from . import init as initializers  # noqa: PLC0415
-
-    if callable(init) and not isinstance(init, type):
-        return init
-    if isinstance(init, str) and init in initializers._BY_NAME:
-        return initializers._BY_NAME[init]
-    names = sorted(initializers._BY_NAME)
-    exc = ValueError if isinstance(init, str) else TypeError
-    _fail(exc, who, f"init one of {names} or a callable init(shape, rng=..., dtype=...)", init)
 
 
 def array(who, name, x, ndim=None, kinds="fiub"):

@@ -12,7 +12,7 @@ import copy
 import numpy as np
 import pytest
 
-from nncourse import data, gradcheck, init, losses, optim, perceptron, regularization
+from nncourse import data, gradcheck, init, losses, optim, perceptron, regularization, train
 from nncourse import graph as G
 from nncourse import layers as L
 from nncourse.data import PCAWhitening
@@ -361,8 +361,11 @@ MORE = [
         ValueError,
         r"init.constant: the values overflow float32",
     ),
-    (lambda: init.get(L.ReLU), ValueError, r"init.get: unknown initialiser"),
-    (lambda: init.get([1]), ValueError, r"init.get: unknown initialiser"),
+    # one resolver for init= (Linear, Maxout, init.get): a class or a list is the wrong kind
+    (lambda: init.get(L.ReLU), TypeError, r"init.get: expected init one of \[.*the class ReLU"),
+    (lambda: init.get([1]), TypeError, r"init.get: expected init one of \[.*got \[1\]"),
+    (lambda: L.Linear(3, 2, init=L.ReLU), TypeError, r"Linear: expected init one of \["),
+    (lambda: L.Maxout(3, 2, init=[1]), TypeError, r"Maxout: expected init one of \["),
     (
         lambda: data.Standardizer().fit(np.ones((3, 2), complex)),
         TypeError,
@@ -569,3 +572,116 @@ MORE = [
 def test_more_wrong_calls_get_our_error(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+# -- the remaining holes of the fuzz run (issue 33): refused before anything changes -------
+
+
+def test_early_stopping_on_accuracy_with_a_regression_loss_fails_before_training():
+    model = L.Sequential(L.Linear(2, 1, rng=0))
+    opt = optim.Adam(model.parameters())
+    es = train.EarlyStopping(monitor="val_acc", patience=1)
+    t = Trainer(model, losses.MSELoss(), opt, epochs=3, progress=False, early_stopping=es, rng=0)
+    X, target = np.ones((8, 2), np.float32), np.zeros((8, 1), np.float32)
+    before = snapshot(model, opt)
+    with pytest.raises(ValueError, match=r"Trainer.fit: .*monitors 'val_acc' but the loss MSELoss"):
+        t.fit(X, target, val=(X, target))
+    assert same(before, snapshot(model, opt)) and opt.state == [{}, {}]
+    assert t.history is None and es.best_epoch is None and es.wait == 0
+    es = t.early_stopping = train.EarlyStopping(monitor="train_acc")
+    with pytest.raises(ValueError, match=r"monitors 'train_acc' .*monitor 'train_loss'"):
+        t.fit(X, target)
+    assert same(before, snapshot(model, opt))
+    t.early_stopping = train.EarlyStopping(monitor="val_loss", patience=1)
+    assert t.fit(X, target, val=(X, target)).epochs >= 1  # the advice works
+
+
+@pytest.mark.parametrize(
+    "f, exc, pattern",
+    [
+        (lambda v: v * 2.0, ValueError, r"numerical_gradient: expected f\(x\) to return a scalar"),
+        (lambda v: "loss", TypeError, r"numerical_gradient: .*a real number, got 'loss' \(str\)"),
+        (lambda v: 1 + 2j, TypeError, r"numerical_gradient: .*a real number, got \(1\+2j\)"),
+        (lambda v: None, TypeError, r"numerical_gradient: .*a real number, got None"),
+        (lambda v: v.astype(complex).sum(), TypeError, r"numerical_gradient: .*a real number"),
+    ],
+)
+def test_numerical_gradient_of_a_non_scalar_function(f, exc, pattern):
+    x = np.array([1.0, -2.0, 3.0])
+    with pytest.raises(exc, match=pattern):
+        gradcheck.numerical_gradient(f, x)
+    assert x.tolist() == [1.0, -2.0, 3.0]  # the perturbed entry was put back
+    # a scalar of any real kind is fine: a float, a NumPy scalar, a 1-entry array
+    for g in (lambda v: float(v.sum()), lambda v: v.sum(), lambda v: v.sum(keepdims=True)):
+        np.testing.assert_allclose(gradcheck.numerical_gradient(g, x), 1.0, rtol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "dtype, pattern",
+    [("foo", r"got 'foo' \(str\)"), (None, r"got None"), (np.int64, r"got dtype int64")],
+)
+def test_check_layer_with_a_dtype_that_is_not_a_float(dtype, pattern):
+    layer = L.Linear(3, 2, rng=0)
+    before = snapshot(layer)
+    with pytest.raises(TypeError, match=r"check_layer: expected a float dtype .*" + pattern):
+        check_layer(layer, np.ones((2, 3)), dtype=dtype)
+    assert same(before, snapshot(layer)) and layer.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "kw, exc, pattern",
+    [
+        (dict(max_iter="10"), TypeError, r"positive int max_iter, got '10' \(str\)"),
+        (dict(max_iter=0), ValueError, r"positive int max_iter, got 0"),
+        (dict(max_iter=2.5), TypeError, r"positive int max_iter, got 2.5"),
+        (dict(tol=-1e-3), ValueError, r"tol >= 0, got -0.001"),
+        (dict(tol=float("nan")), ValueError, r"tol >= 0, got nan"),
+        (dict(tol="small"), TypeError, r"real number tol .*got 'small'"),
+    ],
+)
+def test_novikoff_bound_checks_max_iter_and_tol(kw, exc, pattern):
+    X, y = np.array([[1.0, 0.5], [-1.0, -0.5]]), np.array([1, -1])
+    with pytest.raises(exc, match=r"novikoff_bound: expected .*" + pattern):
+        perceptron.novikoff_bound(X, y, **kw)
+    with pytest.raises(exc, match=r"novikoff_bound: "):  # checked even when unused
+        perceptron.novikoff_bound(X, y, w_star=(np.array([1.0, 0.0]), 0.0), **kw)
+    assert X.tolist() == [[1.0, 0.5], [-1.0, -0.5]] and y.tolist() == [1, -1]
+    assert perceptron.novikoff_bound(X, y, max_iter=5, tol=0.0) > 0
+
+
+def test_read_idx_of_a_missing_file_or_a_folder(tmp_path):
+    missing = tmp_path / "train-images-idx3-ubyte.gz"
+    with pytest.raises(FileNotFoundError, match=r"read_idx: expected an IDX file .*does not exist"):
+        data.read_idx(missing)
+    with pytest.raises(FileNotFoundError, match=rf"read_idx: .*{tmp_path.name} is a folder"):
+        data.read_idx(tmp_path)
+    with pytest.raises(TypeError, match=r"read_idx: expected path as a file name.*got None"):
+        data.read_idx(None)
+    assert list(tmp_path.iterdir()) == []  # nothing was created
+
+
+@pytest.mark.parametrize(
+    "cls", [optim.SGD, optim.Adagrad, optim.RMSprop, optim.Adam, optim.Adadelta]
+)
+def test_weight_decay_before_any_backward_is_refused(cls):
+    model = mlp(bn=True)
+    opt = cls(model.parameters(), lr=0.1, weight_decay=0.01)
+    before = snapshot(model, opt)
+    with pytest.raises(
+        ValueError,
+        match=rf"{cls.__name__}.step: expected gradients from a "
+        r"backward pass, got all zeros .*weight_decay=0.01",
+    ):
+        opt.step()
+    assert same(before, snapshot(model, opt)) and not any(opt.state)
+    cls(model.parameters(), lr=0.1).step()  # no decay: a step on zero gradients changes nothing
+    assert same(before[0], snapshot(model)[0])
+    X, yb = blobs(8)
+    scores = model.forward(X)
+    loss = losses.SoftmaxCrossEntropyLoss()
+    loss.forward(scores, yb)
+    model.backward(loss.backward())
+    opt.step()  # after a backward pass: the step (decay included) is taken
+    assert not same(before[0], snapshot(model)[0])
+    model.zero_grad()
+    opt.step()  # zero gradients after the first step are the student's choice (pure decay)

@@ -333,7 +333,7 @@ def valid_batch(x, width=3, min_rows=1):
 def state_of(obj):
     """A deep copy of everything a wrong call must not change."""
     out = {}
-    for m in L._modules(obj):
+    for m in L.modules(obj):
         d = {"params": m.params, "grads": m.grads, "training": m.training}
         for b in getattr(m, "_buffers", ()):
             d[b] = getattr(m, b)

@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 
 from nncourse import functional as F
+from nncourse import layers as L
 from nncourse.backend import to_numpy
 from nncourse.gradcheck import numerical_gradient, rel_error
 
 
-@pytest.mark.parametrize("name", sorted(F.ACTIVATIONS))
+@pytest.mark.parametrize("name", sorted(L.ACTIVATIONS))
 def test_activation_derivatives_match_finite_differences(xp, name):
-    g, g_prime, kw = F.ACTIVATIONS[name]
+    cls = L.ACTIVATIONS[name]
+    g, g_prime, kw = cls.function, cls.derivative, cls.hyper_parameters()
     x = np.linspace(-3.05, 3.05, 22)  # avoids the kinks at 0 and +-1
     num = numerical_gradient(lambda v: float(to_numpy(g(xp.asarray(v), **kw)).sum()), x.copy())
     assert rel_error(to_numpy(g_prime(xp.asarray(x), **kw)), num) < 1e-8

@@ -8,7 +8,6 @@ from matplotlib.text import Annotation
 
 matplotlib.use("Agg")
 
-from nncourse import functional as F  # noqa: E402
 from nncourse import graph as G  # noqa: E402
 from nncourse import layers as L  # noqa: E402
 from nncourse import losses  # noqa: E402
@@ -71,7 +70,7 @@ def test_bprop_matches_numerical_gradients(name):
         assert rel_err(leaf.grad, num_grad(out, leaf)) < 1e-6, name
 
 
-@pytest.mark.parametrize("fn", sorted(F.ACTIVATIONS))
+@pytest.mark.parametrize("fn", sorted(L.ACTIVATIONS))
 def test_every_activation_box(fn):
     a = G.Weight(rng.standard_normal((3, 4)) + 0.05)  # away from kinks at 0
     out = G.Sum(G.Mul(G.Activation(a, fn), G.Activation(a, fn)))

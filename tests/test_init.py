@@ -64,5 +64,7 @@ def test_bad_arguments():
         init.he_normal((2, 2), rng=-1)
     with pytest.raises(TypeError, match=r"Dropout: expected .*as rng, got bool True"):
         init.as_generator(True, who="Dropout")
-    with pytest.raises(ValueError, match=r"init.get: unknown initialiser 'glorot'"):
+    with pytest.raises(ValueError, match=r"init.get: expected init one of \[.*got 'glorot'"):
         init.get("glorot")
+    with pytest.raises(ValueError, match=r"Linear: expected init one of \[.*got 'glorot'"):
+        init.get("glorot", who="Linear")

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from nncourse import backend, gradcheck
-from nncourse import functional as F
 from nncourse.backend import to_numpy
 from nncourse.layers import (
     ACTIVATIONS,
@@ -198,10 +197,50 @@ def test_activation_registry_is_the_single_source():
         )
         for p, (lo, hi, step) in cls.param_ranges.items():
             assert lo < hi and 0 < step <= hi - lo, (name, p)
-        g, g_prime, defaults = F.ACTIVATIONS[name]  # derived, not a second table
-        assert g is cls.function and g_prime is cls.derivative
-        assert set(cls.param_ranges) == set(defaults), name
+        assert set(cls.param_ranges) == set(cls.hyper_parameters()), name
+        assert cls.weight_init in ("he_uniform", "xavier_uniform"), name
     assert ACTIVATIONS["prelu"] is PReLU
+    # the ReLU family keeps the variance with He's scaling, the others with Xavier's
+    he = {name for name, cls in ACTIVATIONS.items() if cls.weight_init == "he_uniform"}
+    assert he == {"relu", "leaky_relu", "elu", "prelu"}
+
+
+def test_a_new_activation_is_one_class_statement(monkeypatch):
+    monkeypatch.setattr("nncourse.layers.ACTIVATIONS", dict(ACTIVATIONS))  # undone after
+    from nncourse import layers
+
+    class Swish(layers._Activation, name="swish"):
+        function = staticmethod(lambda x, beta=1.0: x / (1 + np.exp(-beta * x)))
+        derivative = staticmethod(
+            lambda x, beta=1.0: (s := 1 / (1 + np.exp(-beta * x))) + beta * x * s * (1 - s)
+        )
+        param_ranges = {"beta": (0.5, 4.0, 0.1)}
+
+    assert layers.ACTIVATIONS["swish"] is Swish and Swish.name == "swish"
+    assert Swish.hyper_parameters() == {"beta": 1.0} and Swish.weight_init == "xavier_uniform"
+    assert list(layers.ACTIVATIONS)[-1] == "swish"  # after the library's own
+    first = Swish
+
+    class Swish(layers._Activation, name="swish"):  # noqa: F811  (a notebook cell run again)
+        pass
+
+    assert layers.ACTIVATIONS["swish"] is Swish is not first
+
+    class BrokenTanh(Tanh):  # a student's variant: no name=, not registered
+        pass
+
+    assert BrokenTanh.name == "tanh" and layers.ACTIVATIONS["tanh"] is Tanh
+    with pytest.raises(ValueError, match=r"Relu2: the activation name 'relu' is taken by ReLU"):
+
+        class Relu2(layers._Activation, name="relu"):
+            pass
+
+    with pytest.raises(TypeError, match=r"Bad: expected name= a registry key.*got 3"):
+
+        class Bad(layers._Activation, name=3):
+            pass
+
+    assert set(layers.ACTIVATIONS) == set(ACTIVATIONS) | {"swish"}
 
 
 def test_eval_mode_restores_every_layer_own_mode():

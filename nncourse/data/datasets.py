@@ -68,10 +68,20 @@ def read_idx(path):
     """Read one IDX file (gzip-compressed when the name ends in ``.gz``) into an array.
 
     The header is two zero bytes, a type code, the number of dimensions and
-    one big-endian uint32 per dimension; the data follow. Raises ``ValueError``
-    for a bad header (wrong magic), a truncated file or trailing bytes.
+    one big-endian uint32 per dimension; the data follow. Raises ``TypeError`` for a
+    path that is not a file name, ``FileNotFoundError`` for a file that does not exist
+    (or a folder), ``ValueError`` for a bad header (wrong magic), a truncated file or
+    trailing bytes.
     """
-    path = Path(path)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"read_idx: expected path as a file name (str or Path), got {path!r}")
+    path = Path(os.fspath(path)).expanduser()
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise FileNotFoundError(
+            f"read_idx: expected an IDX file (e.g. train-images-idx3-ubyte[.gz]), but "
+            f"{path.resolve()} {what}"
+        )
     if path.suffix == ".gz":
         try:
             with gzip.open(path, "rb") as fh:

@@ -70,20 +70,16 @@ def _parse_hidden(text) -> list[int]:
     return sizes
 
 
-# Activations of the ReLU family, initialised with He's scaling (the others with Xavier's).
-_HE_INIT = ("relu", "leaky_relu", "elu", "prelu")
-
-
 def mlp(sizes, activation="tanh", rng=None, init=None):
     """``Sequential`` MLP with layer widths ``sizes`` (e.g. [2, 8, 8, 1]), ``activation``
-    between the Linear layers and a linear output. ``init=None`` picks He for the ReLU
-    family, Xavier otherwise."""
+    between the Linear layers and a linear output. ``init=None`` takes the activation
+    class's ``weight_init`` (He's for the ReLU family, Xavier's otherwise)."""
     if activation not in ACTIVATION_LAYERS:
         raise ValueError(
             f"mlp: unknown activation {activation!r}; expected one of {list(ACTIVATION_LAYERS)}"
         )
     if init is None:
-        init = "he_uniform" if activation in _HE_INIT else "xavier_uniform"
+        init = ACTIVATION_LAYERS[activation].weight_init
     rng = initializers.as_generator(rng, who="mlp")
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):

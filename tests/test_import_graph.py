@@ -1,0 +1,50 @@
+"""The library's modules import each other without circles (read from the source with ast).
+
+A circle (``functional`` importing ``layers`` to build a table while ``layers`` imports
+``functional``) forces deferred imports and makes the module order matter; the layering
+is: backend and validation at the bottom, then functional and init, then the layers,
+losses and optimisers, then what uses them (training, gradient checks, graph, widgets).
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from support.import_graph import cycles, import_graph
+
+
+def test_nncourse_has_no_import_cycles():
+    found = cycles(import_graph("nncourse"))
+    assert found == [], f"import cycles in nncourse: {found}"
+
+
+def test_the_bottom_of_the_library_imports_nothing_above_it():
+    graph = import_graph("nncourse")
+    assert graph["nncourse.validation"] == set()
+    assert graph["nncourse.backend"] == set()
+    assert graph["nncourse.functional"] == {"nncourse.backend"}
+    assert graph["nncourse.init"] == {"nncourse.backend", "nncourse.validation"}
+
+
+def test_the_cycle_finder_sees_deferred_and_relative_imports(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from . import a\n")
+    (pkg / "a.py").write_text("from . import b\nimport pkg.c\n")
+    (pkg / "b.py").write_text(
+        textwrap.dedent(
+            """
+            def later():
+                from .a import thing  # deferred: still an edge
+            """
+        )
+    )
+    (pkg / "c.py").write_text("from .sub.d import x\n")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "d.py").write_text("from .. import c\nimport os\n")
+    graph = import_graph("pkg", root=tmp_path)
+    assert graph["pkg.a"] == {"pkg.b", "pkg.c"} and graph["pkg.b"] == {"pkg.a"}
+    assert graph["pkg.c"] == {"pkg.sub.d"} and graph["pkg.sub.d"] == {"pkg.c"}
+    assert cycles(graph) == [["pkg.a", "pkg.b"], ["pkg.c", "pkg.sub.d"]]
+    (pkg / "b.py").write_text("")
+    assert cycles(import_graph("pkg", root=tmp_path)) == [["pkg.c", "pkg.sub.d"]]
