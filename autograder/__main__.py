@@ -68,11 +68,29 @@ def main(argv=None) -> int:
     p.add_argument(
         "--format",
         default="csv",
-        help="csv (grades.csv), canvas (grades_canvas.csv) or moodle (grades_moodle.csv)",
+        help="csv (grades.csv), canvas (grades_canvas.csv), moodle (grades_moodle.csv) or "
+        "lti (posts the scores to the LMS, see docs/deploy.md)",
+    )
+    p.add_argument(
+        "--lti-settings", default=None, help="lti: the tool's lti.json (default: COURSE/lti.json)"
+    )
+    p.add_argument(
+        "--include-pending",
+        action="store_true",
+        help="lti: also send the scores of students whose hand grading is pending",
     )
     course_arg(p)
     p = sub.add_parser("report", help="write COURSE/reports/ASSIGNMENT.html (or a course overview)")
     p.add_argument("assignment", nargs="?", help="assignment id (default: the whole course)")
+    course_arg(p)
+    p = sub.add_parser(
+        "similarity",
+        help="write COURSE/reports/ASSIGNMENT-similarity.html: solutions that look alike",
+    )
+    p.add_argument("assignment")
+    p.add_argument(
+        "--threshold", type=float, default=None, help="flag pairs at least this similar (0.6)"
+    )
     course_arg(p)
     p = sub.add_parser("check", help="run a notebook's visible tests and print a table")
     p.add_argument("notebook")
@@ -142,11 +160,24 @@ def _run(args) -> int:
     elif args.command == "export":
         from .export import export
 
-        print(f"wrote {export(course, args.format)}")
+        options = {}
+        if args.format == "lti":
+            options = {"settings": args.lti_settings, "include_pending": args.include_pending}
+        print(f"wrote {export(course, args.format, **options)}")
     elif args.command == "report":
         from .report import write_report
 
         print(f"wrote {write_report(course, args.assignment)}")
+    elif args.command == "similarity":
+        from .similarity import THRESHOLD, write_page
+
+        threshold = THRESHOLD if args.threshold is None else args.threshold
+        path, data = write_page(course, args.assignment, threshold)
+        flagged = [ex for ex in data.exercises if ex.pairs]
+        for ex in flagged:
+            print(f"{ex.grade_id:<24} {len(ex.pairs)} pair(s) of {len(ex.codes)} students")
+        pairs = sum(len(ex.pairs) for ex in flagged)
+        print(f"{pairs} pair(s) in {len(flagged)} exercise(s); wrote {path}")
     return 0
 
 

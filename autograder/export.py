@@ -6,6 +6,8 @@
             after it (a name Canvas does not know creates that assignment); the second row is
             ``Points Possible``. Students are matched by ``ID`` (nbgrader's ``lms_user_id``, when
             the roster has it) or else by ``SIS Login ID`` (the nbgrader student id).
+``lti``     posts each score to the LMS through LTI Advantage's Assignment and Grade Services
+            (``autograder/lti.py``); the per-student report goes to ``lti_passback.txt``.
 ``moodle``  ``grades_moodle.csv``: for Moodle's "Import: CSV file". Columns ``Username``,
             ``ID number``, ``Email address``, ``First name``, ``Last name``, then one column per
             assignment; on import, map ``Username`` to the user field ``username`` and each
@@ -68,7 +70,7 @@ def gradebook_rows(course) -> list[dict]:
     return rows
 
 
-FORMATS = ("csv", "canvas", "moodle")
+FORMATS = ("csv", "canvas", "moodle", "lti")
 CANVAS_ID_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 MOODLE_ID_COLUMNS = ["Username", "ID number", "Email address", "First name", "Last name"]
 
@@ -80,10 +82,18 @@ def roster(course) -> dict[str, dict]:
         return {s.id: {f: getattr(s, f, None) or "" for f in fields} for s in gb.students}
 
 
-def export(course, fmt="csv") -> str:
-    """Write the export of format ``fmt`` (one of :data:`FORMATS`); returns its path."""
+def export(course, fmt="csv", **lti_options) -> str:
+    """Write the export of format ``fmt`` (one of :data:`FORMATS`); returns its path.
+
+    ``lti`` posts the scores to the LMS instead (Assignment and Grade Services, see
+    :func:`autograder.lti.export_lti`, which takes ``lti_options``) and writes its report.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"export: format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if fmt == "lti":
+        from .lti import export_lti
+
+        return export_lti(course, **lti_options)
     if fmt == "csv":
         return export_csv(course)
     rows = gradebook_rows(course)

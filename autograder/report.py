@@ -300,13 +300,31 @@ def _page(title, body) -> str:
     )
 
 
-def render_assignment(data: AssignmentData) -> str:
+def similarity_href(course, aid) -> str | None:
+    """The file name of the assignment's similarity page beside the report, if written."""
+    path = course.root / "reports" / f"{aid}-similarity.html"
+    return path.name if path.is_file() else None
+
+
+def render_assignment(data: AssignmentData, similarity: str | None = None) -> str:
+    """The assignment's page; ``similarity``: the similarity page to link (None: not written)."""
     esc = html.escape
     c = data.counts()
+    if similarity:
+        similar = (
+            f"<p><a href='{esc(similarity)}'>Solutions that look alike</a>: pairs of students "
+            "whose code of an exercise is similar, for you to judge.</p>"
+        )
+    else:
+        similar = (
+            "<p class='muted'>No similarity page yet: <code>python -m autograder similarity "
+            f"{esc(data.assignment)}</code> writes one beside this page.</p>"
+        )
     parts = [
         f"<p>{c['students']} students, {c['submitted']} graded, {c['missing']} missing. "
         f"Mean {c['mean']:.2f}, median {c['median']:g} of {data.max_score:g}; "
         f"{c['full']} with full marks, {c['zero']} with zero.</p>",
+        similar,
         f"<img alt='score distribution' src='{histogram(data.scores, data.max_score)}'>",
         "<h2>Exercises</h2>",
     ]
@@ -435,7 +453,8 @@ def write_report(course, assignment=None) -> Path:
     if assignment is None:
         page, name = render_course(course_data(course)), "course"
     else:
-        page, name = render_assignment(assignment_data(course, assignment)), assignment
+        data = assignment_data(course, assignment)
+        page, name = render_assignment(data, similarity_href(course, assignment)), assignment
     out = course.root / "reports" / f"{name}.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
