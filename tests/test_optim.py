@@ -8,8 +8,9 @@ import math
 
 import numpy as np
 import pytest
+from support import torch_reference
 
-from nncourse import backend
+from nncourse import backend, optim
 from nncourse.optim import (
     SGD,
     Adadelta,
@@ -228,43 +229,46 @@ def test_weight_decay_leaves_grad_untouched():
     np.testing.assert_array_equal(g, G1)
 
 
-# -- PyTorch parity (only where torch is installed) ---------------------------------------------
+# -- PyTorch parity: torch's trajectories are stored fixtures (no torch needed) -------------------
 
-TORCH_CASES = [
-    (SGD, dict(lr=0.05)),
-    (SGD, dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.01)),
-    (SGD, dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01)),
-    (Adagrad, dict()),
-    (Adagrad, dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.3)),
-    (RMSprop, dict()),
-    (RMSprop, dict(alpha=0.9, momentum=0.7, centered=True, weight_decay=0.05, eps=1e-3)),
-    (Adam, dict()),
-    (Adam, dict(lr=0.01, betas=(0.8, 0.95), weight_decay=0.1, amsgrad=True, eps=1e-6)),
-    (Adadelta, dict()),
-    (Adadelta, dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)),
-]
+TORCH_CASES = [(getattr(optim, name), kwargs) for name, kwargs in torch_reference.CASES]
 
 
-@pytest.mark.parametrize("cls, kw", TORCH_CASES, ids=ids(TORCH_CASES))
-def test_matches_torch_step_for_step(cls, kw):
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(0)
-    shapes = [(3, 4), (4,)]
-    ours = [Param(rng.normal(size=s), name=str(k)) for k, s in enumerate(shapes)]
-    theirs = [torch.tensor(p.data.copy(), requires_grad=True) for p in ours]
-    opt = cls(ours, **kw)
-    ref = getattr(torch.optim, cls.__name__)(theirs, **kw)
-    for t in range(20):
-        for p, q in zip(ours, theirs, strict=True):
-            g = rng.normal(size=p.data.shape) + p.data  # depends on p, like a real loss
-            if t % 7 == 3 and p.name == "1":  # now and then a parameter has no gradient
-                p.grad, q.grad = None, None
-            else:
-                p.grad, q.grad = g, torch.tensor(g.copy())
+@pytest.mark.parametrize("case", torch_reference.CASES, ids=torch_reference.case_id)
+def test_matches_torch_step_for_step(case):
+    ref = torch_reference.load(case)
+    cls = getattr(optim, ref.optimizer)
+    ours = [Param(v.copy(), name=str(k)) for k, v in enumerate(ref.initial)]
+    opt = cls(ours, **ref.kwargs)
+    for t, (grads, after) in enumerate(zip(ref.grads, ref.after, strict=True)):
+        for p, g in zip(ours, grads, strict=True):
+            p.grad = None if g is None else g.copy()
         opt.step()
-        ref.step()
-        for p, q in zip(ours, theirs, strict=True):
-            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-10, atol=1e-12)
+        for p, q in zip(ours, after, strict=True):
+            np.testing.assert_allclose(
+                p.data, q, rtol=1e-10, atol=1e-12, err_msg=f"step {t + 1}, parameter {p.name}"
+            )
+
+
+def test_torch_fixtures_are_the_cases_and_exercise_skipped_gradients():
+    stored = {path.stem for path in torch_reference.FIXTURES.glob("*.npz")}
+    assert stored == {torch_reference.case_id(c) for c in torch_reference.CASES}
+    ref = torch_reference.load(torch_reference.CASES[0])
+    assert len(ref.after) == torch_reference.STEPS and ref.torch_version.startswith("2.")
+    assert any(g[1] is None for g in ref.grads)  # a parameter without a gradient is skipped
+    moved = [np.abs(a[0] - b[0]).max() for a, b in zip(ref.after, ref.after[1:])]
+    assert min(moved) > 0  # every step changed the weights: the comparison is not vacuous
+
+
+def test_torch_fixture_of_another_case_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch_reference, "FIXTURES", tmp_path)
+    case = ("SGD", dict(lr=0.05))
+    good = torch_reference.Trajectory(
+        "SGD", dict(lr=0.5), "2.13.0", [np.ones(2)], [[None]], [[np.ones(2)]]
+    )
+    torch_reference.save(case, good)  # written under the case's name, with other arguments
+    with pytest.raises(ValueError, match=r"SGD-lr.npz: holds SGD\(\{'lr': 0.5\}\), expected"):
+        torch_reference.load(case)
 
 
 # -- behaviour on a problem -------------------------------------------------------------------
