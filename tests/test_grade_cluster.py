@@ -24,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from process_support import pids_matching, read_until, wait_gone
 from test_autograder import ASSIGNMENTS, ROOT, cli, fixture_subs, gradebook_scores
 from test_autograder_notebooks import NOTEBOOKS, perfect_submission
 
@@ -227,9 +228,16 @@ def test_sandbox_uids_are_distinct_per_concurrent_worker():
         subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
         for _ in range(2)
     ]
-    uids = [int(u) for p in procs for u in p.stdout.readline().split()]
-    for p in procs:
-        p.wait(timeout=30)
+    try:
+        outs = [read_until(p, lambda text: text.endswith("\n"), timeout=60) for p in procs]
+        for p in procs:
+            p.wait(timeout=30)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+    uids = [int(u) for out in outs for u in out.split()]
     per_process = [uids[:4], uids[4:]]
     assert all(len(set(u[:3])) == 3 and u[3] not in u[:3] for u in per_process), uids
     assert len(set(uids)) == 8, uids  # both processes ran at the same time: no uid shared
@@ -450,34 +458,59 @@ def test_lost_scheduler_stops_with_one_line_and_next_run_resumes(released, tmp_p
     assert submission_counts(course) == {f"s{i}": 1 for i in range(4)}
 
 
-@pytest.mark.slow
-def test_make_dask_prints_the_grade_line_and_ctrl_c_stops_the_cluster(tmp_path):
-    """``make dask`` runs ``python -m autograder.cluster``."""
-    proc = subprocess.Popen(
-        [PY, "-m", "autograder.cluster", "--workers", "1", "--folder", tmp_path / "dask"],
+def start_make_dask(folder: Path) -> subprocess.Popen:
+    """``python -m autograder.cluster`` (what ``make dask`` runs) with its output in a pipe,
+    as a user's shell starts it: no PYTHONUNBUFFERED (CI sets it)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return subprocess.Popen(
+        [PY, "-m", "autograder.cluster", "--workers", "1", "--folder", str(folder)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
+        env=env,
+        start_new_session=True,
     )
+
+
+def grade_line_address(proc) -> str:
+    out = read_until(proc, lambda text: "Ctrl-C stops the cluster" in text, timeout=120)
+    (line,) = [ln for ln in out.splitlines() if "--scheduler tcp://127.0.0.1:" in ln]
+    assert "python -m autograder grade ASSIGNMENT --submissions DIR" in line, out
+    return line.split("--scheduler ")[1].strip()
+
+
+@pytest.mark.slow
+def test_make_dask_prints_the_grade_line_and_ctrl_c_stops_the_cluster(tmp_path):
+    """``make dask`` runs ``python -m autograder.cluster``; its grade line reaches a pipe."""
+    proc = start_make_dask(tmp_path / "dask")
     try:
-        lines = []
-        while not any("--scheduler tcp://127.0.0.1:" in ln for ln in lines):
-            line = proc.stdout.readline()
-            assert line, "".join(lines)
-            lines.append(line)
-        address = lines[-1].split("--scheduler ")[1].strip()
-        assert "python -m autograder grade ASSIGNMENT --submissions DIR" in lines[-1]
+        address = grade_line_address(proc)
         from distributed import Client
 
         with Client(address, timeout=30, set_as_default=False) as c:
             assert len(c.scheduler_info()["workers"]) == 1
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in its terminal
         assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
-    left = subprocess.run(
-        ["pgrep", "-f", str(tmp_path / "dask")], capture_output=True, text=True
-    ).stdout.split()
+            proc.wait(timeout=10)
+    left = wait_gone(str(tmp_path / "dask"), timeout=5)
     assert not left, f"cluster processes left running: {left}"
+
+
+@pytest.mark.slow
+def test_killed_parent_takes_the_cluster_with_it(tmp_path):
+    """A test run (or ``make dask``) killed with SIGKILL cannot stop its cluster itself: the
+    scheduler and workers end with their parent all the same."""
+    proc = start_make_dask(tmp_path / "dask")
+    try:
+        grade_line_address(proc)
+        assert len(pids_matching(str(tmp_path / "dask"))) >= 2  # scheduler, worker (nanny)
+        proc.kill()
+        proc.wait(timeout=10)
+        left = wait_gone(str(tmp_path / "dask"), timeout=30)
+    finally:
+        for pid in pids_matching(str(tmp_path / "dask")):  # only if the test failed
+            os.kill(pid, signal.SIGKILL)
+    assert not left, f"cluster processes outlived their killed parent: {left}"
