@@ -119,7 +119,12 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     head = readme[: readme.find("\n## ", readme.find("make test"))]
     assert "make lab" in head and "make test" in head, "README must open with make lab / make test"
-    assert re.search(r"^\s*make test\s*$", (ROOT / ".ci/run").read_text(), re.M)
+    ci = (ROOT / ".ci/run").read_text()
+    assert re.search(r"^\s*make test\s*$", ci, re.M)
+    # CI runs the suite as a user's shell would: no unbuffered output, bytecode written
+    unset = re.search(r"^unset (.*)$", ci, re.M)
+    assert unset and {"PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"} <= set(unset[1].split())
+    assert unset.start() < ci.index("\nmake test")
 
 
 def test_make_help_lists_targets():
