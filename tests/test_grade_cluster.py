@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from process_support import pids_matching, read_until, wait_gone
+from support.process import pids_matching, read_until, wait_gone
 from test_autograder import ASSIGNMENTS, ROOT, cli, fixture_subs, gradebook_scores
 from test_autograder_notebooks import NOTEBOOKS, perfect_submission
 
