@@ -11,6 +11,7 @@ import copy
 
 import numpy as np
 import pytest
+from support.state import same
 
 from nncourse import data, gradcheck, init, losses, optim, perceptron, regularization, train
 from nncourse import graph as G
@@ -32,17 +33,6 @@ def snapshot(*objs):
             for o in objs
         ]
     )
-
-
-def same(a, b):
-    """Deep equality of states (dicts, sequences, arrays with NaN); shared with the properties."""
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, np.ndarray):
-        return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
-    return a == b
 
 
 def mlp(seed=0, bn=False):

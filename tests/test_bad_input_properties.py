@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_bad_input import same  # noqa: E402
+from support.layer_cases import KINDS, LAYER_CASES
+from support.state import same
 
 from nncourse import data, gradcheck, init, losses, optim, perceptron, regularization
 from nncourse import layers as L
@@ -55,69 +55,18 @@ SCALARS = st.one_of(
 )
 
 
-def _real(v):
-    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
-
-
-def _finite(v):
-    return _real(v) and math.isfinite(float(v))
-
-
-def _int(v):
-    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
-
-
-KINDS = {
-    "size": lambda v: _int(v) and v >= 1,
-    "size_or_none": lambda v: v is None or (_int(v) and v >= 1),
-    "count": lambda v: _int(v) and v >= 0,
-    "real": _finite,
-    "pos": lambda v: _finite(v) and v > 0,
-    "nonneg": lambda v: _finite(v) and v >= 0,
-    "unit": lambda v: _finite(v) and 0 <= v <= 1,
-    "unit_open": lambda v: _finite(v) and 0 <= v < 1,
-    "open_unit": lambda v: _finite(v) and 0 < v < 1,
-    "flag": lambda v: isinstance(v, (bool, np.bool_)),
-    "below_1e9": lambda v: _finite(v) and v < 1e9,  # a lower end, the upper one is 1e9
-    "above_-1e9": lambda v: _finite(v) and v > -1e9,
-    # init draws in float32: values beyond its range overflow to inf and are refused;
-    # near the edge of the range either outcome is right (None)
-    "f32": lambda v: None if _finite(v) and 1e30 <= abs(v) else _finite(v),
-    "f32_nonneg": lambda v: None if _finite(v) and 1e30 <= v else _finite(v) and v >= 0,
-    "rng": lambda v: v is None or isinstance(v, np.random.Generator) or (_int(v) and v >= 0),
-}
-
-
 def _params():
     return list(L.Linear(3, 2, rng=0).parameters())
 
 
-# name -> (callee in messages, factory(**kwargs), {argument: (kind, good value)})
+# name -> (callee in messages, factory(**kwargs), {argument: kind}); the layers come from
+# the layer family's case table (support.layer_cases), the other families are listed here
 CONSTRUCTORS = {
-    "Linear": (
-        "Linear",
-        lambda **k: L.Linear(**{"in_features": 3, "out_features": 2, **k}),
-        {"in_features": "size", "out_features": "size", "bias": "flag", "rng": "rng"},
-    ),
-    "Maxout": (
-        "Maxout",
-        lambda **k: L.Maxout(**{"in_features": 3, "out_features": 2, **k}),
-        {"in_features": "size", "out_features": "size", "pieces": "size", "rng": "rng"},
-    ),
-    "PReLU": ("PReLU", lambda **k: L.PReLU(**k), {"num_parameters": "size", "init": "real"}),
-    "LeakyReLU": ("LeakyReLU", lambda **k: L.LeakyReLU(**k), {"negative_slope": "real"}),
-    "ELU": ("ELU", lambda **k: L.ELU(**k), {"alpha": "real"}),
-    "HardTanh": (
-        "HardTanh",
-        lambda **k: L.HardTanh(**{"min_val": -1e9, "max_val": 1e9, **k}),
-        {"min_val": "below_1e9", "max_val": "above_-1e9"},
-    ),
-    "Dropout": ("Dropout", lambda **k: L.Dropout(**k), {"p": "unit_open", "rng": "rng"}),
-    "BatchNorm1d": (
-        "BatchNorm1d",
-        lambda **k: L.BatchNorm1d(**{"num_features": 3, **k}),
-        {"num_features": "size", "eps": "pos", "momentum": "unit"},
-    ),
+    case.id: (case.cls.__name__, case.construct, case.arguments)
+    for case in LAYER_CASES
+    if case.arguments
+}
+CONSTRUCTORS |= {
     "SGD": (
         "SGD",
         lambda **k: optim.SGD(_params(), **{"lr": 0.1, **k}),
@@ -343,20 +292,10 @@ def state_of(obj):
     return copy.deepcopy(out)
 
 
-LAYERS = {
-    "Linear": lambda: L.Linear(3, 2, rng=0),
-    "Maxout": lambda: L.Maxout(3, 2, rng=0),
-    "PReLU": lambda: L.PReLU(3),
-    "ReLU": lambda: L.ReLU(),
-    "Tanh": lambda: L.Tanh(),
-    "Sigmoid": lambda: L.Sigmoid(),
-    "ELU": lambda: L.ELU(),
-    "Dropout": lambda: L.Dropout(0.5, rng=1),
-    "BatchNorm1d": lambda: L.BatchNorm1d(3),
-    "Sequential": lambda: L.Sequential(L.Linear(3, 4, rng=0), L.BatchNorm1d(4), L.Tanh()),
-}
-WIDTH_BOUND = {"Linear", "Maxout", "PReLU", "BatchNorm1d", "Sequential"}
-NEEDS_TWO = {"BatchNorm1d", "Sequential"}  # training-mode batch statistics
+LAYERS = {case.id: (lambda case=case: case.build(3)) for case in LAYER_CASES}  # width 3
+WIDTH_BOUND = {case.id for case in LAYER_CASES if case.width_bound}
+NEEDS_TWO = {case.id for case in LAYER_CASES if case.min_batch > 1}  # batch statistics
+CALLEE = {case.id: case.cls.__name__ for case in LAYER_CASES}
 
 
 def works(layer):
@@ -383,7 +322,7 @@ def test_layer_forward_rejects_bad_batches_without_changing_the_layer(name, x):
         assert exc is None, exc
     elif exc is not None or getattr(x, "shape", (1,))[0] != 0:
         assert exc is not None, f"{name}.forward accepted {x!r}"
-        assert_ours(exc, name)
+        assert_ours(exc, CALLEE[name])
         assert same(before, state_of(layer))
     works(layer)
 
@@ -411,7 +350,7 @@ def test_layer_backward_rejects_bad_gradients_without_changing_grads(name, dout)
     before = state_of(layer)
     exc = outcome(lambda: layer.backward(dout))
     assert exc is not None, f"{name}.backward accepted {dout!r} for output {out.shape}"
-    assert_ours(exc, name)
+    assert_ours(exc, CALLEE[name])
     assert same(before, state_of(layer))
     works(layer)
 

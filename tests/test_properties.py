@@ -1,4 +1,4 @@
-"""Property tests (hypothesis): softmax invariants, shapes, Linear is affine."""
+"""Property tests (hypothesis): softmax invariants, every layer's shapes, Linear is affine."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from support.layer_cases import LAYER_CASES
 
 from nncourse import functional as F
 from nncourse import init, layers
@@ -34,21 +35,12 @@ def test_log_softmax_is_log_of_softmax(x):
     np.testing.assert_allclose(F.log_softmax(x, axis=1)[safe], np.log(p[safe]), atol=1e-10)
 
 
-LAYER_FACTORIES = [
-    lambda d: layers.ReLU(),
-    lambda d: layers.Tanh(),
-    lambda d: layers.Sigmoid(),
-    lambda d: layers.ELU(),
-    lambda d: layers.Dropout(0.5, rng=0),
-    lambda d: layers.BatchNorm1d(d).eval(),
-    lambda d: layers.Linear(d, 3, rng=0),
-]
-
-
 @FAST
-@given(st.integers(1, 8), st.integers(1, 8), st.integers(0, len(LAYER_FACTORIES) - 1))
-def test_layer_output_and_input_gradient_shapes(n, d, which):
-    layer = LAYER_FACTORIES[which](d)
+@given(st.integers(1, 8), st.integers(1, 8), st.sampled_from(LAYER_CASES))
+def test_layer_output_and_input_gradient_shapes(n, d, case):
+    layer = case.build(d)
+    if n < case.min_batch:  # BatchNorm's batch statistics need two examples in training
+        layer.eval()
     x = np.random.default_rng(n * 10 + d).standard_normal((n, d)).astype(np.float32)
     out = layer(x)
     assert out.shape[0] == n and out.dtype == np.float32
