@@ -10,6 +10,7 @@ launch students and an instructor from the platform in Chromium.
 
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 import sys
@@ -266,3 +267,210 @@ def test_passback_needs_the_line_items_url(tmp_path):
         proc = cli("export", "--format", "lti", "--course-dir", course.root)
     assert proc.returncode == 2
     assert "no line items URL: launch the tool once from the LMS" in proc.stderr
+
+
+# ---------------------------------------------------------------- launches into the real hub
+
+sys.path.insert(0, str(REPO / "deploy" / "hub"))
+sys.path.insert(0, str(REPO / "tests" / "fixtures" / "autograder"))
+AID = "00_fixture"
+FIXTURES = REPO / "tests" / "fixtures" / "autograder" / "notebooks"
+UI_TIMEOUT = 120_000  # ms
+
+
+def release_to_exchange(settings):
+    """The fixture assignment, released as the course does: autograder, then nbgrader."""
+    import course_hub as ch
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    proc = cli("release", AID, "--notebooks", FIXTURES, "--course-dir", settings.course_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    config = Config()
+    config.CourseDirectory.root = str(settings.course_dir)
+    config.CourseDirectory.course_id = ch.COURSE_ID
+    config.CourseDirectory.db_url = f"sqlite:///{settings.course_dir / 'gradebook.db'}"
+    config.Exchange.root = str(settings.exchange)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    result = api.release_assignment(AID)
+    assert result.get("success"), result
+
+
+class LTIHub:
+    def __init__(self, settings, platform, browser, root):
+        self.s, self.lms, self.browser, self.root = settings, platform, browser, root
+        self.base = f"http://127.0.0.1:{settings.port}"
+        self.login_url = f"{self.base}/hub/lti13/oauth_login"
+
+    def launch_url(self, login, target="/", tamper=None):
+        return self.lms.launch_url(login, self.login_url, self.base + target, tamper)
+
+    def hub_users(self) -> set[str]:
+        import sqlite3
+
+        db = sqlite3.connect(f"file:{self.root / 'jupyterhub.sqlite'}?mode=ro", uri=True)
+        try:
+            return {name for (name,) in db.execute("select name from users")}
+        finally:
+            db.close()
+
+    def http_form(self, login, **kw):
+        """Follow a launch with an HTTP client that keeps cookies, up to the platform's
+        auto-submitting form; returns (session, action, fields)."""
+        import re
+
+        import requests
+
+        session = requests.Session()
+        page = session.get(self.launch_url(login, **kw), timeout=30)
+        assert page.status_code == 200, (page.status_code, page.text[:500])
+        action = re.search(r'action="([^"]+)"', page.text).group(1)
+        fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text))
+        return session, action.replace("&amp;", "&"), fields
+
+
+@pytest.fixture(scope="module")
+def lti_hub(tmp_path_factory):
+    import os
+    import secrets
+    import shutil
+    import tempfile
+
+    import course_hub as ch
+    from browser_support import chromium, free_port, stop_process, wait_for_http
+
+    if shutil.which("node") is None or not ch.PROXY.exists():
+        pytest.skip(f"configurable-http-proxy is not installed: npm ci --prefix {ch.HERE}")
+    with chromium() as browser:
+        root = Path(tempfile.mkdtemp(prefix="nncourse-lti-", dir="/tmp"))
+        settings = ch.HubSettings(
+            hub_dir=str(root), instructors=[], students=[], password=secrets.token_urlsafe(12),
+            accounts=False, grader="lti-grader", port=free_port(), hub_port=free_port(),
+            proxy_api_port=free_port(), service_port=free_port(),
+        )  # fmt: skip
+        proc = log = None
+        base = f"http://127.0.0.1:{settings.port}"
+        try:
+            with Platform(tool_jwks=f"{base}/hub/lti13/jwks") as platform:
+                ch.prepare(settings)
+                release_to_exchange(settings)
+                lti.new_key(settings.course_dir / "lti_keys", "k1")
+                lti_json = write_settings(settings.course_dir, platform)
+                env = dict(
+                    os.environ, NNCOURSE_HUB=str(settings.save()), NNCOURSE_LTI=str(lti_json)
+                )
+                env["PATH"] = f"{ch.BIN}{os.pathsep}{env.get('PATH', '')}"
+                log_path = root / "jupyterhub.log"
+                log = open(log_path, "w")  # noqa: SIM115 (closed below)
+                proc = subprocess.Popen(
+                    [str(ch.BIN / "jupyterhub"), "-f", str(ch.HERE / "jupyterhub_config.py")],
+                    cwd=str(root), env=env, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )  # fmt: skip
+                wait_for_http(f"{base}/hub/health", proc, log_path, timeout=120)
+                wait_for_http(f"{base}/services/{ch.COURSE_ID}/", proc, log_path, timeout=180,
+                              ok=(302, 200))  # fmt: skip
+                yield LTIHub(settings, platform, browser, root)
+        finally:
+            if proc is not None:
+                stop_process(proc, timeout=60)  # the hub stops servers, service and proxy
+            if log is not None:
+                log.close()
+            ch.stop_proxy(settings)
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_student_launch_reaches_own_server_and_the_roster(lti_hub):
+    ann = lti_hub.lms.add_user("ann", [LEARNER], given_name="Ann", family_name="Lee",
+                               email="ann@example.edu")  # fmt: skip
+    ctx = lti_hub.browser.new_context()
+    try:
+        page = ctx.new_page()
+        page.goto(lti_hub.launch_url("ann"), timeout=UI_TIMEOUT)
+        page.wait_for_url(f"**/user/{ann['sub']}/lab**", timeout=UI_TIMEOUT)
+        # the Assignments tab lists the released assignment
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click(timeout=UI_TIMEOUT)
+        page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
+        item = page.locator("#released_assignments_list .list_item", has_text=AID)
+        item.wait_for(timeout=UI_TIMEOUT)
+        # a student: no formgrader
+        r = page.request.get(f"{lti_hub.base}/services/nncourse/formgrader")
+        assert r.status == 403, r.status
+    finally:
+        ctx.close()
+    with Course(lti_hub.s.course_dir).gradebook() as gb:
+        student = gb.find_student(ann["sub"])
+        assert (student.first_name, student.last_name, student.lms_user_id) == (
+            "Ann", "Lee", ann["sub"])  # fmt: skip
+    kept = json.loads((lti_hub.s.course_dir / lti.AGS_FILE).read_text())
+    assert kept["lineitems"] == lti_hub.lms.lineitems_url
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_instructor_launch_reaches_formgrader(lti_hub):
+    teach = lti_hub.lms.add_user("teach", [INSTRUCTOR], given_name="Tea")
+    ta = lti_hub.lms.add_user("ta", [TA])
+    ctx = lti_hub.browser.new_context()
+    try:
+        page = ctx.new_page()
+        page.goto(lti_hub.launch_url("teach", target="/services/nncourse/formgrader"),
+                  timeout=UI_TIMEOUT)  # fmt: skip
+        page.wait_for_url("**/services/nncourse/formgrader**", timeout=UI_TIMEOUT)
+        page.locator("tr", has_text=AID).first.wait_for(timeout=UI_TIMEOUT)
+    finally:
+        ctx.close()
+    # a TA too (HTTP client this time); neither joins the gradebook's students
+    session, action, fields = lti_hub.http_form("ta", target="/services/nncourse/formgrader")
+    r = session.post(action, data=fields, timeout=120)
+    assert r.status_code == 200 and "/services/nncourse/formgrader" in r.url, (r.status_code, r.url)
+    with Course(lti_hub.s.course_dir).gradebook() as gb:
+        ids = {s.id for s in gb.students}
+    assert teach["sub"] not in ids and ta["sub"] not in ids
+
+
+REFUSALS = {
+    "bad signature": ({"key": "rogue"}, 400, "Signature verification failed"),
+    "expired": ({"exp": -60, "iat": -400}, 400, "Signature has expired"),
+    "wrong audience": ({"aud": "someone-else", "azp": "someone-else"}, 401, "wrong audience"),
+    "unknown deployment": ({"deployment_id": "dep-9"}, 403, "unknown deployment 'dep-9'"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_bad_launches_are_refused_without_a_session(lti_hub, case):
+    import time
+
+    tamper, status, message = REFUSALS[case]
+    tamper = {k: (int(time.time()) + v if k in ("exp", "iat") else v) for k, v in tamper.items()}
+    login = f"eve-{case.replace(' ', '-')}"
+    eve = lti_hub.lms.add_user(login, [LEARNER])
+    session, action, fields = lti_hub.http_form(login, tamper=tamper)
+    r = session.post(action, data=fields, timeout=60, allow_redirects=False)
+    assert r.status_code == status, (r.status_code, r.text[-2000:])
+    page = html.unescape(r.text)
+    assert "LTI launch refused" in page and message in page, page[-2000:]
+    assert not [c for c in session.cookies if c.name.startswith("jupyterhub-hub-login")]
+    assert eve["sub"] not in lti_hub.hub_users()
+
+
+@pytest.mark.slow
+def test_replayed_launch_is_refused(lti_hub):
+    import requests
+
+    lti_hub.lms.add_user("bob", [LEARNER], given_name="Bob")
+    session, action, fields = lti_hub.http_form("bob")
+    cookies = requests.utils.dict_from_cookiejar(session.cookies)  # state and nonce cookies
+    first = session.post(action, data=fields, timeout=120, allow_redirects=False)
+    assert first.status_code == 302, (first.status_code, first.text[-2000:])
+    # the same id_token again, even with the cookies of the first attempt
+    thief = requests.Session()
+    thief.cookies.update(cookies)
+    again = thief.post(action, data=fields, timeout=60, allow_redirects=False)
+    assert again.status_code == 400, (again.status_code, again.text[-2000:])
+    assert "LTI launch refused: replayed launch" in again.text
+    assert not [c for c in thief.cookies if c.name.startswith("jupyterhub-hub-login")]

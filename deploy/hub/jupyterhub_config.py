@@ -69,3 +69,10 @@ c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
 # servers keep running after the browser closes; JupyterHub stops them when it stops
 c.JupyterHub.cleanup_servers = True
+
+# --- LTI 1.3: with NNCOURSE_LTI=<the tool's lti.json>, people arrive from the LMS instead
+# of logging in (lti_config.py; docs/deploy.md, section 8)
+if os.environ.get("NNCOURSE_LTI"):
+    from lti_config import configure as configure_lti  # noqa: E402
+
+    configure_lti(c, hub, os.environ["NNCOURSE_LTI"])
