@@ -489,6 +489,12 @@ def export_lti(course, settings=None, include_pending=False) -> str:
     """``export --format lti``: passback, the report printed and written to
     ``COURSE/lti_passback.txt``; returns its path. Raises :class:`PassbackIncomplete` (after
     writing the report) when some scores did not reach the platform."""
+    try:
+        import jwt  # noqa: F401
+        import requests  # noqa: F401
+    except ImportError as err:
+        raise ValueError(f"export --format lti needs the hub's packages ({err.name} is missing): "
+                         "pip install 'nncourse[hub]'") from None  # fmt: skip
     settings = load_settings(settings or Path(course.root) / "lti.json")
     sent = passback(course, settings, include_pending=include_pending)
     report = format_report(sent)
