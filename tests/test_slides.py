@@ -24,7 +24,7 @@ from browser_support import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 SLIDES = ROOT / "slides"
-# The assignment ids pinned in GUIDE.md (folder names under notebooks/).
+# The assignment ids pinned in docs/conventions.md (folder names under notebooks/).
 ASSIGNMENTS = [
     "01_perceptron",
     "02_neurons",
