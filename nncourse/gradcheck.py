@@ -331,6 +331,63 @@ def _as_input(who, x, dtype):
     return x.astype(dtype, copy=True)  # our own copy: the caller's x is never perturbed
 
 
+def _upstream(dout, out, rng, xp, dtype):
+    """check_layer's dout: random N(0, 1) by default, else a real array of out's shape."""
+    if dout is None:
+        dout = rng.standard_normal(out.shape)
+    elif not V.is_array(dout) or dout.dtype.kind not in "fiu":
+        raise TypeError(
+            f"check_layer: expected dout as a real array of the output's shape "
+            f"{tuple(out.shape)}, got {V.show(dout)}"
+        )
+    dout = xp.asarray(to_numpy(dout) if xp is np else dout, dtype=dtype)
+    if tuple(dout.shape) != tuple(out.shape):
+        raise ValueError(
+            f"check_layer: expected dout of the output's shape {tuple(out.shape)}, "
+            f"got {tuple(dout.shape)}"
+        )
+    return dout
+
+
+def _regularizers(regularizers):
+    """check_model's regularizers as a tuple of objects with penalty() and backward()."""
+    regularizers = tuple(regularizers) if isinstance(regularizers, list | tuple) else None
+    if regularizers is None or not all(
+        callable(getattr(r, "penalty", None)) and callable(getattr(r, "backward", None))
+        for r in regularizers
+    ):
+        raise TypeError("check_model: expected regularizers as a list of L2(...)/L1(...) objects")
+    return regularizers
+
+
+def _as_targets(y, n, dtype):
+    """check_model's targets: n labels or rows; float targets cast to ``dtype``."""
+    if not V.is_array(y):
+        try:
+            y = np.asarray(y)
+        except (TypeError, ValueError):
+            raise TypeError(f"check_model: expected y as an array, got {V.show(y)}") from None
+    V.array("check_model", "y", y, ndim=(1, 2), kinds="fiu")
+    if len(y) != n:
+        raise ValueError(f"check_model: expected {n} targets for {n} inputs, got {len(y)}")
+    return y.astype(dtype) if y.dtype.kind == "f" else y
+
+
+def _report(obj, dx, f, x, settings, rng, check_input, dtype):
+    """Compare the gradients backward left in ``obj`` (and ``dx``) with finite differences
+    of ``f``: one row for the input (when ``check_input``), one per parameter."""
+    h, tol, atol, max_entries = settings
+    named = _named_params(obj)
+    analytic = {name: _grad_of(owner, key, name) for name, owner, key in named}
+    report = GradCheckReport(dtype=str(dtype), h=h)
+    if check_input:
+        report.rows.append(_compare("input", dx, f, x, h, tol, atol, max_entries, rng))
+    for name, owner, key in named:
+        row = _compare(name, analytic[name], f, owner.params[key], h, tol, atol, max_entries, rng)
+        report.rows.append(row)
+    return report
+
+
 # -- the checks ------------------------------------------------------------------------------
 
 
@@ -374,39 +431,18 @@ def check_layer(
     rng = as_generator(rng, who="check_layer")
     layer = _cast(layer, dtype)
     x = _as_input("check_layer", x, dtype)
-    xp = get_array_module(x)
     frozen = _Freeze(layer)
 
-    out = layer.forward(x)
-    if dout is None:
-        dout = rng.standard_normal(out.shape)
-    elif not V.is_array(dout) or dout.dtype.kind not in "fiu":
-        raise TypeError(
-            f"check_layer: expected dout as a real array of the output's shape "
-            f"{tuple(out.shape)}, got {V.show(dout)}"
-        )
-    dout = xp.asarray(to_numpy(dout) if xp is np else dout, dtype=dtype)
-    if tuple(dout.shape) != tuple(out.shape):
-        raise ValueError(
-            f"check_layer: expected dout of the output's shape {tuple(out.shape)}, "
-            f"got {tuple(dout.shape)}"
-        )
-
+    dout = _upstream(dout, layer.forward(x), rng, get_array_module(x), dtype)
     frozen.restore()
     layer.forward(x)
     dx = layer.backward(dout)
-    analytic = {name: _grad_of(owner, key, name) for name, owner, key in _named_params(layer)}
 
     def f(_):
         frozen.restore()
         return (layer.forward(x) * dout).sum()
 
-    report = GradCheckReport(dtype=str(dtype), h=h)
-    if check_input:
-        report.rows.append(_compare("input", dx, f, x, h, tol, atol, max_entries, rng))
-    for name, owner, key in _named_params(layer):
-        row = _compare(name, analytic[name], f, owner.params[key], h, tol, atol, max_entries, rng)
-        report.rows.append(row)
+    report = _report(layer, dx, f, x, (h, tol, atol, max_entries), rng, check_input, dtype)
     frozen.restore()
     return report
 
@@ -434,31 +470,15 @@ def check_model(
     """
     _check_model_like("check_model", model)
     _check_model_like("check_model", loss, "loss")
-    regularizers = tuple(regularizers) if isinstance(regularizers, list | tuple) else None
-    if regularizers is None or not all(
-        callable(getattr(r, "penalty", None)) and callable(getattr(r, "backward", None))
-        for r in regularizers
-    ):
-        raise TypeError("check_model: expected regularizers as a list of L2(...)/L1(...) objects")
+    regularizers = _regularizers(regularizers)
     dtype = _check_dtype("check_model", dtype)
     h, tol, atol, max_entries = _check_settings("check_model", h, tol, atol, max_entries)
     check_input = V.boolean("check_model", "check_input", check_input)
     rng = as_generator(rng, who="check_model")
     x = _as_input("check_model", x, dtype)
-    if not V.is_array(y):
-        try:
-            y = np.asarray(y)
-        except (TypeError, ValueError):
-            raise TypeError(f"check_model: expected y as an array, got {V.show(y)}") from None
-    V.array("check_model", "y", y, ndim=(1, 2), kinds="fiu")
-    if len(y) != len(x):
-        raise ValueError(
-            f"check_model: expected {len(x)} targets for {len(x)} inputs, got {len(y)}"
-        )
+    y = _as_targets(y, len(x), dtype)
     model = _cast(model, dtype)
     loss = copy.deepcopy(loss)
-    if hasattr(y, "dtype") and y.dtype.kind == "f":
-        y = y.astype(dtype)
     frozen = _Freeze(model, loss)
 
     def objective():
@@ -470,14 +490,7 @@ def check_model(
     dx = model.backward(loss.backward())
     for r in regularizers:
         r.backward(model)
-    analytic = {name: _grad_of(owner, key, name) for name, owner, key in _named_params(model)}
-
-    report = GradCheckReport(dtype=str(dtype), h=h)
-    f = lambda _: objective()
-    if check_input:
-        report.rows.append(_compare("input", dx, f, x, h, tol, atol, max_entries, rng))
-    for name, owner, key in _named_params(model):
-        row = _compare(name, analytic[name], f, owner.params[key], h, tol, atol, max_entries, rng)
-        report.rows.append(row)
+    settings = (h, tol, atol, max_entries)
+    report = _report(model, dx, lambda _: objective(), x, settings, rng, check_input, dtype)
     frozen.restore()
     return report

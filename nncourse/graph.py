@@ -635,16 +635,9 @@ def _short(v) -> str:
     return f"{shape}, mean {float(v.mean()):.3g}"
 
 
-def draw(output, ax=None, show_values=True, show_grads=True):
-    """Draw the flow graph that ends at ``output`` with matplotlib (no graphviz).
-
-    Layered layout: a box's column is its depth (longest path from a leaf), so every
-    arrow points right, from parent to child. Boxes show the op (or name) and, when
-    asked and known, the value and the gradient summaries. Returns the Axes.
-    """
-    import matplotlib.pyplot as plt  # noqa: PLC0415  (drawing only when asked)
-
-    graph_nodes = output.nodes if isinstance(output, Graph) else topological_order(output)
+def _layout(graph_nodes):
+    """Where each box goes: its column is its depth (the longest path from a leaf), so
+    every arrow points right. Returns ``({id(node): (x, y)}, columns, most boxes in one)``."""
     depth = {}
     for node in graph_nodes:  # parents come first
         depth[id(node)] = 1 + max((depth[id(p)] for p in node.parents), default=-1)
@@ -658,10 +651,6 @@ def draw(output, ax=None, show_values=True, show_grads=True):
     columns: dict[int, list[Node]] = {}
     for node in graph_nodes:
         columns.setdefault(depth[id(node)], []).append(node)
-    n_cols, n_rows = max(columns) + 1, max(len(c) for c in columns.values())
-    if ax is None:
-        _, ax = plt.subplots(figsize=(max(4.0, 2.3 * n_cols), max(2.5, 1.1 * n_rows + 0.5)))
-
     pos = {}
     for d in sorted(columns):
         nodes = columns[d]
@@ -671,6 +660,22 @@ def draw(output, ax=None, show_values=True, show_grads=True):
         )
         for k, node in enumerate(nodes):
             pos[id(node)] = (float(d), (len(nodes) - 1) / 2.0 - k)
+    return pos, max(columns) + 1, max(len(c) for c in columns.values())
+
+
+def draw(output, ax=None, show_values=True, show_grads=True):
+    """Draw the flow graph that ends at ``output`` with matplotlib (no graphviz).
+
+    Layered layout: a box's column is its depth (longest path from a leaf), so every
+    arrow points right, from parent to child. Boxes show the op (or name) and, when
+    asked and known, the value and the gradient summaries. Returns the Axes.
+    """
+    import matplotlib.pyplot as plt  # noqa: PLC0415  (drawing only when asked)
+
+    graph_nodes = output.nodes if isinstance(output, Graph) else topological_order(output)
+    pos, n_cols, n_rows = _layout(graph_nodes)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, 2.3 * n_cols), max(2.5, 1.1 * n_rows + 0.5)))
 
     boxes = {}
     for node in graph_nodes:
