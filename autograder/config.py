@@ -26,6 +26,8 @@ class Limits:
     cpu_s: int = 600  # RLIMIT_CPU of the kernel process
     max_processes: int = 64  # RLIMIT_NPROC (threads count), enforced for the sandbox uid
     max_file_mb: int = 64  # RLIMIT_FSIZE: largest file the kernel may write
+    max_open_files: int = 1024  # RLIMIT_NOFILE of the kernel process
+    max_tmp_mb: int = 256  # size of the kernel's private /tmp (a tmpfs: memory)
     max_output_kb: int = 1024  # outputs kept per cell; more is dropped and the cell fails
     max_notebook_mb: int = 20  # larger submitted notebooks are rejected unread
     max_zip_mb: int = 50  # uncompressed size limit of a submitted zip
@@ -38,6 +40,7 @@ class Limits:
             return cls()
         path = Path(folder) / CONFIG_NAME
         data = json.loads(path.read_text())
+        data.pop("late_policy", None)  # the assignment's late policy: autograder/calendar.py
         names = {f.name: f.type for f in dataclasses.fields(cls)}
         unknown = set(data) - set(names)
         if unknown:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import execute, key, sandbox
+from . import calendar, execute, key
 from .config import CONFIG_NAME, Limits
 
 log = logging.getLogger("autograder")
@@ -123,6 +123,7 @@ def release(assignments, course: Course, notebooks_dir=DEFAULT_NOTEBOOKS) -> lis
                 f"{result.get('error') or result.get('log')}"
             )
         (course.release_dir / aid / CONFIG_NAME).unlink(missing_ok=True)
+        calendar.stamp_release(course, aid)  # a due date set earlier, for students' `check`
         limits = course.limits(aid)
         for nb_path in sorted(dest.glob("*.ipynb")):
             warnings += [f"{aid}/{w}" for w in build_answer_key(course, aid, nb_path, limits)]
@@ -136,9 +137,7 @@ def build_answer_key(course: Course, aid: str, nb_path: Path, limits: Limits) ->
     with tempfile.TemporaryDirectory(prefix="autograder-key-") as tmp:
         workdir = Path(tmp) / "work"
         copy_support_files(course.release_dir / aid, workdir)
-        nb, info = execute.execute_notebook(
-            nb, workdir, limits, uid=sandbox.FIRST_UID, env={"AUTOGRADER_KEY_RUN": "1"}
-        )
+        nb, info = execute.execute_notebook(nb, workdir, limits, env={"AUTOGRADER_KEY_RUN": "1"})
     answer, warnings = key.build_key(nb, nb_path.stem)
     answer["assignment"] = aid
     answer["mechanism"] = info["mechanism"]

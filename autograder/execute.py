@@ -6,6 +6,14 @@ output, that cell gets an error output, the kernel is restarted, and the noteboo
 from the top *skipping* the cells that failed that way. So a crash costs only the exercise
 whose cell crashed. The kernel talks to us over Unix sockets in the submission's folder,
 which works across the sandbox's network namespace.
+
+The grader runs as root beside a folder the student's kernel can write, so it never acts
+there by path once student code may run: the connection file is created with
+``O_EXCL | O_NOFOLLOW`` inside the folder's descriptor and handed over with ``fchown``, and
+the kernel's sockets are pinned by ``O_PATH`` descriptors (checked to be sockets) and
+connected to through ``/proc/self/fd``, so a name swapped for a symlink leads nowhere.
+Every notebook runs under a uid of its own (``sandbox.leased_uid``) and ends with no process
+of that uid left.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import json
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -29,7 +38,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from traitlets import DottedObjectName, Type
 
-from . import forkserver, sandbox
+from . import forkserver, sandbox, seccomp
 from .config import Limits
 
 log = logging.getLogger(__name__)
@@ -112,6 +121,13 @@ class PromptKernelClient(AsyncKernelClient):
 
     wait_for_ready = _async_wait_for_ready
 
+    def _make_url(self, channel: str) -> str:
+        # the socket the manager pinned: never the name, which the kernel's uid may swap
+        sockets = getattr(self.parent, "sockets", None)
+        if self.transport == "ipc" and sockets:
+            return f"ipc:///proc/self/fd/{sockets[getattr(self, f'{channel}_port')]}"
+        return super()._make_url(channel)
+
 
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel starts inside the sandbox: a cold kernel command behind
@@ -120,40 +136,150 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     client_class = DottedObjectName("autograder.execute.PromptKernelClient")
     client_factory = Type(klass="autograder.execute.PromptKernelClient")
-    sandbox_prefix: list[str] = []
     sandbox_uid: int | None = None
     sandbox_limits: Limits | None = None
     workdir: Path | None = None
     forkserver = None  # a forkserver.ForkServer, or None: cold start
 
+    sockets: dict[int, int] | None = None  # port -> O_PATH descriptor of its socket
+    _seccomp_fd: int | None = None
+
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         if self.forkserver is None:
-            return await super()._async_launch_kernel(kernel_cmd, **kw)
-        process = self.forkserver.launch(
-            kernel_cmd[kernel_cmd.index(KERNEL_MAIN) + 1 :],  # with nbclient's extra arguments
-            env=kw["env"],
-            cwd=kw["cwd"],
-            workdir=self.workdir,
-            log_path=kw["stdout"].name,
-            limits=self.sandbox_limits,
-            uid=self.sandbox_uid,
-        )
-        provisioner = self.provisioner
-        provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None
-        provisioner.cwd = kw["cwd"]
-        self._reconcile_connection_info(provisioner.connection_info)
+            if self._seccomp_fd is not None:
+                kw["pass_fds"] = (self._seccomp_fd,)
+            try:
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+            finally:
+                self._close_seccomp_fd()
+        else:
+            process = self.forkserver.launch(
+                kernel_cmd[kernel_cmd.index(KERNEL_MAIN) + 1 :],  # with nbclient's arguments
+                env=kw["env"],
+                cwd=kw["cwd"],
+                workdir=self.workdir,
+                log_path=kw["stdout"].name,
+                limits=self.sandbox_limits,
+                uid=self.sandbox_uid,
+            )
+            provisioner = self.provisioner
+            provisioner.process, provisioner.pid, provisioner.pgid = process, process.pid, None
+            provisioner.cwd = kw["cwd"]
+            self._reconcile_connection_info(provisioner.connection_info)
+        if self.transport == "ipc" and self.workdir is not None:
+            await self._pin_sockets()
+
+    async def _pin_sockets(self, timeout: float = 60.0) -> None:
+        """Wait for the kernel's five sockets and hold each by an O_PATH descriptor."""
+        ports = [getattr(self, f"{name}_port") for name in ("shell", "iopub", "stdin")]
+        ports += [self.hb_port, self.control_port]
+        names = {port: os.path.basename(f"{self.ip}-{port}") for port in ports}
+        deadline = time.monotonic() + timeout
+        folder = os.open(self.workdir, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
+        self.sockets = {}
+        try:
+            while len(self.sockets) < len(ports):
+                for port in set(ports) - set(self.sockets):
+                    try:
+                        fd = os.open(names[port], os.O_PATH | os.O_NOFOLLOW, dir_fd=folder)
+                    except FileNotFoundError:
+                        continue
+                    self.sockets[port] = fd
+                    if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                        raise RuntimeError(f"kernel socket {names[port]} is not a socket")
+                if len(self.sockets) < len(ports):
+                    if not await self._async_is_alive() or time.monotonic() > deadline:
+                        raise RuntimeError("Kernel died before opening its sockets")
+                    await asyncio.sleep(0.005)
+        finally:
+            os.close(folder)
+
+    def _close_sockets(self) -> None:
+        for fd in (self.sockets or {}).values():
+            os.close(fd)
+        self.sockets = None
+
+    def _close_seccomp_fd(self) -> None:
+        if self._seccomp_fd is not None:
+            os.close(self._seccomp_fd)
+            self._seccomp_fd = None
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        self._close_sockets()
+        self._close_seccomp_fd()
+        await super()._async_cleanup_resources(restart=restart)
+
+    cleanup_resources = _async_cleanup_resources
 
     async def _async_wait(self, pollinterval: float = 0.1) -> None:
         # jupyter_client polls a killed kernel every 0.1 s; it is gone within milliseconds
         while await self._async_is_alive():
             await asyncio.sleep(0.005)
 
+    def write_connection_file(self, **kwargs) -> None:
+        """Write the connection file into the kernel's folder without following a link.
+
+        The ports are chosen as jupyter_client does, in a private file of the grader's;
+        its bytes are then written to a new file (O_CREAT | O_EXCL | O_NOFOLLOW) opened in the
+        folder's descriptor, owned by the sandbox uid through the descriptor."""
+        if self.workdir is None:
+            return super().write_connection_file(**kwargs)
+        if self._connection_file_written:
+            return None
+        private = self.workdir.parent / f".{os.path.basename(self.connection_file)}"
+        connection_file = self.connection_file
+        self.connection_file = str(private)
+        try:
+            super().write_connection_file(**kwargs)
+            data = private.read_bytes()
+        finally:
+            self.connection_file = connection_file
+            private.unlink(missing_ok=True)
+        _write_new(self.workdir, os.path.basename(connection_file), data, self.sandbox_uid)
+
+    def _reconcile_connection_info(self, info) -> None:
+        # jupyter_client would read the connection file back (as root, by path, from the
+        # student's folder); we wrote it from these very values, so compare them instead
+        if self.workdir is None:
+            return super()._reconcile_connection_info(info)
+        if not self._equal_connections(info, self.get_connection_info()):
+            raise ValueError("the kernel's connection information changed at its start")
+        return None
+
     def format_kernel_cmd(self, extra_arguments=None):
-        # called after the connection file is written: the unprivileged kernel must read it
-        if self.sandbox_uid is not None and os.geteuid() == 0:
-            os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid)
+        if self.forkserver is None and sandbox.mechanism() == "bwrap":
+            self._seccomp_fd = seccomp.memfd()
+        prefix = sandbox.prefix(
+            self.workdir, self.sandbox_limits, self.sandbox_uid, seccomp_fd=self._seccomp_fd
+        )
         cmd = [sys.executable, "-c", KERNEL_MAIN, *kernel_args(self.connection_file)]
-        return [*self.sandbox_prefix, *cmd, *(extra_arguments or [])]
+        return [*prefix, *cmd, *(extra_arguments or [])]
+
+
+def _write_new(folder: Path, name: str, data: bytes, uid: int | None) -> None:
+    """Create ``folder/name`` afresh (whatever held the name is unlinked, never followed)."""
+    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        for _ in range(100):  # a kernel of the same student could race us for the name
+            try:
+                os.unlink(name, dir_fd=dir_fd)
+            except FileNotFoundError:
+                pass
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            try:
+                fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+            except FileExistsError:
+                continue
+            try:
+                if uid is not None and os.geteuid() == 0:
+                    os.fchown(fd, uid, uid)
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            return
+        raise RuntimeError(f"could not create {name} in the kernel's folder")
+    finally:
+        os.close(dir_fd)
 
 
 class LimitedClient(NotebookClient):
@@ -182,15 +308,17 @@ def error_output(message: str):
 
 
 def execute_notebook(
-    nb, workdir: Path, limits: Limits, uid: int = sandbox.FIRST_UID, env: dict | None = None
+    nb, workdir: Path, limits: Limits, uid: int | None = None, env: dict | None = None
 ):
     """Execute ``nb`` (modified in place and returned) in a sandboxed kernel in ``workdir``.
 
-    Returns ``(nb, info)`` where ``info`` has ``mechanism``, ``kernel`` ("forked" from the
-    warm fork server or "cold"), ``restarts``, ``failed_cells`` (index -> reason) and
-    ``seconds``.
+    The kernels run under ``uid``, by default a uid leased for this notebook alone; no
+    process of it is left when this returns (or raises). Returns ``(nb, info)`` where
+    ``info`` has ``mechanism``, ``kernel`` ("forked" from the warm fork server or "cold"),
+    ``uid``, ``restarts``, ``failed_cells`` (index -> reason) and ``seconds``.
     """
-    return _run_interruptibly(_execute(nb, Path(workdir), limits, uid, env or {}))
+    with sandbox.leased_uid(uid) as uid:
+        return _run_interruptibly(_execute(nb, Path(workdir), limits, uid, env or {}))
 
 
 def _run_interruptibly(coro):
@@ -267,6 +395,7 @@ async def _execute(nb, workdir, limits, uid, extra_env):
     info = {
         "mechanism": sandbox.mechanism(),
         "kernel": "forked" if server is not None else "cold",
+        "uid": uid,
         "restarts": restarts,
         "failed_cells": bad,
         "seconds": round(time.monotonic() - start, 3),
@@ -310,7 +439,6 @@ async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, at
         transport="ipc",
         ip=str(workdir / f"ipc-{attempt}"),
     )
-    km.sandbox_prefix = sandbox.prefix(workdir, limits, uid)
     km.sandbox_uid, km.sandbox_limits, km.workdir = uid, limits, workdir
     km.forkserver = server
     client = LimitedClient(
@@ -363,6 +491,9 @@ async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, at
     finally:
         await _kill(km)
         log.close()
+        # nothing of this kernel may outlive it, verified by what cannot be reused: the uid
+        # is this notebook's alone (a pid could be anyone's by now)
+        sandbox.kill_uid(uid)
     return None
 
 

@@ -150,7 +150,6 @@ def run_task(task: Task, context_name: str) -> Outcome:
         raise RuntimeError(f"run_task: context {context_name!r} not installed here") from None
     start = time.monotonic()
     host = socket.gethostname()
-    uid = sandbox.claim_uid()  # this worker's own uid: RLIMIT_NPROC counts one student only
     done = []
     with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
         for item in task.notebooks:
@@ -160,8 +159,8 @@ def run_task(task: Task, context_name: str) -> Outcome:
             workdir = Path(tmp) / item.notebook_id / "work"
             copy_support_files(support, workdir)
             nb, info = execute.execute_notebook(
-                nbformat.from_dict(item.nb), workdir, context.limits, uid=uid
-            )
+                nbformat.from_dict(item.nb), workdir, context.limits
+            )  # under a uid leased for this notebook alone
             info["failed_cells"] = {str(k): v for k, v in info["failed_cells"].items()}
             info["host"] = host
             done.append(Executed(item.notebook_id, nb, None, info))

@@ -55,7 +55,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import sandbox
+from . import sandbox, seccomp
 
 log = logging.getLogger("autograder")
 
@@ -88,7 +88,8 @@ PRELOAD = (
 # them differently from the server's must start cold
 IMPORT_TIME_VARS = ("NNCOURSE_BACKEND", "MPLBACKEND", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 IMPORT_TIME_VARS += ("MKL_NUM_THREADS", "PYTHONHASHSEED", "PYTHONPATH")
-SERVER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
+# CAP_KILL: C1 and C2 (root) forward an interrupt to the kernel, which runs as another uid
+SERVER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_KILL")
 STAGE = "/dev/shm"  # a child parks its work folder (and more) here while it hides the rest
 
 _CLONE_NEWNS, _CLONE_NEWUTS, _CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
@@ -107,19 +108,24 @@ class ForkServerError(RuntimeError):
 
 
 class KernelProcess:
-    """The Popen-like handle jupyter_client's provisioner keeps for a forked kernel (C1)."""
+    """The Popen-like handle jupyter_client's provisioner keeps for a forked kernel (C1).
+
+    The server names each kernel by a handle it never reuses, not by its pid: a pid is
+    reused once its process is reaped, and a kernel reported dead by an old pid would be
+    left running (a student can cycle the server's pids in seconds)."""
 
     stdin = stdout = stderr = None
 
-    def __init__(self, server: ForkServer, pid: int):
+    def __init__(self, server: ForkServer, handle: int, pid: int):
         self.server = server
+        self.handle = handle
         self.pid = pid
         self.returncode = None
 
     def poll(self):
         if self.returncode is None:
             try:
-                self.returncode = self.server.request("poll", pid=self.pid)["code"]
+                self.returncode = self.server.request("poll", handle=self.handle)["code"]
             except ForkServerError:
                 self.returncode = -signal.SIGKILL  # the server is gone, and its kernels with it
         return self.returncode
@@ -134,7 +140,7 @@ class KernelProcess:
 
     def send_signal(self, sig):
         if self.poll() is None:
-            self.server.request("signal", pid=self.pid, sig=int(sig))
+            self.server.request("signal", handle=self.handle, sig=int(sig))
 
     def kill(self):
         self.send_signal(signal.SIGKILL)
@@ -235,12 +241,14 @@ class ForkServer:
             "workdir": str(Path(workdir).resolve()),
             "log": str(log_path),
             "uid": int(uid),
-            "limits": _rlimits(limits),
+            "limits": sandbox.rlimits(limits),
+            "tmp_mb": int(limits.max_tmp_mb),
             "probe": probe,
             "keep": self.keep,
             "readable": self.readable,  # what the probe checks it can see
         }
-        return KernelProcess(self, self.request("launch", spec=spec)["pid"])
+        reply = self.request("launch", spec=spec)
+        return KernelProcess(self, reply["handle"], reply["pid"])
 
     def compatible(self, env: dict, workdir: Path) -> bool:
         """Whether a kernel with ``env`` in ``workdir`` may start from this server."""
@@ -254,17 +262,6 @@ class ForkServer:
         for stream in (self.proc.stdin, self.proc.stdout, self._log):
             stream.close()
         shutil.rmtree(self._home, ignore_errors=True)  # closed before it was ready
-
-
-def _rlimits(limits) -> dict:
-    """The resource limits of ``sandbox.prefix``, as setrlimit arguments."""
-    return {
-        "RLIMIT_CPU": int(limits.cpu_s),
-        "RLIMIT_AS": int(limits.memory_mb) * 2**20,
-        "RLIMIT_NPROC": int(limits.max_processes),
-        "RLIMIT_FSIZE": int(limits.max_file_mb) * 2**20,
-        "RLIMIT_CORE": 0,
-    }
 
 
 _THREAD = threading.local()
@@ -361,11 +358,11 @@ def serve(base: str) -> None:
     gc.collect()
     gc.freeze()
     _send(writer, {"ready": True, "preloaded": loaded})
-    codes: dict[int, int] = {}
+    kernels = _Kernels()
     for line in reader:
         req = json.loads(line)
         try:
-            reply = _handle(req, codes, base)
+            reply = _handle(req, kernels, base)
         except Exception as exc:  # noqa: BLE001 - the parent gets the reason
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         _send(writer, reply)
@@ -392,7 +389,39 @@ def _preload() -> list[str]:
     return loaded
 
 
-def _handle(req: dict, codes: dict, base: str) -> dict:
+class _Kernels:
+    """The server's kernels (its C1 children) by handle. A pid stays this kernel's own until
+    the server reaps it (a zombie's pid is not reused), so signals go to unreaped pids only,
+    and exit codes are kept by handle, which is never reused."""
+
+    def __init__(self):
+        self.running: dict[int, int] = {}  # handle -> pid, not yet reaped
+        self.codes: dict[int, int] = {}  # handle -> exit code, once reaped
+        self.next_handle = 1
+
+    def add(self, pid: int) -> int:
+        handle, self.next_handle = self.next_handle, self.next_handle + 1
+        self.running[handle] = pid
+        return handle
+
+    def poll(self, handle: int) -> int | None:
+        if handle in self.running:
+            done, status = os.waitpid(self.running[handle], os.WNOHANG)
+            if done == 0:
+                return None
+            del self.running[handle]
+            self.codes[handle] = os.waitstatus_to_exitcode(status)
+        if handle not in self.codes:
+            raise ValueError(f"unknown kernel handle {handle!r}")
+        return self.codes[handle]
+
+    def signal(self, handle: int, sig: int) -> None:
+        pid = self.running.get(handle)
+        if pid is not None:
+            os.kill(pid, sig)
+
+
+def _handle(req: dict, kernels: _Kernels, base: str) -> dict:
     op = req.get("op")
     if op == "launch":
         pid = os.fork()
@@ -402,24 +431,14 @@ def _handle(req: dict, codes: dict, base: str) -> dict:
                 code = _child(req["spec"], base)
             finally:
                 os._exit(code)
-        return {"pid": pid}
+        return {"handle": kernels.add(pid), "pid": pid}
     if op == "poll":
-        pid = req["pid"]
-        if pid not in codes:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done == 0:
-                return {"code": None}
-            codes[pid] = os.waitstatus_to_exitcode(status)
-        return {"code": codes[pid]}
+        return {"code": kernels.poll(req["handle"])}
     if op == "signal":
         # C1 turns SIGTERM into the SIGKILL of its sandbox and exits once all of it is gone,
         # so a kernel reported dead holds no process of its uid any more
         sig = signal.SIGTERM if req["sig"] in (signal.SIGKILL, signal.SIGTERM) else req["sig"]
-        if req["pid"] not in codes:
-            try:
-                os.kill(req["pid"], sig)
-            except ProcessLookupError:
-                pass
+        kernels.signal(req["handle"], sig)
         return {"ok": True}
     raise ValueError(f"unknown request {op!r}")
 
@@ -480,7 +499,7 @@ def _child(spec: dict, base: str) -> int:
         finally:
             os._exit(code)
     os.close(alive_r)
-    signal.signal(signal.SIGINT, lambda *a: os.kill(init, signal.SIGINT))
+    signal.signal(signal.SIGINT, lambda *a: _forward(init, signal.SIGINT))
     signal.signal(signal.SIGTERM, lambda *a: os.kill(init, signal.SIGKILL))
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     _, status = os.waitpid(init, 0)
@@ -503,16 +522,12 @@ def _init(spec: dict, base: str, alive_r: int) -> int:
     for name, path in [("work", workdir), *enumerate(keep)]:
         os.mkdir(f"{STAGE}/{name}")
         _mount(path, f"{STAGE}/{name}", None, _MS_BIND | _MS_REC)
-    # every other kernel's folder lives under base: a fresh tmpfs hides them all
-    _mount(
-        "tmpfs",
-        base,
-        "tmpfs",
-        _MS_NOSUID | _MS_NODEV,
-        "mode=1777" if base == "/tmp" else "mode=0755",
-    )
+    # every other kernel's folder lives under base: a fresh tmpfs hides them all; the
+    # kernel's /tmp is a tmpfs of its own, bounded like a cold kernel's
+    tmp = f"mode=1777,size={int(spec['tmp_mb'])}m"
+    _mount("tmpfs", base, "tmpfs", _MS_NOSUID | _MS_NODEV, tmp if base == "/tmp" else "mode=0755")
     if base != "/tmp":
-        _mount("tmpfs", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=1777")
+        _mount("tmpfs", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, tmp)
     os.makedirs(workdir, mode=0o755)
     _mount(f"{STAGE}/work", workdir, None, _MS_MOVE)
     for i, path in enumerate(keep):
@@ -533,12 +548,20 @@ def _init(spec: dict, base: str, alive_r: int) -> int:
             print(f"fork server: kernel failed: {exc!r}", file=sys.stderr, flush=True)
         finally:
             os._exit(code)
-    signal.signal(signal.SIGINT, lambda *a: os.kill(kernel, signal.SIGINT))
+    signal.signal(signal.SIGINT, lambda *a: _forward(kernel, signal.SIGINT))
     while True:  # PID 1 reaps every orphan; the sandbox ends with the kernel
         pid, status = os.wait()
         if pid == kernel:
             code = os.waitstatus_to_exitcode(status)
             return code if code >= 0 else 128 - code
+
+
+def _forward(pid: int, sig: int) -> None:
+    """Pass an interrupt on (C1 to C2, C2 to the kernel); one that finds no process is moot."""
+    try:
+        os.kill(pid, sig)
+    except OSError:
+        pass
 
 
 def _kernel(spec: dict) -> int:
@@ -555,6 +578,7 @@ def _kernel(spec: dict) -> int:
     os.setresuid(uid, uid, uid)  # clears the permitted and effective capabilities
     _clear_inheritable_caps()
     _prctl(_PR_SET_DUMPABLE, 1)  # as after an exec: the kernel may read its own /proc/self
+    seccomp.install()  # once the process is what it stays: the filter is for student code
     os.chdir(spec["cwd"])
     os.environ.clear()
     os.environ.update(spec["env"])
@@ -595,6 +619,8 @@ def _probe_view(spec: dict) -> int:
         problems.append(f"capabilities left: {caps}")
     if os.getuid() != spec["uid"] or os.geteuid() != spec["uid"]:
         problems.append(f"uid {os.getuid()}")
+    if seccomp.program() is not None and "Seccomp:\t2" not in status:
+        problems.append("no system-call filter")
     if os.getpid() != 2:
         problems.append(f"pid {os.getpid()} (no new PID namespace)")
     if Path(spec["workdir"]).parent.joinpath("outside.txt").exists():

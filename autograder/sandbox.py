@@ -11,31 +11,47 @@ The mechanism is the strongest this machine offers (:func:`mechanism`):
             file system view (everything readable by the uid stays readable).
 ``rlimits`` resource limits and timeouts only.
 
-In every mode the kernel gets RLIMIT_CPU, RLIMIT_AS, RLIMIT_NPROC and RLIMIT_FSIZE (through
-``prlimit``) and the caller applies wall-clock timeouts. RLIMIT_NPROC is not enforced for
-root, which is why the kernel drops to an unprivileged uid (``setpriv``) where it can.
-Each grading worker claims its own uid (:func:`claim_uid`) so that the limit counts one
-student's processes, however many workers run on the host.
+In every mode the kernel gets the resource limits of :func:`rlimits` (through ``prlimit``) and
+the caller applies wall-clock timeouts. RLIMIT_NPROC is not enforced for root, which is why
+the kernel drops to an unprivileged uid (``setpriv``) where it can. Each notebook gets a uid
+of its own for as long as it runs (:func:`leased_uid`): nothing bound to a uid (the process
+count, a keyring, a file left somewhere) reaches the next student, and the lease ends only
+once no process of that uid is left (:func:`kill_uid`). Where the sandbox is bubblewrap,
+kernels also get the system-call filter of ``seccomp.py``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-import threading
+import time
 from pathlib import Path
 
 from .config import Limits
 
-FIRST_UID = 61000  # release and check use it; grading workers claim FIRST_UID + 1 ...
-MAX_WORKER_UIDS = 4096
-_CLAIM = threading.local()
+FIRST_UID = 61000  # the fork server's probe; notebooks lease FIRST_UID + 1 ...
+MAX_UIDS = 4096
+KILL_WAIT_S = 10.0  # how long the processes of a finished notebook may take to die
+
+
+def rlimits(limits: Limits) -> dict[str, int]:
+    """The resource limits of a kernel, as ``setrlimit`` names and values (soft = hard)."""
+    return {
+        "RLIMIT_CPU": int(limits.cpu_s),
+        "RLIMIT_AS": int(limits.memory_mb) * 2**20,
+        "RLIMIT_NPROC": int(limits.max_processes),
+        "RLIMIT_FSIZE": int(limits.max_file_mb) * 2**20,
+        "RLIMIT_NOFILE": int(limits.max_open_files),
+        "RLIMIT_CORE": 0,
+    }
 
 
 def kernel_env(workdir: Path, extra: dict | None = None) -> dict:
@@ -57,29 +73,103 @@ def kernel_env(workdir: Path, extra: dict | None = None) -> dict:
     return env
 
 
-def claim_uid() -> int:
-    """A sandbox uid for this thread, distinct from every other claimant on this host.
+def _uids(pid: int | str) -> list[int]:
+    """Real, effective, saved and file-system uid of a process ([] once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            status = f.read()
+    except OSError:
+        return []
+    return [int(u) for u in status.split(b"\nUid:", 1)[1].split(b"\n", 1)[0].split()]
 
-    Workers of one host may be processes of a pool, Dask workers started independently, the
-    threads of one Dask worker or two ``grade`` runs at once: each holds an exclusive
-    ``flock`` on ``<tmp>/autograder-uids-<euid>/<uid>.lock`` for as long as its process lives
-    (the kernel does not inherit the descriptor; a killed worker's claim ends with it).
+
+def processes_of(uid: int) -> list[int]:
+    """Pids of this host's processes that hold ``uid`` (zombies included)."""
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and uid in _uids(p)]
+
+
+def kill_uid(uid: int, wait_s: float = KILL_WAIT_S) -> None:
+    """SIGKILL every process of the sandbox uid ``uid`` and wait until none is left.
+
+    A pid may be reused between reading /proc and the kill: each process is first pinned by
+    a pidfd, checked again for its uid, and only then signalled through the pidfd.
+    Raises RuntimeError if processes of ``uid`` remain after ``wait_s``.
     """
-    uid = getattr(_CLAIM, "uid", None)
+    if os.geteuid() != 0 or uid < FIRST_UID:
+        return
+    deadline = time.monotonic() + wait_s
+    while pids := processes_of(uid):
+        for pid in pids:
+            try:
+                fd = os.pidfd_open(pid)
+            except OSError:  # gone
+                continue
+            try:
+                if uid in _uids(pid):
+                    signal.pidfd_send_signal(fd, signal.SIGKILL)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"processes {pids} of sandbox uid {uid} survive SIGKILL")
+        time.sleep(0.005)
+
+
+@contextlib.contextmanager
+def leased_uid(uid: int | None = None):
+    """A sandbox uid for one notebook: used by no other notebook on this host meanwhile, with
+    no process left from an earlier one, and with none of its own left when the lease ends.
+
+    Claimants on one host (threads, pool processes, Dask workers, two ``grade`` runs) hold an
+    exclusive ``flock`` on ``<tmp>/autograder-uids-<euid>/<uid>.lock`` while they lease it
+    (a killed claimant's lease ends with its process; the next one kills what it left).
+    With ``uid`` given, that uid is used as it is, and still cleared at the end.
+    """
     if uid is not None:
-        return uid
+        try:
+            yield uid
+        finally:
+            kill_uid(uid)
+        return
+    fd, uid = _claim()
+    try:
+        yield uid
+    finally:
+        try:
+            kill_uid(uid)
+        except RuntimeError:
+            # processes we cannot kill: keep the lock (this process never lends the uid
+            # again) and say so; the next claimant after us retries the kill
+            _LEAKED.append(fd)
+            raise
+        os.close(fd)
+
+
+_LEAKED: list[int] = []
+_NEXT = [0]  # where this process looks for a free uid next: round the range, not its start
+
+
+def _claim() -> tuple[int, int]:
     folder = Path(tempfile.gettempdir()) / f"autograder-uids-{os.geteuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
-    for uid in range(FIRST_UID + 1, FIRST_UID + 1 + MAX_WORKER_UIDS):
+    for step in range(MAX_UIDS):
+        offset = (_NEXT[0] + step) % MAX_UIDS
+        uid = FIRST_UID + 1 + offset
         fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             continue
-        _CLAIM.uid, _CLAIM.fd = uid, fd
-        return uid
-    raise RuntimeError(f"claim_uid: all {MAX_WORKER_UIDS} sandbox uids are in use on this host")
+        try:
+            kill_uid(uid)  # left by a claimant that was killed before its lease ended
+        except RuntimeError:
+            os.close(fd)
+            continue
+        _NEXT[0] = offset + 1
+        return fd, uid
+    raise RuntimeError(f"leased_uid: all {MAX_UIDS} sandbox uids are in use on this host")
 
 
 @functools.cache
@@ -136,17 +226,14 @@ def readable_paths() -> list[str]:
     )
 
 
-def prefix(workdir: Path, limits: Limits, uid: int) -> list[str]:
-    """argv prefix that runs a command inside the sandbox with ``workdir`` writable."""
-    rlimits = [
-        "prlimit",
-        f"--cpu={int(limits.cpu_s)}",
-        f"--as={int(limits.memory_mb) * 2**20}",
-        f"--nproc={int(limits.max_processes)}",
-        f"--fsize={int(limits.max_file_mb) * 2**20}",
-        "--core=0",
-        "--",
-    ]
+def prefix(workdir: Path, limits: Limits, uid: int, seccomp_fd: int | None = None) -> list[str]:
+    """argv prefix that runs a command inside the sandbox with ``workdir`` writable.
+
+    ``seccomp_fd`` (bubblewrap only): a descriptor holding ``seccomp.program()``, which the
+    caller passes to the child and closes after the start."""
+    # RLIMIT_CPU -> prlimit --cpu=...
+    rlimit_cmd = ["prlimit", *(f"--{k[7:].lower()}={v}" for k, v in rlimits(limits).items())]
+    rlimit_cmd.append("--")
     drop = [
         "setpriv",
         f"--reuid={uid}",
@@ -154,22 +241,26 @@ def prefix(workdir: Path, limits: Limits, uid: int) -> list[str]:
         "--clear-groups",
         "--inh-caps=-all",
         "--bounding-set=-all",
+        "--no-new-privs",
         "--",
     ]
     mode = mechanism()
     if mode == "bwrap":
-        args = _bwrap_view(str(workdir), private_tmp=True)
+        args = _bwrap_view(str(workdir), tmp_mb=limits.max_tmp_mb)
+        if seccomp_fd is not None:
+            args += ["--seccomp", str(seccomp_fd)]
         args += ["--chdir", str(workdir)]
-        return args + ["--"] + rlimits + drop
+        return args + ["--"] + rlimit_cmd + drop
     if mode == "unshare":
         ns = ["unshare", "--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts", "--"]
-        return ns + rlimits + (drop if _reachable_by_others() else [])
-    return rlimits + (drop if os.geteuid() == 0 and _reachable_by_others() else [])
+        return ns + rlimit_cmd + (drop if _reachable_by_others() else [])
+    return rlimit_cmd + (drop if os.geteuid() == 0 and _reachable_by_others() else [])
 
 
-def _bwrap_view(writable: str, private_tmp: bool) -> list[str]:
+def _bwrap_view(writable: str, tmp_mb: int | None) -> list[str]:
     """bwrap argv up to the command: namespaces and a root holding the read-only system
-    folders, Python, the course packages and ``writable`` (read-write, at the same path)."""
+    folders, Python, the course packages and ``writable`` (read-write, at the same path),
+    and a private /tmp of ``tmp_mb`` MB unless ``tmp_mb`` is None."""
     args = ["bwrap", "--die-with-parent", "--new-session"]
     args += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
     args += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
@@ -180,8 +271,8 @@ def _bwrap_view(writable: str, private_tmp: bool) -> list[str]:
         elif target.is_dir():
             args += ["--ro-bind", str(target), f"/{link}"]
     args += ["--proc", "/proc", "--dev", "/dev"]
-    if private_tmp:
-        args += ["--perms", "1777", "--tmpfs", "/tmp"]
+    if tmp_mb is not None:
+        args += ["--perms", "1777", "--size", str(int(tmp_mb) * 2**20), "--tmpfs", "/tmp"]
     made = set()
     for path in [*readable_paths(), writable]:
         for parent in reversed(Path(path).parents):
@@ -202,7 +293,8 @@ def server_prefix(base: Path, caps: tuple[str, ...]) -> list[str]:
         raise ValueError(
             f"server_prefix: the fork server needs bwrap, the sandbox is {mechanism()}"
         )
-    args = _bwrap_view(str(base), private_tmp=str(base) != "/tmp")
+    # the server's own /tmp: only the import caches it writes before it is ready
+    args = _bwrap_view(str(base), tmp_mb=None if str(base) == "/tmp" else 64)
     args += ["--cap-drop", "ALL"]  # bwrap run by root would keep every capability
     for cap in caps:
         args += ["--cap-add", cap]

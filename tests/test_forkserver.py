@@ -46,7 +46,9 @@ view = {
     "pid": os.getpid(),
     "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
     "limits": {n: resource.getrlimit(getattr(resource, n)) for n in
-               ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_CORE")},
+               ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_CORE",
+                "RLIMIT_NOFILE")},
+    "seccomp": status["Seccomp"].strip(),
     "cwd": os.getcwd(),
     "root": sorted(os.listdir("/")),
     "tmp": sorted(os.listdir("/tmp")),
@@ -101,12 +103,17 @@ def test_a_forked_kernel_sees_exactly_what_a_cold_kernel_sees(tmp_path, cold):
         text = json.dumps(view).replace(str(tmp_path / name), "WORK")
         view.clear()
         view.update(json.loads(text))
+    # each notebook runs under a uid of its own: equal but for the uid
+    for view, info in ((warm, warm_info), (cold_view, cold_info)):
+        uid = info["uid"]
+        assert view.pop("ids") == [uid, uid, uid, uid, []] and uid > sandbox.FIRST_UID
     assert warm == cold_view
-    assert warm["ids"][0] != 0 and warm["caps"][1:4] == ["0" * 16] * 3
+    assert warm["caps"][1:4] == ["0" * 16] * 3
     assert warm["no_new_privs"] == "1" and warm["outside_visible"] is False
     assert warm["limits"]["RLIMIT_NPROC"] == [48, 48]
     assert warm["limits"]["RLIMIT_AS"] == [1536 * 2**20] * 2
     assert warm["net"] == ["lo"] and warm["writable"]["/usr"] is False
+    assert warm["limits"]["RLIMIT_NOFILE"] == [1024, 1024] and warm["seccomp"] == "2"
 
 
 LEAVE = r"""
@@ -154,7 +161,7 @@ print(np.random.rand())
 def test_nothing_a_student_leaves_behind_reaches_the_next_fork(tmp_path):
     server = forkserver.for_thread()
     assert server is not None, forkserver._DISABLED
-    uid = sandbox.FIRST_UID + 7
+    uid = sandbox.FIRST_UID + sandbox.MAX_UIDS + 7
     folder = tmp_path / "a" / "work"
     folder.mkdir(parents=True)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LEAVE)])
@@ -175,7 +182,7 @@ def test_nothing_a_student_leaves_behind_reaches_the_next_fork(tmp_path):
 def test_a_kernel_reported_dead_has_no_process_left(tmp_path):
     """A killed sandbox is gone, children included, when the kill returns: else they would
     count against the RLIMIT_NPROC of the next kernel of the same uid."""
-    uid = sandbox.FIRST_UID + 8
+    uid = sandbox.FIRST_UID + sandbox.MAX_UIDS + 8
     spawn = "import subprocess\nkids = [subprocess.Popen(['sleep', '300']) for _ in range(40)]"
     folder = tmp_path / "k" / "work"
     folder.mkdir(parents=True)
@@ -185,20 +192,9 @@ def test_a_kernel_reported_dead_has_no_process_left(tmp_path):
     # no restart: execute_notebook returns as soon as the hung kernel is killed
     limits = Limits(cell_timeout_s=3, max_restarts=0)
     out, info = execute.execute_notebook(nb, folder, limits, uid=uid)
-    left = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _uid_of(p) == uid]
     assert info["kernel"] == "forked" and info["restarts"] == 1, info
     assert not out.cells[0].outputs, out.cells[0].outputs  # the children did start
-    assert left == []
-
-
-def _uid_of(proc: Path):
-    try:
-        for line in (proc / "status").read_text().splitlines():
-            if line.startswith("Uid:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+    assert sandbox.processes_of(uid) == []
 
 
 def test_a_server_that_fails_its_probe_is_not_used(tmp_path, monkeypatch, caplog):
@@ -358,3 +354,228 @@ def test_a_checkout_under_the_servers_base_stays_visible_to_its_kernels(monkeypa
     finally:
         server.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ attacks on the grader
+# Each one as a hostile student tried it, on the real grader (root, bubblewrap, the fork
+# server), with the victims graded after the attacker by the same worker.
+
+
+def _server_namespace_pid(server) -> int:
+    """A host pid inside the fork server's PID namespace (bwrap's child holds it)."""
+    children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text()
+    return int(children.split()[0])
+
+
+def _set_next_pid(server, pid: int) -> None:
+    """Make the server's next fork get ``pid``, as a student cycling its pids would."""
+    subprocess.run(
+        ["nsenter", "-t", str(_server_namespace_pid(server)), "-p", "-m", "--",
+         "sh", "-c", f"echo {pid - 1} > /proc/sys/kernel/ns_last_pid"],
+        check=True, timeout=10,
+    )  # fmt: skip
+
+
+def _launch(server, folder: Path, uid: int, probe=False):
+    folder.mkdir(parents=True)
+    sandbox.prepare_workdir(folder, uid)
+    argv = [] if probe else ["-f", str(folder / "k.json")]  # ipykernel writes its own file
+    return server.launch(
+        argv, server.env, folder, folder, folder.parent / "k.log", Limits(), uid, probe=probe
+    )
+
+
+def test_a_kernel_on_a_reused_pid_is_never_reported_dead(tmp_path):
+    """Attack 1: the next kernel got the pid of a kernel the server had reaped; the server
+    answered polls from the old exit code, so the new kernel was never killed."""
+    server = forkserver.ForkServer(base=tmp_path).ready()
+    try:
+        first = _launch(
+            server, tmp_path / "a" / "work", sandbox.FIRST_UID + sandbox.MAX_UIDS + 11, probe=True
+        )
+        assert first.wait(timeout=30) == 0
+        _set_next_pid(server, first.pid)
+        second = _launch(server, tmp_path / "b" / "work", sandbox.FIRST_UID + sandbox.MAX_UIDS + 12)
+        assert second.pid == first.pid, "the test could not reuse the pid"
+        time.sleep(0.5)
+        assert second.poll() is None, "a live kernel reported dead"
+        second.send_signal(2)  # SIGINT: forwarded to the kernel, which survives it
+        time.sleep(0.5)
+        assert second.poll() is None, "an interrupt killed the forked kernel"
+        second.kill()
+        assert second.wait(timeout=10) is not None
+        assert sandbox.processes_of(sandbox.FIRST_UID + sandbox.MAX_UIDS + 12) == []
+    finally:
+        server.close()
+
+
+KEYRING = r"""
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+ADD_KEY, REQUEST_KEY = {"x86_64": (248, 249), "aarch64": (217, 218)}[os.uname().machine]
+USER_KEYRING = -4
+"""
+STORE = (
+    KEYRING
+    + r"""
+key = libc.syscall(ADD_KEY, b"user", b"solution", b"def sigmoid(z): ...", 19, USER_KEYRING)
+print("stored" if key >= 0 else f"refused {ctypes.get_errno()}")
+"""
+)
+FETCH = (
+    KEYRING
+    + r"""
+key = libc.syscall(REQUEST_KEY, b"user", b"solution", None, USER_KEYRING)
+print("found" if key >= 0 else "nothing")
+"""
+)
+NAMESPACE = r"""
+import subprocess
+print(subprocess.run(["unshare", "-U", "-r", "id", "-u"], capture_output=True).returncode)
+"""
+
+
+@pytest.mark.parametrize("kind", ["forked", "cold"])
+def test_students_share_no_keyring_and_make_no_namespaces(tmp_path, cold, kind):
+    """Attack 4: a helper stored a solution in its uid's user keyring (which outlives every
+    process of the uid); a copier graded later by the same worker read it."""
+    execute_ = run if kind == "forked" else cold
+    (stored, namespace), info_a = execute_([STORE, NAMESPACE], tmp_path, "helper")
+    (fetched,), info_b = execute_([FETCH], tmp_path, "copier")
+    assert info_a["kernel"] == info_b["kernel"] == kind
+    assert info_a["uid"] != info_b["uid"]  # a uid per notebook, besides the filter
+    assert stored.strip() == "refused 1" and fetched.strip() == "nothing"
+    assert namespace.strip() != "0"  # a user namespace would hand the student every capability
+
+
+SWAP_AND_CRASH = r"""
+import os
+victim = open("victim_path").read()
+for k in range(4):  # the names of the connection files of the restarts to come
+    for name in (f"kernel-{k}.json", f"ipc-{k}-1", f"ipc-{k}-2"):
+        if os.path.lexists(name):
+            os.unlink(name)
+        os.symlink(victim, name)
+os._exit(1)
+"""
+
+
+@pytest.mark.parametrize("kind", ["forked", "cold"])
+def test_root_never_follows_a_link_the_student_placed(tmp_path, monkeypatch, kind):
+    """Attack 3: the grader wrote and chowned each new kernel's connection file by path in
+    the student's folder; a link there made root hand a host file of the student's choice
+    to the sandbox uid."""
+    victim = tmp_path / "victim"
+    victim.write_text("root's secret")
+    victim.chmod(0o600)
+    before = victim.stat()
+    folder = tmp_path / "attacker"
+    (folder / "work").mkdir(parents=True)
+    (folder / "work" / "victim_path").write_text(str(victim))
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(c) for c in (SWAP_AND_CRASH, "print('after')")]
+    )
+    swapping = threading.Event()
+
+    def race():  # the name flips between a link and a file, as renameat2 would make it
+        work = folder / "work"
+        while not swapping.is_set():
+            for k in range(4):
+                tmp = work / f".swap-{k}"
+                try:
+                    tmp.unlink(missing_ok=True)
+                    tmp.symlink_to(victim)
+                    os.replace(tmp, work / f"kernel-{k}.json")
+                except OSError:
+                    pass
+
+    racer = threading.Thread(target=race)
+    if kind == "cold":
+        monkeypatch.setenv("AUTOGRADER_FORKSERVER", "0")
+    racer.start()
+    try:
+        out, info = execute.execute_notebook(nb, folder / "work", Limits(cell_timeout_s=30))
+    finally:
+        swapping.set()
+        racer.join()
+    after = victim.stat()
+    assert (after.st_uid, after.st_gid, after.st_mode) == (
+        before.st_uid,
+        before.st_gid,
+        before.st_mode,
+    )
+    assert victim.read_text() == "root's secret"
+    assert info["kernel"] == kind
+
+
+def test_the_connection_file_replaces_a_link_and_never_follows_it(tmp_path):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("host file")
+    (folder / "kernel-0.json").symlink_to(victim)
+    execute._write_new(folder, "kernel-0.json", b"{}", sandbox.FIRST_UID + sandbox.MAX_UIDS + 13)
+    made = os.lstat(folder / "kernel-0.json")
+    assert victim.read_text() == "host file" and victim.stat().st_uid == 0
+    assert (made.st_uid, oct(made.st_mode & 0o777)) == (
+        sandbox.FIRST_UID + sandbox.MAX_UIDS + 13,
+        "0o600",
+    )
+
+
+SURVIVE = r"""
+import os, subprocess, threading, time
+# a daemon in a new session, double-forked, and as many sleeping processes as the limit allows
+subprocess.Popen(["sh", "-c", "(sleep 300 &) ; sleep 300"], start_new_session=True)
+procs = []
+try:
+    for _ in range(200):
+        procs.append(subprocess.Popen(["sleep", "300"]))
+except OSError as exc:
+    print("limit reached", type(exc).__name__)
+"""
+VICTIM = r"""
+import threading
+threads = [threading.Thread(target=sum, args=([1, 2],)) for _ in range(16)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("threads fine")
+"""
+
+
+@pytest.mark.parametrize("kind", ["forked", "cold"])
+def test_nothing_of_an_attacker_survives_to_starve_the_next_students(tmp_path, cold, kind):
+    """Attack 2: a survivor filled the process limit of the worker's uid, shared by every
+    later student of that worker, whose kernels could not start threads."""
+    execute_ = run if kind == "forked" else cold
+    limits = Limits(cell_timeout_s=30, max_processes=32)
+    (filled,), info_a = execute_([SURVIVE], tmp_path, "attacker", limits)
+    assert "limit reached" in filled
+    assert sandbox.processes_of(info_a["uid"]) == []
+    for name in ("victim-1", "victim-2"):
+        (text,), info = execute_([VICTIM], tmp_path, name, limits)
+        assert text.strip() == "threads fine" and not info["failed_cells"]
+
+
+BOUNDS = r"""
+import os, resource
+try:
+    with open("/tmp/fill", "wb") as f:
+        for _ in range(16):
+            f.write(b"x" * 2**20)
+    print("wrote 16 MB")
+except OSError as exc:
+    print("refused", exc.errno)
+print(resource.getrlimit(resource.RLIMIT_NOFILE))
+"""
+
+
+@pytest.mark.parametrize("kind", ["forked", "cold"])
+def test_the_kernels_tmp_and_open_files_are_bounded(tmp_path, cold, kind):
+    execute_ = run if kind == "forked" else cold
+    (text,), info = execute_([BOUNDS], tmp_path, "bounds", Limits(max_tmp_mb=8))
+    assert info["kernel"] == kind
+    assert text.split("\n")[:2] == ["refused 28", "(1024, 1024)"], text  # ENOSPC

@@ -215,14 +215,20 @@ def test_support_files_reach_the_work_folder_without_a_shared_file_system(tmp_pa
         executor.install(bad)
 
 
-def test_sandbox_uids_are_distinct_per_concurrent_worker():
-    """Every claimant (here: processes and threads) on one host holds its own uid."""
+def test_sandbox_uids_are_distinct_per_concurrent_notebook():
+    """Every notebook graded at the same time on one host (here: in threads of two
+    processes) holds a uid of its own for as long as it runs."""
     code = (
-        "import threading; from autograder import sandbox; out = []\n"
-        "claim = lambda: out.append(sandbox.claim_uid())\n"
-        "ts = [threading.Thread(target=claim) for _ in range(3)]\n"
-        "[t.start() for t in ts]; [t.join() for t in ts]\n"
-        "print(*out, sandbox.claim_uid(), flush=True); import time; time.sleep(3)"
+        "import threading, time; from autograder import sandbox; out = []\n"
+        "held = threading.Barrier(4)\n"
+        "def lease():\n"
+        "    with sandbox.leased_uid() as uid:\n"
+        "        out.append(uid); held.wait(); time.sleep(3)\n"
+        "ts = [threading.Thread(target=lease) for _ in range(3)]\n"
+        "[t.start() for t in ts]\n"
+        "with sandbox.leased_uid() as uid:\n"
+        "    held.wait(); print(*out, uid, flush=True); time.sleep(3)\n"
+        "[t.join() for t in ts]"
     )
     procs = [
         subprocess.Popen([PY, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
