@@ -11,6 +11,7 @@ import copy
 
 import numpy as np
 import pytest
+from support.optim_cases import OPTIM_CASES
 from support.state import same
 
 from nncourse import data, gradcheck, init, losses, optim, perceptron, regularization, train
@@ -51,13 +52,6 @@ class Param:
 # -- optimisers: all gradients checked before any update ---------------------------------
 
 
-OPTIMISERS = [
-    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
-    lambda ps: optim.Adam(ps),
-    lambda ps: optim.RMSprop(ps, momentum=0.5),
-    lambda ps: optim.Adagrad(ps),
-    lambda ps: optim.Adadelta(ps),
-]
 BAD_GRADS = [
     (np.ones(5), ValueError, r"gradient of parameter 'b' has shape \(5,\), expected \(4,\)"),
     ("0.1", TypeError, r"gradient of parameter 'b' as an array.*got '0.1' \(str\)"),
@@ -67,11 +61,11 @@ BAD_GRADS = [
 
 
 @pytest.mark.parametrize("bad, exc, pattern", BAD_GRADS)
-@pytest.mark.parametrize("make", OPTIMISERS)
-def test_optimiser_step_checks_every_gradient_before_updating_any(make, bad, exc, pattern):
+@pytest.mark.parametrize("case", OPTIM_CASES, ids=lambda c: c.id)
+def test_optimiser_step_checks_every_gradient_before_updating_any(case, bad, exc, pattern):
     a = Param(np.ones((2, 3)), np.full((2, 3), 0.5), name="W")
     b = Param(np.ones(4), np.ones(4), name="b")
-    opt = make([a, b])
+    opt = case.make([a, b], **case.busy)  # every state buffer in use
     opt.step()  # a real step first: the state then has buffers and counters
     before = copy.deepcopy((a.data, b.data, opt.state))
     b.grad = bad
@@ -650,9 +644,7 @@ def test_read_idx_of_a_missing_file_or_a_folder(tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing was created
 
 
-@pytest.mark.parametrize(
-    "cls", [optim.SGD, optim.Adagrad, optim.RMSprop, optim.Adam, optim.Adadelta]
-)
+@pytest.mark.parametrize("cls", [case.cls for case in OPTIM_CASES])
 def test_weight_decay_before_any_backward_is_refused(cls):
     model = mlp(bn=True)
     opt = cls(model.parameters(), lr=0.1, weight_decay=0.01)

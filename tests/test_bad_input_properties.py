@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.layer_cases import KINDS, LAYER_CASES
+from support.optim_cases import OPTIM_CASES
 from support.state import same
 
 from nncourse import data, gradcheck, init, losses, optim, perceptron, regularization
@@ -67,46 +68,14 @@ CONSTRUCTORS = {
     if case.arguments
 }
 CONSTRUCTORS |= {
-    "SGD": (
-        "SGD",
-        lambda **k: optim.SGD(_params(), **{"lr": 0.1, **k}),
-        {"lr": "nonneg", "momentum": "nonneg", "dampening": "real", "weight_decay": "nonneg"},
-    ),
-    "Adam": (
-        "Adam",
-        lambda **k: optim.Adam(_params(), **k),
-        {"lr": "nonneg", "eps": "nonneg", "weight_decay": "nonneg", "amsgrad": "flag"},
-    ),
+    case.id: (case.id, lambda case=case, **k: case.make(_params(), **k), case.arguments)
+    for case in OPTIM_CASES
+}
+CONSTRUCTORS |= {
     "Adam.betas": (
         "Adam",
         lambda **k: optim.Adam(_params(), betas=(k.get("beta1", 0.9), k.get("beta2", 0.999))),
         {"beta1": "unit_open", "beta2": "unit_open"},
-    ),
-    "RMSprop": (
-        "RMSprop",
-        lambda **k: optim.RMSprop(_params(), **k),
-        {
-            "lr": "nonneg",
-            "alpha": "unit",
-            "eps": "nonneg",
-            "momentum": "nonneg",
-            "centered": "flag",
-        },
-    ),
-    "Adagrad": (
-        "Adagrad",
-        lambda **k: optim.Adagrad(_params(), **k),
-        {
-            "lr": "nonneg",
-            "lr_decay": "nonneg",
-            "initial_accumulator_value": "nonneg",
-            "eps": "nonneg",
-        },
-    ),
-    "Adadelta": (
-        "Adadelta",
-        lambda **k: optim.Adadelta(_params(), **k),
-        {"lr": "nonneg", "rho": "unit", "eps": "nonneg", "weight_decay": "nonneg"},
     ),
     "StepLR": (
         "StepLR",
@@ -407,13 +376,7 @@ GRADS = st.sampled_from(
         np.ones((2, 3, 1)),
     ]
 )
-OPTS = {
-    "SGD": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
-    "Adam": lambda ps: optim.Adam(ps, amsgrad=True),
-    "RMSprop": lambda ps: optim.RMSprop(ps, centered=True, momentum=0.3),
-    "Adagrad": lambda ps: optim.Adagrad(ps, lr_decay=0.1),
-    "Adadelta": lambda ps: optim.Adadelta(ps, weight_decay=0.01),
-}
+OPTS = {case.id: lambda ps, case=case: case.make(ps, **case.busy) for case in OPTIM_CASES}
 
 
 @SWEEP

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 from support import torch_reference
+from support.optim_cases import BY_CLASS, OPTIM_CASES, WRONG_HYPER_PARAMETERS
 
 from nncourse import backend, optim
 from nncourse.optim import (
@@ -22,7 +23,7 @@ from nncourse.optim import (
     StepLR,
 )
 
-OPTIMISERS = [SGD, Adagrad, RMSprop, Adam, Adadelta]
+OPTIMISERS = [case.cls for case in OPTIM_CASES]  # the family's table, tests/support
 
 
 class Param:
@@ -37,9 +38,7 @@ def ids(cases):
 
 
 def make(cls, params, **kw):
-    if cls is SGD:
-        kw.setdefault("lr", 0.1)
-    return cls(params, **kw)
+    return BY_CLASS[cls].make(params, **kw)
 
 
 # -- hand-computed two-step examples ----------------------------------------------------------
@@ -504,31 +503,20 @@ def test_lr_property():
 
 
 @pytest.mark.parametrize(
-    "cls, kw, match",
-    [
-        (SGD, dict(lr=-0.1), "SGD: expected a finite lr >= 0, got -0.1"),
-        (SGD, dict(lr=float("inf")), "SGD: expected a finite lr >= 0, got inf"),
-        (SGD, dict(lr=float("nan")), "SGD: expected a finite lr >= 0, got nan"),
-        (SGD, dict(lr=0.1, momentum=float("inf")), "SGD: .*finite momentum >= 0, got inf"),
-        (Adam, dict(eps=float("inf")), "Adam: expected a finite eps >= 0, got inf"),
-        (SGD, dict(lr=0.1, momentum=-0.5), "SGD: expected a finite momentum >= 0, got -0.5"),
-        (SGD, dict(lr=0.1, nesterov=True), "SGD: nesterov=True requires momentum > 0"),
-        (SGD, dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening=0.1"),
-        (SGD, dict(lr=0.1, weight_decay=-1), "SGD: .*weight_decay >= 0, got -1"),
-        (Adagrad, dict(lr_decay=-1), "Adagrad: .*lr_decay >= 0, got -1"),
-        (Adagrad, dict(initial_accumulator_value=-1), "initial_accumulator_value >= 0, got -1"),
-        (Adagrad, dict(eps=-1e-3), "Adagrad: .*eps >= 0, got -0.001"),
-        (RMSprop, dict(alpha=1.5), "RMSprop: expected 0 <= alpha <= 1, got 1.5"),
-        (RMSprop, dict(momentum=-0.1), "RMSprop: .*momentum >= 0, got -0.1"),
-        (Adam, dict(betas=(1.0, 0.999)), "Adam: expected 0 <= beta1 < 1, got 1.0"),
-        (Adam, dict(betas=(0.9, -0.1)), "Adam: expected 0 <= beta2 < 1, got -0.1"),
-        (Adam, dict(lr=-1e-3), "Adam: expected a finite lr >= 0"),
-        (Adadelta, dict(rho=1.1), "Adadelta: expected 0 <= rho <= 1, got 1.1"),
-    ],
+    "cls, kw, match", WRONG_HYPER_PARAMETERS, ids=[str(w[1]) for w in WRONG_HYPER_PARAMETERS]
 )
 def test_bad_hyper_parameters(cls, kw, match):
     with pytest.raises(ValueError, match=match):
-        cls([Param(np.ones(2))], **kw)
+        make(cls, [Param(np.ones(2))], **kw)
+
+
+def test_every_optimiser_has_a_case():
+    family = {
+        c
+        for c in (getattr(optim, n) for n in optim.__all__)
+        if isinstance(c, type) and issubclass(c, optim.Optimizer) and c is not optim.Optimizer
+    }
+    assert family == set(BY_CLASS) and family <= {cls for cls, _, _ in WRONG_HYPER_PARAMETERS}
 
 
 def test_non_numeric_hyper_parameter():
