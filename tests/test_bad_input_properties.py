@@ -26,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.layer_cases import KINDS, LAYER_CASES
+from support.loss_cases import LOSS_CASES, OTHER_LOSSES
 from support.optim_cases import OPTIM_CASES
 from support.state import same
 
@@ -72,6 +73,15 @@ CONSTRUCTORS |= {
     for case in OPTIM_CASES
 }
 CONSTRUCTORS |= {
+    case.id: (case.id, lambda case=case, **k: case.cls(**k), case.arguments)
+    for case in LOSS_CASES
+    if case.arguments
+}
+CONSTRUCTORS |= {
+    cls.__name__: (cls.__name__, lambda cls=cls, **k: cls(**k), arguments)
+    for cls, arguments in OTHER_LOSSES.items()
+}
+CONSTRUCTORS |= {
     "Adam.betas": (
         "Adam",
         lambda **k: optim.Adam(_params(), betas=(k.get("beta1", 0.9), k.get("beta2", 0.999))),
@@ -94,12 +104,6 @@ CONSTRUCTORS |= {
     ),
     "L2": ("L2", lambda **k: regularization.L2(**{"strength": 0.1, **k}), {"strength": "nonneg"}),
     "L1": ("L1", lambda **k: regularization.L1(**{"strength": 0.1, **k}), {"strength": "nonneg"}),
-    "MulticlassHingeLoss": (
-        "MulticlassHingeLoss",
-        lambda **k: losses.MulticlassHingeLoss(**k),
-        {"margin": "nonneg"},
-    ),
-    "MaxMarginLoss": ("MaxMarginLoss", lambda **k: losses.MaxMarginLoss(**k), {"margin": "nonneg"}),
     "EarlyStopping": (
         "EarlyStopping",
         lambda **k: EarlyStopping(**k),
@@ -324,11 +328,14 @@ def test_layer_backward_rejects_bad_gradients_without_changing_grads(name, dout)
     works(layer)
 
 
-LOSS_CASES = {
-    "MSELoss": (losses.MSELoss, np.zeros((4, 2)), np.ones((4, 2))),
-    "BCEWithLogitsLoss": (losses.BCEWithLogitsLoss, np.zeros((4, 1)), np.ones((4, 1))),
-    "SoftmaxCrossEntropyLoss": (losses.SoftmaxCrossEntropyLoss, np.zeros((4, 3)), np.arange(4) % 3),
-    "MulticlassHingeLoss": (losses.MulticlassHingeLoss, np.zeros((4, 3)), np.arange(4) % 3),
+# the loss family's cases, each with zero scores (N=4) and valid targets for them
+LOSSES = {
+    case.id: (
+        case.cls,
+        np.zeros((4, case.width(3))),
+        case.targets(4, case.width(3), np.random.default_rng(0)),
+    )
+    for case in LOSS_CASES
 }
 TARGETS = st.sampled_from(
     [
@@ -348,9 +355,9 @@ TARGETS = st.sampled_from(
 
 
 @SWEEP
-@given(name=st.sampled_from(sorted(LOSS_CASES)), y=TARGETS, bad_scores=st.booleans())
+@given(name=st.sampled_from(sorted(LOSSES)), y=TARGETS, bad_scores=st.booleans())
 def test_losses_reject_bad_targets_and_scores_before_caching(name, y, bad_scores):
-    cls, scores, good_y = LOSS_CASES[name]
+    cls, scores, good_y = LOSSES[name]
     loss = cls()
     loss.forward(scores, good_y)
     cache = copy.deepcopy(loss.cache)

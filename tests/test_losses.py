@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.loss_cases import LOSS_CASES, OTHER_LOSSES
 
 from nncourse import functional as F
+from nncourse import losses as losses_module
 from nncourse.backend import to_numpy
 from nncourse.gradcheck import numerical_gradient, rel_error
 from nncourse.losses import (
@@ -17,25 +19,13 @@ from nncourse.losses import (
 )
 
 
-def targets(name, n, c, r):
-    if name == "MSELoss":
-        return r.standard_normal((n, c))
-    if name == "BCEWithLogitsLoss":
-        return r.uniform(0, 1, (n, 1))
-    return r.integers(0, c, n)
-
-
 @pytest.mark.parametrize("shape", [(1, 2), (4, 3), (7, 5)], ids=str)
-@pytest.mark.parametrize(
-    "loss_cls", [MSELoss, BCEWithLogitsLoss, SoftmaxCrossEntropyLoss, MulticlassHingeLoss]
-)
-def test_loss_gradients_match_finite_differences(xp, loss_cls, shape):
+@pytest.mark.parametrize("case", LOSS_CASES, ids=lambda c: c.id)
+def test_loss_gradients_match_finite_differences(xp, case, shape):
     r = np.random.default_rng(sum(shape))
-    n, c = shape
-    if loss_cls is BCEWithLogitsLoss:
-        c = 1
+    loss_cls, n, c = case.cls, shape[0], case.width(shape[1])
     s = r.standard_normal((n, c)) * 2
-    y = targets(loss_cls.__name__, n, c, r)
+    y = case.targets(n, c, r)
     if loss_cls is MulticlassHingeLoss:  # keep every margin s_j - s_y + 1 away from its kink
         s = np.round(s, 1)  # margins are multiples of 0.1 ...
         s[np.arange(n), y] += 0.05  # ... shifted by 0.05: never within 0.05 of 0
@@ -45,6 +35,15 @@ def test_loss_gradients_match_finite_differences(xp, loss_cls, shape):
     analytic = to_numpy(loss.backward())
     num = numerical_gradient(lambda v: float(loss.forward(xp.asarray(v), Y)), s)
     assert rel_error(analytic, num) < 1e-7
+
+
+def test_every_loss_has_a_case():
+    family = {
+        c
+        for c in (getattr(losses_module, n) for n in losses_module.__all__)
+        if isinstance(c, type) and issubclass(c, losses_module.Loss) and c is not losses_module.Loss
+    }
+    assert family == {case.cls for case in LOSS_CASES} | set(OTHER_LOSSES)
 
 
 def test_max_margin_gradient_and_numbers(xp):
