@@ -21,6 +21,7 @@ Skips, with the reason, only where Chromium, Node.js or the npm proxy are missin
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -195,18 +196,6 @@ def _use_accounts() -> bool:
     return not ch.hidden_ancestors(ch.needed_paths()) or shutil.which("bwrap") is not None
 
 
-def _user_pids(uids) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if entry.stat().st_uid in uids:
-                    pids.append(int(entry.name))
-            except OSError:
-                pass
-    return pids
-
-
 @pytest.fixture(scope="module")
 def hub():
     why = _skip_reasons()
@@ -267,7 +256,7 @@ def hub():
                         uids.add(pwd.getpwnam(name).pw_uid)
                     except KeyError:
                         pass
-                for pid in _user_pids(uids):  # only processes of this test's accounts
+                for pid in ch.pids_of(uids):  # only processes of this test's accounts
                     try:
                         os.kill(pid, signal.SIGKILL)
                     except ProcessLookupError:
@@ -475,3 +464,100 @@ def test_student_fetches_feedback_without_hidden_tests(hub):
     assert "failed" in text  # the exercises left unfilled
     leaked = [line for line in hidden_test_lines() if line in text]
     assert leaked == [], leaked
+
+
+# ------------------------------------------------------------------ make hub's own accounts
+
+
+def _login(base, name, password) -> bool:
+    """Log in through the hub's form; True when the hub accepted the password."""
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    jar = http.cookiejar.CookieJar()
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+    opener.open(f"{base}/hub/login", timeout=30).read()
+    xsrf = next(c.value for c in jar if c.name == "_xsrf")
+    form = urllib.parse.urlencode({"username": name, "password": password, "_xsrf": xsrf})
+    try:
+        opener.open(f"{base}/hub/login?next=", data=form.encode(), timeout=60)
+    except urllib.error.HTTPError as err:
+        return err.code == 302 and "/hub/login" not in err.headers.get("Location", "")
+    return False  # 200: the login form again, with an error
+
+
+def test_make_hub_accounts_are_random_and_gone_after_ctrl_c(tmp_path):
+    """``make hub HUB_ACCOUNTS=1`` as root: every user a real account with its own random
+    password, shown once; Ctrl-C stops the hub cleanly and in time, and no account, home,
+    exchange entry or process of the demo remains."""
+    import pwd
+
+    from support.process import read_until
+
+    why = _skip_reasons()
+    if why:
+        pytest.skip(why)
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        pytest.skip("real accounts need root and useradd")
+    if ch.hidden_ancestors(ch.needed_paths()) and shutil.which("bwrap") is None:
+        pytest.skip("the Python environment is hidden from other accounts and bwrap is missing")
+    demo = importlib.import_module("demo")
+    names = [ch.HubSettings("x", [], [], "", False).grader, demo.INSTRUCTOR, *demo.STUDENTS]
+    existing = [n for n in names if n in {e.pw_name for e in pwd.getpwall()}]
+    if existing:
+        pytest.skip(f"accounts {existing} exist on this machine already")
+    # under /tmp itself: pytest's own temporary folders are closed to other accounts
+    hub_dir, port = Path(tempfile.mkdtemp(prefix="nncourse-demo-", dir="/tmp")) / "hub", free_port()
+    hub_dir.parent.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    cmd = [sys.executable, str(ch.HERE / "demo.py"), "--accounts", "--port", str(port),
+           "--hub-dir", str(hub_dir), "--assignments", AID]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+    uids = set()
+    try:
+        out = read_until(proc, lambda text: "Ctrl-C stops the hub" in text, timeout=400)
+        passwords = dict(re.findall(r"^\s+(?:instructor|student)\s+(\S+)\s+password (\S+)$",
+                                    out, re.M))  # fmt: skip
+        assert sorted(passwords) == sorted([demo.INSTRUCTOR, *demo.STUDENTS]), out
+        assert len(set(passwords.values())) == len(passwords), out  # one per account
+        assert all(len(p) >= 12 for p in passwords.values()), out
+        uids = {pwd.getpwnam(n).pw_uid for n in names}
+        assert all(pwd.getpwnam(n).pw_shell == "/usr/sbin/nologin" for n in names)
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/hub/health", proc, tmp_path / "none.log", timeout=120)
+        student = demo.STUDENTS[0]
+        assert _login(base, student, passwords[student])
+        assert not _login(base, student, passwords[demo.STUDENTS[1]])
+        assert (ch.HubSettings.load(hub_dir / "hub.json").exchange / ch.COURSE_ID).is_dir()
+        started = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal of `make hub`
+        rest = read_until(proc, lambda text: "removed" in text, timeout=120)
+        assert proc.wait(timeout=30) == 0, out + rest
+        stopped = time.monotonic() - started
+    finally:
+        if proc.poll() is None:  # the test failed half-way: the demo cleans up on SIGTERM
+            proc.terminate()
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+                for pid in ch.pids_of(uids):
+                    os.kill(pid, signal.SIGKILL)
+                ch.remove_accounts(names)  # only accounts the demo made (marked)
+    assert "Traceback" not in rest and "AttributeError" not in rest, rest
+    assert stopped < 30, f"Ctrl-C took {stopped:.0f} s:\n{rest}"
+    left = [n for n in names if n in {e.pw_name for e in pwd.getpwall()}]
+    left += [n for n in names if n in {line.split(":")[0] for line in open("/etc/group")}]
+    assert not left, f"accounts or groups left: {left}"
+    assert not (hub_dir / "home").exists() and not (hub_dir / "exchange").exists()
+    assert not ch.pids_of(uids), "processes of the demo's accounts still run"
+    shutil.rmtree(hub_dir.parent, ignore_errors=True)

@@ -102,22 +102,53 @@ class HubSettings:
 # ---------------------------------------------------------------- accounts and commands
 
 
-def create_accounts(hub: HubSettings) -> None:
-    """Real local accounts (root only) with homes under the hub folder, mode 0700."""
+ACCOUNT_COMMENT = "nncourse hub demo"  # the GECOS field of the accounts created here
+
+
+def foreign_accounts(names) -> list[str]:
+    """Those of ``names`` that exist already and were not created by :func:`create_accounts`
+    (a real person's account, which the hub must never touch)."""
+    foreign = []
+    for name in names:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        if entry.pw_gecos != ACCOUNT_COMMENT:
+            foreign.append(name)
+    return foreign
+
+
+def create_accounts(hub: HubSettings, passwords: dict[str, str] | None = None) -> None:
+    """Real local accounts (root only) with homes under the hub folder, mode 0700.
+
+    ``passwords`` maps each user to a password (default: ``hub.password`` for all); the
+    grader account has none. Accounts get no login shell (JupyterLab's terminal starts bash
+    itself) and are marked with :data:`ACCOUNT_COMMENT`; an existing account without that mark
+    is refused.
+    """
     if os.geteuid() != 0:
         raise PermissionError("create_accounts: creating local accounts needs root")
+    names = [hub.grader, *hub.users]
+    if foreign := foreign_accounts(names):
+        raise ValueError(
+            f"create_accounts: {', '.join(foreign)} already exist(s) as account(s) of this "
+            "machine; the hub creates and removes its own accounts only: choose other names"
+        )
     (hub.root / "home").mkdir(mode=0o755, exist_ok=True)
-    for name in [hub.grader, *hub.users]:
+    for name in names:
         try:
             pwd.getpwnam(name)
         except KeyError:
             subprocess.run(
                 ["useradd", "--create-home", "--home-dir", str(hub.home(name)),
-                 "--user-group", "--shell", "/bin/bash", name],
+                 "--user-group", "--shell", "/usr/sbin/nologin",
+                 "--comment", ACCOUNT_COMMENT, name],
                 check=True,
             )  # fmt: skip
         if name != hub.grader:  # the grader account has no password: reached via the service
-            subprocess.run(["chpasswd"], input=f"{name}:{hub.password}\n", text=True, check=True)
+            password = (passwords or {}).get(name, hub.password)
+            subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
         entry = pwd.getpwnam(name)
         for folder in (hub.home(name), hub.home(name) / ".tmp"):
             folder.mkdir(exist_ok=True)
@@ -126,13 +157,28 @@ def create_accounts(hub: HubSettings) -> None:
 
 
 def remove_accounts(names) -> None:
-    """Delete local accounts (and their user groups); homes are left to the caller."""
+    """Delete the accounts :func:`create_accounts` made (and their user groups), never
+    another; homes are left to the caller."""
     for name in names:
         try:
-            pwd.getpwnam(name)
+            entry = pwd.getpwnam(name)
         except KeyError:
             continue
-        subprocess.run(["userdel", name], check=False, capture_output=True)
+        if entry.pw_gecos == ACCOUNT_COMMENT:
+            subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+def pids_of(uids) -> list[int]:
+    """Processes running as any of ``uids`` (to stop what the accounts left running)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid in uids:
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
 
 
 def make_homes(hub: HubSettings) -> None:
@@ -243,15 +289,35 @@ def run_as(hub: HubSettings, name: str, argv, cwd=None, timeout=600, check=True)
 
 # ---------------------------------------------------------------- the course
 
+WELCOME = "WELCOME.md"  # in every student's home; their JupyterLab opens on it
+WELCOME_TEXT = f"""\
+# Welcome to the course {COURSE_ID}
 
-def prepare(hub: HubSettings) -> None:
+Your assignments are in the **Assignments tab**: open the menu **Nbgrader > Assignment List**.
+
+1. Under *Released assignments*, click **Fetch** next to an assignment. Its folder appears in
+   the file browser on the left (and in the tab, under *Downloaded assignments*).
+2. Open the notebook, fill in every cell marked `YOUR CODE HERE`, run the tests under each
+   exercise. **Validate** (in the notebook's toolbar or the tab) checks the whole notebook.
+3. Back in the Assignments tab, click **Submit**. You can submit again until the deadline; the
+   last submission counts. After grading, **Fetch Feedback** shows your results.
+"""
+
+
+def prepare(hub: HubSettings, passwords: dict[str, str] | None = None) -> None:
     """Hub folder, accounts or homes, and the exchange (mode 0777 as nbgrader expects)."""
     hub.root.mkdir(parents=True, exist_ok=True)
     hub.root.chmod(0o755)  # every account enters it to reach its home and the exchange
     if hub.accounts:
-        create_accounts(hub)
+        create_accounts(hub, passwords)
     else:
         make_homes(hub)
+    for name in hub.students:  # where a student lands: how to fetch an assignment
+        welcome = hub.home(name) / WELCOME
+        welcome.write_text(WELCOME_TEXT)
+        if hub.accounts:
+            entry = pwd.getpwnam(name)
+            os.chown(welcome, entry.pw_uid, entry.pw_gid)
     hub.exchange.mkdir(exist_ok=True)
     hub.exchange.chmod(0o777)  # nbgrader creates <course id>/inbound (2733) etc. below it
     hub.save()
@@ -392,6 +458,11 @@ def spawner_class(hub: HubSettings):
             env = super().get_env()
             env.update(user_env(hub, self.user.name, role_of(hub, self.user.name)))
             return env
+
+        async def start(self):
+            if role_of(hub, self.user.name) == "student":  # lands on how to fetch
+                self.default_url = f"/lab/tree/{WELCOME}"
+            return await super().start()
 
     if not hub.accounts:
 
