@@ -371,6 +371,19 @@ def test_every_explorer_offers_the_activation_registry(monkeypatch):
     assert isinstance(pg.model.layers[1], _Swish)
 
 
+def test_playground_initialiser_is_the_activation_classs_weight_init(monkeypatch):
+    def largest_first_weight(activation):
+        W = wd.mlp([2, 50, 1], activation=activation, rng=0).layers[0].params["W"]
+        return float(np.abs(W).max())  # He: up to sqrt(6 / 2) = 1.7, Xavier: sqrt(6 / 52) = 0.34
+
+    for name, cls in L.ACTIVATIONS.items():
+        assert (largest_first_weight(name) > 0.5) == (cls.weight_init == "he_uniform"), name
+    monkeypatch.setitem(L.ACTIVATIONS, "swish", _Swish)
+    assert largest_first_weight("swish") < 0.5  # a new class: Xavier unless it says He
+    monkeypatch.setattr(_Swish, "weight_init", "he_uniform")
+    assert largest_first_weight("swish") > 0.5
+
+
 def test_activation_sliders_take_the_selected_classs_ranges():
     ex = wd.activation_explorer("elu")
     alpha = ex.controls["alpha"]
