@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nncourse import init
+from nncourse import layers as L
 from nncourse.backend import to_numpy
 
 ALL = [name for name in init.__all__ if name not in ("as_generator", "get")]
@@ -68,3 +69,35 @@ def test_bad_arguments():
         init.get("glorot")
     with pytest.raises(ValueError, match=r"Linear: expected init one of \[.*got 'glorot'"):
         init.get("glorot", who="Linear")
+
+
+@pytest.mark.parametrize("bad", ["glorot", L.ReLU, [1], 3, None, np.float32])
+def test_one_initialiser_resolver_one_exception_type(bad):
+    """init.get is the resolver of every init= argument: the same input, the same error."""
+    raised = []
+    for call in (
+        lambda: init.get(bad),
+        lambda: L.Linear(3, 2, init=bad),
+        lambda: L.Maxout(3, 2, init=bad),
+    ):
+        with pytest.raises((TypeError, ValueError), match=r"expected init one of \[") as e:
+            call()
+        raised.append(type(e.value))
+    assert len(set(raised)) == 1
+    assert raised[0] is (ValueError if isinstance(bad, str) else TypeError)
+
+
+@pytest.mark.parametrize("bad", [-1, "seed", 1.5, True, np.random.RandomState(0)])
+def test_one_generator_helper_one_exception_type(bad):
+    """init.as_generator is every rng= argument's resolver: the same input, the same error."""
+    raised = set()
+    for call in (
+        lambda: init.as_generator(bad),
+        lambda: init.he_normal((2, 2), rng=bad),
+        lambda: L.Linear(3, 2, rng=bad),
+        lambda: L.Dropout(0.5, rng=bad),
+    ):
+        with pytest.raises((TypeError, ValueError), match=r"int seed >= 0") as e:
+            call()
+        raised.add(type(e.value))
+    assert raised == {ValueError if bad == -1 else TypeError}
