@@ -474,3 +474,74 @@ def test_replayed_launch_is_refused(lti_hub):
     assert again.status_code == 400, (again.status_code, again.text[-2000:])
     assert "LTI launch refused: replayed launch" in again.text
     assert not [c for c in thief.cookies if c.name.startswith("jupyterhub-hub-login")]
+
+
+@pytest.mark.slow
+def test_passback_after_a_real_grade(lti_hub, tmp_path):
+    """Launch two learners (the roster), grade their submissions with ``grade``, hand-grade
+    one in the gradebook as formgrader does, then ``export --format lti`` to the platform;
+    its client assertion is checked against the hub's own /hub/lti13/jwks."""
+    import csv
+
+    import nbformat
+    import submissions as fixture_subs
+
+    lms, course = lti_hub.lms, Course(lti_hub.s.course_dir)
+    subs, sub_of = tmp_path / "subs", {}
+    release = nbformat.read(course.root / "release" / AID / "fixture.ipynb", as_version=4)
+    answers = {"cat": {}, "dan": {"sigmoid_sol": fixture_subs.WRONG_SIGMOID}}
+    for login, wrong in answers.items():
+        sub_of[login] = lms.add_user(login, [LEARNER], given_name=login.title())["sub"]
+        session, action, fields = lti_hub.http_form(login)
+        r = session.post(action, data=fields, timeout=60, allow_redirects=False)
+        assert r.status_code == 302, (r.status_code, r.text[-1000:])
+        folder = subs / sub_of[login] / AID
+        folder.mkdir(parents=True)
+        nb = fixture_subs.filled(release, **wrong)
+        if login == "dan":  # a written answer: pending until hand-graded
+            (cell,) = [c for c in nb.cells if fixture_subs._gid(c) == "q_written"]
+            cell.source = "The gradient of the sigmoid vanishes for large |x|."
+        nbformat.write(nb, folder / "fixture.ipynb")
+    proc = cli("grade", AID, "--submissions", subs, "--course-dir", course.root, "--workers", "1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    def hand_grade(login, points):  # formgrader's manual score of the written answer
+        with course.gradebook() as gb:
+            grade = gb.find_grade("q_written", "fixture", AID, sub_of[login])
+            grade.manual_score, grade.needs_manual_grade = points, False
+            gb.db.commit()
+
+    def exported():
+        assert cli("export", "--course-dir", course.root).returncode == 0
+        with open(course.grades_csv) as fh:
+            return {r["student_id"]: float(r["score"]) for r in csv.DictReader(fh)
+                    if r["assignment"] == AID}  # fmt: skip
+
+    def on_lms(login):
+        return lms.scores_of(sub_of[login]).get(AID, {}).get("scoreGiven")
+
+    hand_grade("cat", 2)
+    lms.fail("/scores", 1)  # the LMS answers the first score 503: retried
+    proc = cli("export", "--format", "lti", "--course-dir", course.root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    scores = exported()
+    assert scores[sub_of["cat"]] == 12 and scores[sub_of["dan"]] == 6  # 10 + 2; sigmoid's 4 lost
+    assert on_lms("cat") == scores[sub_of["cat"]] and on_lms("dan") is None  # dan: pending
+    cat_line = next(ln for ln in proc.stdout.splitlines() if sub_of["cat"] in ln)
+    assert "sent" in cat_line and "retried after 503" in cat_line, proc.stdout
+    assert "held" in next(ln for ln in proc.stdout.splitlines() if sub_of["dan"] in ln)
+    (item,) = [i for i in lms.lineitems.values() if i["resourceId"] == AID]
+    assert item["scoreMaximum"] == 12
+
+    # nothing changed: nothing sent; dan hand-graded and cat's grade revised: both go out
+    before = sum(len(p) for p in lms.scores.values())
+    proc = cli("export", "--format", "lti", "--course-dir", course.root)
+    assert proc.returncode == 0 and sum(len(p) for p in lms.scores.values()) == before
+    hand_grade("dan", 1)
+    hand_grade("cat", 0)
+    proc = cli("export", "--format", "lti", "--course-dir", course.root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    scores = exported()
+    assert on_lms("cat") == scores[sub_of["cat"]] == 10 and on_lms("dan") == scores[sub_of["dan"]]
+    assert "updated" in next(ln for ln in proc.stdout.splitlines() if sub_of["cat"] in ln)
+    assert len(lms.lineitems) == 1  # found again, never created twice
