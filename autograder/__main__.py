@@ -91,6 +91,7 @@ def main(argv=None) -> int:
     p.add_argument(
         "--threshold", type=float, default=None, help="flag pairs at least this similar (0.6)"
     )
+    p.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     course_arg(p)
     p = sub.add_parser("check", help="run a notebook's visible tests and print a table")
     p.add_argument("notebook")
@@ -172,7 +173,7 @@ def _run(args) -> int:
         from .similarity import THRESHOLD, write_page
 
         threshold = THRESHOLD if args.threshold is None else args.threshold
-        path, data = write_page(course, args.assignment, threshold)
+        path, data = write_page(course, args.assignment, threshold, args.workers)
         flagged = [ex for ex in data.exercises if ex.pairs]
         for ex in flagged:
             print(f"{ex.grade_id:<24} {len(ex.pairs)} pair(s) of {len(ex.codes)} students")

@@ -286,6 +286,15 @@ class Optimizer(ABC):
                 f"{cls}.load_state_dict: expected dicts under 'state' and 'param_groups', got "
                 f"{type(saved_state).__name__} and {type(group).__name__}"
             )
+        group = self._checked_group(group)
+        new_state = self._checked_state(saved_state)
+        self.defaults = {k: group[k] for k in self.defaults}
+        self.state = new_state
+        self._scratch = [{} for _ in self.params]
+
+    def _checked_group(self, group) -> dict:
+        """The saved hyper-parameters, for as many parameters as this optimiser has."""
+        cls = type(self).__name__
         group = dict(group)
         indices = group.pop("params", None)
         if indices != list(range(len(self.params))):
@@ -299,6 +308,11 @@ class Optimizer(ABC):
                 f"got {sorted(group)}"
             )
         self._validate(group)
+        return group
+
+    def _checked_state(self, saved_state) -> list[dict]:
+        """The saved per-parameter state as new arrays on each parameter's device."""
+        cls = type(self).__name__
         new_state = [{} for _ in self.params]
         for i, saved in saved_state.items():
             if isinstance(i, bool) or not isinstance(i, int | numpy.integer):
@@ -326,9 +340,7 @@ class Optimizer(ABC):
                 else:
                     v = _array_like(v, data)
                 new_state[int(i)][k] = v
-        self.defaults = {k: group[k] for k in self.defaults}
-        self.state = new_state
-        self._scratch = [{} for _ in self.params]
+        return new_state
 
 
 class SGD(Optimizer):
