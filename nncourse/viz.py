@@ -323,6 +323,27 @@ def weight_images(W, shape=(8, 8), ax=None, ncols=None, cmap="gray", normalize="
 # ----------------------------------------------------------------------------- activation function
 
 
+def _values_and_slopes(f, df, x):
+    """f(x) and f'(x) as float64 host vectors, for a function or an activation layer: a
+    layer takes a column (N, 1) and, without ``df``, its own backward with dL/dout = 1 is
+    f'(x); a function without ``df`` gets central differences."""
+
+    def evaluate(fn):
+        return np.asarray(to_numpy(fn(backend.asarray(x))), dtype=np.float64).reshape(-1)
+
+    if callable(getattr(f, "forward", None)) and callable(getattr(f, "backward", None)):
+        column = backend.asarray(x[:, None])
+        fx = np.asarray(to_numpy(f.forward(column)), dtype=np.float64).reshape(-1)
+        if df is None:
+            ones = backend.xp.ones_like(column)
+            return fx, np.asarray(to_numpy(f.backward(ones)), dtype=np.float64).reshape(-1)
+        return fx, evaluate(df)
+    if df is None:
+        h = 1e-5
+        return evaluate(f), (evaluate(lambda t: f(t + h)) - evaluate(lambda t: f(t - h))) / (2 * h)
+    return evaluate(f), evaluate(df)
+
+
 def activation_plot(
     f,
     df=None,
@@ -347,25 +368,7 @@ def activation_plot(
     if not lo < hi:
         raise ValueError(f"activation_plot: x_range must be (low, high), low < high, got {x_range}")
     x = np.linspace(lo, hi, num)
-
-    def evaluate(fn):
-        return np.asarray(to_numpy(fn(backend.asarray(x))), dtype=np.float64).reshape(-1)
-
-    if callable(getattr(f, "forward", None)) and callable(getattr(f, "backward", None)):
-        column = backend.asarray(x[:, None])  # layers take a batch (N, 1)
-        fx = np.asarray(to_numpy(f.forward(column)), dtype=np.float64).reshape(-1)
-        if df is None:  # the layer's own backward with dL/dout = 1 is f'(x)
-            ones = backend.xp.ones_like(column)
-            dfx = np.asarray(to_numpy(f.backward(ones)), dtype=np.float64).reshape(-1)
-        else:
-            dfx = evaluate(df)
-    else:
-        fx = evaluate(f)
-        if df is None:
-            h = 1e-5
-            dfx = (evaluate(lambda t: f(t + h)) - evaluate(lambda t: f(t - h))) / (2 * h)
-        else:
-            dfx = evaluate(df)
+    fx, dfx = _values_and_slopes(f, df, x)
     if fx.shape != x.shape or dfx.shape != x.shape:
         raise ValueError(
             f"activation_plot: f and df must return {x.shape[0]} values for {x.shape[0]} inputs, "
