@@ -12,7 +12,7 @@ submission takes (``bench/grading_profile.py``). The fork server pays them once 
 * Per kernel, the server forks. The child unshares new mount, PID, network, IPC and UTS
   namespaces; inside them it mounts a fresh ``/tmp``, ``/dev/shm`` and ``/proc``, hides the
   temporary folder under which every work folder lives except this kernel's own folder,
-  applies the resource limits, drops to the worker's unprivileged uid with no capabilities
+  applies the resource limits, drops to the notebook's unprivileged uid with no capabilities
   and ``no_new_privs``, and only then starts ipykernel from the modules already in memory.
 
 So each kernel starts from the server's pristine memory (copy-on-write: nothing a student
