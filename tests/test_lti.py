@@ -278,6 +278,63 @@ FIXTURES = REPO / "tests" / "fixtures" / "autograder" / "notebooks"
 UI_TIMEOUT = 120_000  # ms
 
 
+def load_hub_config(hub_settings, env: dict):
+    """What ``jupyterhub -f deploy/hub/jupyterhub_config.py`` configures under ``env``."""
+    import os
+
+    import course_hub as ch
+    from traitlets.config.loader import PyFileConfigLoader
+
+    env = {"NNCOURSE_HUB": str(hub_settings.save()), **env}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return PyFileConfigLoader("jupyterhub_config.py", path=str(ch.HERE)).load_config()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                del os.environ[k]
+            else:
+                os.environ[k] = v
+
+
+def test_hub_config_switches_to_lti_when_asked(tmp_path):
+    import course_hub as ch
+
+    hub = ch.HubSettings(hub_dir=str(tmp_path), instructors=["teach"], students=["ann"],
+                         password="pw", accounts=False)  # fmt: skip
+    plain = load_hub_config(hub, {})
+    assert plain.JupyterHub.authenticator_class == "dummy"
+    with Platform() as platform:
+        path = write_settings(tmp_path, platform)
+    c = load_hub_config(hub, {"NNCOURSE_LTI": str(path),
+                              "NNCOURSE_PUBLIC_URL": "https://hub.example.edu"})  # fmt: skip
+    assert c.JupyterHub.authenticator_class.__name__ == "CourseLTIAuthenticator"
+    assert c.LTI13Authenticator.issuer == platform.issuer
+    assert c.LTI13Authenticator.client_id == {platform.client_id}
+    assert c.LTI13Authenticator.jwks_endpoint == platform.jwks_url
+    assert c.LTI13Authenticator.username_key == "sub"
+    assert c.CourseLTIAuthenticator.deployment_ids == {platform.deployment_id}
+    assert c.CourseLTIAuthenticator.course_dir == str(hub.course_dir)
+    # the LMS says who may enter and who teaches: no fixed lists, groups from the launches
+    assert c.Authenticator.allow_all and c.Authenticator.manage_groups
+    assert c.JupyterHub.load_groups == {} and c.Authenticator.allowed_users == set()
+    assert c.JupyterHub.tornado_settings["cookie_options"] == {"samesite": "None", "secure": True}
+    assert c.JupyterHub.spawner_class.__name__ == "LTISpawner"
+    # no key to publish, or real accounts: the hub refuses to start, saying why
+    for pem in (tmp_path / "lti_keys").glob("*.pem"):
+        pem.unlink()
+    with pytest.raises(ValueError, match="no \\*.pem in"):
+        load_hub_config(hub, {"NNCOURSE_LTI": str(path)})
+    import pwd
+
+    me = pwd.getpwuid(__import__("os").getuid()).pw_name
+    real = ch.HubSettings(hub_dir=str(tmp_path), instructors=[], students=[], password="pw",
+                          accounts=True, grader=me)  # fmt: skip
+    with pytest.raises(ValueError, match="no local account"):
+        load_hub_config(real, {"NNCOURSE_LTI": str(path)})
+
+
 def release_to_exchange(settings):
     """The fixture assignment, released as the course does: autograder, then nbgrader."""
     import course_hub as ch
@@ -417,8 +474,7 @@ def test_instructor_launch_reaches_formgrader(lti_hub):
     ctx = lti_hub.browser.new_context()
     try:
         page = ctx.new_page()
-        page.goto(lti_hub.launch_url("teach", target="/services/nncourse/formgrader"),
-                  timeout=UI_TIMEOUT)  # fmt: skip
+        page.goto(lti_hub.launch_url("teach"), timeout=UI_TIMEOUT)  # the tool's plain link
         page.wait_for_url("**/services/nncourse/formgrader**", timeout=UI_TIMEOUT)
         page.locator("tr", has_text=AID).first.wait_for(timeout=UI_TIMEOUT)
     finally:

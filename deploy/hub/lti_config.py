@@ -13,6 +13,7 @@ platform's JWKS for signature, issuer, audience, expiry and nonce) with what a c
   (the authenticator manages both groups), and each server gets its role's Jupyter settings;
 * a learner's launch adds them to nbgrader's gradebook (name, e-mail, ``lms_user_id``) and
   every launch keeps the course's AGS endpoint for grade passback (``autograder.lti``);
+* an instructor launched to the hub's front page lands in formgrader;
 * ``/hub/lti13/jwks`` publishes the tool's public keys (the platform checks passback's signed
   requests with them); ``/hub/lti13/config`` is the authenticator's Canvas JSON.
 
@@ -23,10 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 
 from course_hub import COURSE_ID, user_env
 from jupyterhub.handlers import BaseHandler
+from jupyterhub.utils import url_path_join
 from ltiauthenticator.lti13.auth import LTI13Authenticator
 from ltiauthenticator.lti13.error import InvalidAudienceError, LoginError, ValidationError
 from ltiauthenticator.lti13.handlers import LTI13CallbackHandler
@@ -64,6 +67,16 @@ class CourseCallbackHandler(LTI13CallbackHandler):
             )
         self.authenticator.use_nonce(token)
         return token
+
+    def get_next_url(self, user=None):
+        """Where the launch lands: the link's target; instructors sent to the hub's front
+        page (the tool's plain link) go to formgrader instead of a server of their own."""
+        url = super().get_next_url(user)
+        front = {"/", self.base_url, self.hub.base_url, url_path_join(self.base_url, "hub")}
+        staff = user is not None and INSTRUCTORS in {g.name for g in user.groups}
+        if staff and url.split("?")[0].rstrip("/") + "/" in {f.rstrip("/") + "/" for f in front}:
+            return url_path_join(self.base_url, "services", COURSE_ID, "formgrader")
+        return url
 
 
 class JWKSHandler(BaseHandler):
@@ -153,6 +166,15 @@ def configure(c, hub, settings_path) -> lti.ToolSettings:
     c.Authenticator.allow_all = True
     c.Authenticator.manage_groups = True
     c.JupyterHub.load_groups = {}
+    public = os.environ.get("NNCOURSE_PUBLIC_URL", "")
+    if public:  # the address the LMS knows the hub by (behind an HTTPS proxy)
+        c.JupyterHub.public_url = public
+    if public.startswith("https://"):
+        # the LMS posts the launch from its own site: the login's state and nonce cookies
+        # come back with that cross-site POST only if SameSite=None (which needs Secure)
+        tornado = dict(c.JupyterHub.get("tornado_settings", {}))
+        tornado["cookie_options"] = {"samesite": "None", "secure": True}
+        c.JupyterHub.tornado_settings = tornado
     base = c.JupyterHub.spawner_class
     spawner = spawner_class(base)
     spawner._course_hub = hub
