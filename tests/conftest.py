@@ -64,3 +64,16 @@ def rng():
     import numpy as np
 
     return np.random.default_rng(1234)
+
+
+# `make test` runs `pytest -n auto --dist loadgroup`: the files listed here hold independent
+# notebook runs (one case per assignment, each a minute of one core) and are spread over the
+# workers case by case; every other file stays whole on one worker, as its module fixtures
+# start real hubs, clusters, browsers and slide builds once.
+SPREAD_OVER_WORKERS = {"test_notebooks.py", "test_autograder_notebooks.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name not in SPREAD_OVER_WORKERS:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))

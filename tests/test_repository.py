@@ -14,14 +14,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _req(spec: str) -> tuple[str, str]:
-    """'numpy>=1.26' -> ('numpy', '>=1.26'); names normalised as pip does."""
-    m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", spec)
+    """'numpy>=1.26' -> ('numpy', '>=1.26'); names normalised as pip does, extras dropped
+    (conda has none: 'pyjwt[crypto]' is 'pyjwt' there, its crypto package a dependency)."""
+    m = re.match(r"^\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(.*)$", spec)
     return m.group(1).lower().replace("_", "-"), m.group(2).replace(" ", "")
 
 
 def _pyproject_requirements() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    reqs = list(project["dependencies"]) + list(project["optional-dependencies"]["dev"])
+    reqs = list(project["dependencies"])
+    for extra in ("grader", "hub", "dev"):  # dev = nncourse[grader,hub] and the tools
+        reqs += [r for r in project["optional-dependencies"][extra] if not r.startswith("nncourse")]
     return dict(_req(r) for r in reqs)
 
 
