@@ -31,18 +31,22 @@ never reach the page. :func:`analyse` computes, :func:`write_page` renders
 from __future__ import annotations
 
 import builtins
+import concurrent.futures
 import dataclasses
 import difflib
-import hashlib
+import functools
 import html
 import io
 import json
 import keyword
 import math
+import os
 import re
 import tokenize
+import zlib
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 K = 8  # tokens per k-gram
 WINDOW = 4  # k-grams per winnowing window: equal runs of K + WINDOW - 1 = 11 tokens are found
@@ -57,8 +61,7 @@ FSTRING_START = getattr(tokenize, "FSTRING_START", None)  # Python >= 3.12
 FSTRING_END = getattr(tokenize, "FSTRING_END", None)
 
 
-@dataclasses.dataclass(frozen=True)
-class Tok:
+class Tok(NamedTuple):
     """One normalised token: ``norm`` is compared, ``raw`` is what the student wrote."""
 
     norm: str
@@ -69,6 +72,11 @@ class Tok:
 
 
 # ------------------------------------------------------------------------------- tokens
+
+
+@functools.lru_cache(maxsize=256)  # the stubs: one per exercise, tokenised once
+def stub_tokens(source: str) -> list[Tok]:
+    return tokens(source)
 
 
 def tokens(source: str) -> list[Tok]:
@@ -97,7 +105,7 @@ def _python_tokens(source: str) -> list[Tok]:
         if fstring:  # inside an f-string (3.12 tokens): one S for the whole literal
             fstring += (t.type == FSTRING_START) - (t.type == FSTRING_END)
             if not fstring:
-                out[-1] = dataclasses.replace(out[-1], end=end)
+                out[-1] = out[-1]._replace(end=end)
             continue
         if t.type in (tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER):
             continue
@@ -208,18 +216,24 @@ def given_mask(toks: list[Tok], stub: list[Tok]) -> list[bool]:
 # ------------------------------------------------------------------------- fingerprints
 
 
-def _hash(texts: list[str]) -> int:
-    digest = hashlib.blake2b("\x1f".join(texts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
+@functools.lru_cache(maxsize=65536)
+def _token_id(norm: str) -> int:
+    return zlib.crc32(norm.encode())  # the same in every process (str hashes are salted)
+
+
+def kgram_hashes(norms: list[str], k: int = K) -> list[int]:
+    """A 64-bit hash of every k consecutive tokens (reproducible: tuples of ints)."""
+    ids = [_token_id(n) for n in norms]
+    return [hash(tuple(ids[j : j + k])) for j in range(len(ids) - k + 1)]
 
 
 def winnow(hashes: list[int], window: int = WINDOW) -> list[int]:
     """Indices chosen by robust winnowing: the rightmost minimum of every window, once each."""
-    if len(hashes) <= window:
-        return [min(range(len(hashes)), key=lambda i: (hashes[i], -i))] if hashes else []
+    window = min(window, len(hashes))
     chosen: list[int] = []
     for w in range(len(hashes) - window + 1):
-        best = min(range(w, w + window), key=lambda i: (hashes[i], -i))
+        part = hashes[w : w + window]
+        best = w + window - 1 - part[::-1].index(min(part))
         if not chosen or chosen[-1] != best:
             chosen.append(best)
     return chosen
@@ -232,7 +246,7 @@ def fingerprints(source: str, stub: str = "", k: int = K, window: int = WINDOW):
     ``source`` of the k tokens each fingerprint stands for.
     """
     toks = tokens(source)
-    mask = given_mask(toks, tokens(stub)) if stub else [False] * len(toks)
+    mask = given_mask(toks, stub_tokens(stub)) if stub else [False] * len(toks)
     segments: list[list[int]] = []
     for _, idx in chunks(toks):
         run: list[int] = []
@@ -249,8 +263,7 @@ def fingerprints(source: str, stub: str = "", k: int = K, window: int = WINDOW):
     for seg in segments:
         if len(seg) < k:
             continue
-        norms = [toks[i].norm for i in seg]
-        hashes = [_hash(norms[j : j + k]) for j in range(len(seg) - k + 1)]
+        hashes = kgram_hashes([toks[i].norm for i in seg], k)
         for j in winnow(hashes, window):
             span = (toks[seg[j]].start, max(toks[seg[j + k - 1]].end, toks[seg[j]].start))
             found[hashes[j]].append(span)
@@ -273,8 +286,8 @@ class Code:
 class Pair:
     a: str
     b: str
-    shared: int  # distinctive fingerprints both hold
-    share_a: float  # of a's fingerprints, the part found in b
+    shared: int  # fingerprints both hold, idioms of the class left out
+    share_a: float  # of a's fingerprints (idioms left out), the part found in b
     share_b: float
 
     @property
@@ -335,12 +348,15 @@ def compare(codes: dict[str, Code], threshold: float = THRESHOLD, min_shared: in
             for i, a in enumerate(who):
                 for b in who[i + 1 :]:
                     counts[a, b] += 1
+    own = {}  # per student, the fingerprints that are not idioms: what a share is out of
     pairs = []
     for (a, b), shared in counts.items():
         if shared < min_shared:
             continue
-        na, nb = len(codes[a].prints), len(codes[b].prints)
-        pair = Pair(a, b, shared, shared / na, shared / nb)
+        for sid in (a, b):
+            if sid not in own:
+                own[sid] = sum(h not in common for h in codes[sid].prints)
+        pair = Pair(a, b, shared, shared / own[a], shared / own[b])
         if pair.similarity >= threshold:
             pairs.append(pair)
     pairs.sort(key=lambda p: (-p.similarity, -p.shared, p.a, p.b))
@@ -405,10 +421,43 @@ def solution_cells(course, aid: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def analyse(course, aid: str, threshold: float = THRESHOLD, min_shared: int = MIN_SHARED):
-    """Every student's solution cells of ``aid`` (from ``submitted/``), compared per exercise."""
+def read_student(folder: Path, stubs: dict) -> tuple[dict, list]:
+    """One student's ``{(notebook, grade_id): Code}`` and ``[(student, notebook, why)]``.
+
+    ``stubs`` maps each solution cell (notebook, grade_id) to its released source.
+    """
+    sid, codes, skipped = folder.parent.name, {}, []
+    for nb_id in sorted({nb for nb, _ in stubs}):
+        path = folder / f"{nb_id}.ipynb"
+        if not path.is_file():
+            skipped.append((sid, nb_id, "notebook not submitted"))
+            continue
+        try:
+            nb = _read(path)
+        except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
+            skipped.append((sid, nb_id, f"not a readable notebook ({type(exc).__name__})"))
+            continue
+        for cell in nb["cells"]:
+            key = (nb_id, _grade_id(cell))
+            if key not in stubs or key in codes or cell.get("cell_type") != "code":
+                continue  # not a solution cell, or a duplicate id (nbgrader keeps the first)
+            source = _cell_source(cell)
+            codes[key] = Code(sid, source, fingerprints(source, stubs[key]))
+    return {key: code for key, code in codes.items() if code.prints}, skipped
+
+
+def analyse(
+    course, aid: str, threshold: float = THRESHOLD, min_shared: int = MIN_SHARED, workers=None
+) -> Analysis:
+    """Every student's solution cells of ``aid`` (from ``submitted/``), compared per exercise.
+
+    Students are read and fingerprinted in ``workers`` processes (default: one per core);
+    the comparison, in this process, takes a small part of the time.
+    """
     if not 0 < threshold <= 1:
         raise ValueError(f"similarity: threshold must be in (0, 1], got {threshold}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"similarity: --workers must be at least 1, got {workers}")
     cells = solution_cells(course, aid)
     folders = sorted(
         p for p in course.submitted.glob(f"*/{aid}") if p.is_dir() and not p.is_symlink()
@@ -419,35 +468,25 @@ def analyse(course, aid: str, threshold: float = THRESHOLD, min_shared: int = MI
             "(expected submitted/STUDENT/ASSIGNMENT/*.ipynb, as `grade` or nbgrader's collect "
             "leave them)"
         )
-    students = [p.parent.name for p in folders]
-    codes: dict[tuple[str, str], dict[str, Code]] = {(nb, gid): {} for nb, gid, _ in cells}
     stubs = {(nb, gid): stub for nb, gid, stub in cells}
+    codes: dict[tuple[str, str], dict[str, Code]] = {key: {} for key in stubs}
     skipped = []
-    for folder in folders:
-        sid = folder.parent.name
-        for nb_id in sorted({nb for nb, _, _ in cells}):
-            path = folder / f"{nb_id}.ipynb"
-            if not path.is_file():
-                skipped.append((sid, nb_id, "notebook not submitted"))
-                continue
-            try:
-                nb = _read(path)
-            except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
-                skipped.append((sid, nb_id, f"not a readable notebook ({type(exc).__name__})"))
-                continue
-            for cell in nb["cells"]:
-                key = (nb_id, _grade_id(cell))
-                if key not in codes or sid in codes[key] or cell.get("cell_type") != "code":
-                    continue  # not a solution cell, or a duplicate id (nbgrader keeps the first)
-                source = _cell_source(cell)
-                prints = fingerprints(source, stubs[key])
-                if prints:
-                    codes[key][sid] = Code(sid, source, prints)
+    workers = min(workers or os.cpu_count() or 1, max(1, len(folders) // 20))
+    read = functools.partial(read_student, stubs=stubs)
+    if workers > 1:
+        with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(read, folders, chunksize=8))
+    else:
+        results = map(read, folders)
+    for found, not_read in results:
+        for key, code in found.items():
+            codes[key][code.student_id] = code
+        skipped += not_read
     exercises = []
     for (nb_id, gid), by_student in codes.items():
         pairs, common, cap = compare(by_student, threshold, min_shared)
         exercises.append(Exercise(nb_id, gid, by_student, cap, pairs, clusters(pairs), common))
-    return Analysis(aid, students, skipped, exercises, threshold)
+    return Analysis(aid, [p.parent.name for p in folders], skipped, exercises, threshold)
 
 
 # ------------------------------------------------------------------------------- page
@@ -582,9 +621,9 @@ def page_path(course, aid: str) -> Path:
     return course.root / "reports" / f"{aid}-similarity.html"
 
 
-def write_page(course, aid: str, threshold: float = THRESHOLD) -> tuple[Path, Analysis]:
+def write_page(course, aid: str, threshold=THRESHOLD, workers=None) -> tuple[Path, Analysis]:
     """Analyse ``aid`` and write ``reports/ASSIGNMENT-similarity.html``; returns both."""
-    data = analyse(course, aid, threshold)
+    data = analyse(course, aid, threshold, workers=workers)
     out = page_path(course, aid)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")

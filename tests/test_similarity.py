@@ -553,6 +553,7 @@ def test_report_links_to_the_similarity_page(course):
     [
         (["99_nothing"], "assignment '99_nothing' is not released"),
         (["00_fixture", "--threshold", "1.5"], "threshold must be in (0, 1], got 1.5"),
+        (["00_fixture", "--workers", "0"], "--workers must be at least 1, got 0"),
     ],
 )
 def test_bad_input_is_one_clear_line(course, args, expected):
@@ -573,3 +574,32 @@ def test_no_submissions_is_one_clear_line(course, tmp_path):
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "no submissions of '00_fixture'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_analysis(course, tmp_path):
+    """A class large enough for a process pool: the same pairs as one process finds."""
+    import shutil
+
+    root = tmp_path / "course"
+    shutil.copytree(course.source, root / "source")
+    shutil.copytree(course.release_dir, root / "release")
+    release = fixture_subs.load(root / "release" / "00_fixture" / "fixture.ipynb")
+    stub = next(c.source for c in release.cells if fixture_subs._gid(c) == "sigmoid_sol")
+    head = stub.split("# YOUR CODE HERE")[0].rstrip() + "\n"
+    bodies = list(SIGMOID.values())
+    for i in range(48):  # six ways to write it, each renamed per student: groups of eight
+        body = bodies[i % len(bodies)].replace("out", f"out{i}").replace("result", f"r{i}")
+        folder = root / "submitted" / f"s{i:02d}" / "00_fixture"
+        folder.mkdir(parents=True)
+        nbformat.write(
+            fixture_subs.filled(release, sigmoid_sol=head + body), folder / "fixture.ipynb"
+        )
+
+    def found(workers):
+        data = similarity.analyse(Course(root), "00_fixture", workers=workers)
+        return [(ex.grade_id, [(p.a, p.b, p.shared) for p in ex.pairs]) for ex in data.exercises]
+
+    one = found(1)
+    assert sum(len(pairs) for _, pairs in one) >= 4 * 28  # the longer ways, 8 choose 2 each
+    assert found(2) == one
