@@ -54,6 +54,7 @@ THRESHOLD = 0.6  # share of the smaller solution's fingerprints found in the oth
 MIN_SHARED = 8  # fewer shared fingerprints than this is never flagged (short solutions)
 COMMON_MIN, COMMON_FRACTION = 10, 0.05  # a fingerprint of more students than both is an idiom
 MAX_PAIRS_SHOWN = 40  # per exercise, with their code side by side (all are in the table)
+PAIRS_OPEN = 3  # of those, the most similar are shown open
 MIN_GIVEN_RUN = 3  # tokens matched to the stub count as given only in runs at least this long
 
 BUILTIN_NAMES = frozenset(dir(builtins))
@@ -496,7 +497,7 @@ body{font-family:system-ui,sans-serif;max-width:1300px;margin:2em auto;line-heig
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.2em .6em}
 th{background:#f3f4f6;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .notice{border:2px solid #9a6700;background:#fff8c5;padding:.6em 1em;margin:1em 0}
-.side{display:grid;grid-template-columns:1fr 1fr;gap:1em}
+.side{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1em}
 pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.85em;margin:.3em 0}
 mark{background:#ffd8a8}details{margin:.4em 0 .8em}summary{cursor:pointer}.muted{color:#666}
 """
@@ -526,7 +527,7 @@ def _marked(source: str, spans) -> str:
     return "".join(out)
 
 
-def _pair_html(ex: Exercise, pair: Pair) -> str:
+def _pair_html(ex: Exercise, pair: Pair, open_: bool = False) -> str:
     esc = html.escape
     a, b = ex.codes[pair.a], ex.codes[pair.b]
     shared = (set(a.prints) & set(b.prints)) - ex.common
@@ -535,11 +536,13 @@ def _pair_html(ex: Exercise, pair: Pair) -> str:
         spans = [span for h in shared for span in code.prints[h]]
         sides.append(
             f"<div><b>{esc(code.student_id)}</b> <span class='muted'>{100 * share:.0f} % of "
-            f"{len(code.prints)} fingerprints in the other</span>"
+            f"its {len(set(code.prints) - ex.common)} fingerprints (idioms left out) in the "
+            "other</span>"
             f"<pre>{_marked(code.source, spans)}</pre></div>"
         )
     return (
-        f"<details><summary>{esc(pair.a)} &amp; {esc(pair.b)}: {100 * pair.similarity:.0f} %, "
+        f"<details{' open' if open_ else ''}><summary>{esc(pair.a)} &amp; {esc(pair.b)}: "
+        f"{100 * pair.similarity:.0f} %, "
         f"{pair.shared} shared fingerprints</summary><div class='side'>{''.join(sides)}</div>"
         "</details>"
     )
@@ -567,9 +570,10 @@ def render(data: Analysis) -> str:
         "<p class='muted'>Only what students wrote in the solution cells counts: the released "
         "stub (given lines, docstrings) is removed first. Names, comments, layout and the order "
         f"of functions do not matter. A pair is listed when it shares at least {MIN_SHARED} "
-        f"fingerprints (runs of {K} tokens) and those cover at least "
-        f"{100 * data.threshold:.0f} % of the smaller solution; a fingerprint that many students "
-        "share (an idiom of the class) is not counted. Marked: the code both hold.</p>",
+        f"fingerprints (runs of {K} tokens) and its similarity, the shared fingerprints over "
+        f"the mean number of the two, is at least {100 * data.threshold:.0f} %; a fingerprint "
+        "that many students share (an idiom of the class) is not counted. Marked: the code "
+        "both hold. The most similar pairs are open; click a line to open or close it.</p>",
         "<h2>Exercises</h2>",
         _table(
             ["notebook", "exercise", "students with code", "flagged pairs", "groups"],
@@ -602,8 +606,8 @@ def render(data: Analysis) -> str:
                 numeric=(2, 3),
             )
         )
-        for pair in ex.pairs[:MAX_PAIRS_SHOWN]:
-            parts.append(_pair_html(ex, pair))
+        for n, pair in enumerate(ex.pairs[:MAX_PAIRS_SHOWN]):
+            parts.append(_pair_html(ex, pair, open_=n < PAIRS_OPEN))
         if len(ex.pairs) > MAX_PAIRS_SHOWN:
             rest = len(ex.pairs) - MAX_PAIRS_SHOWN
             parts.append(f"<p class='muted'>{rest} less similar pair(s) listed above only.</p>")
