@@ -422,16 +422,20 @@ def solution_cells(course, aid: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def read_student(folder: Path, stubs: dict) -> tuple[dict, list]:
+def read_student(folder: Path, stubs: dict, max_mb: float = 20) -> tuple[dict, list]:
     """One student's ``{(notebook, grade_id): Code}`` and ``[(student, notebook, why)]``.
 
-    ``stubs`` maps each solution cell (notebook, grade_id) to its released source.
+    ``stubs`` maps each solution cell (notebook, grade_id) to its released source; a notebook
+    larger than ``max_mb`` is not read (the assignment's ``max_notebook_mb``, as ``grade``).
     """
     sid, codes, skipped = folder.parent.name, {}, []
     for nb_id in sorted({nb for nb, _ in stubs}):
         path = folder / f"{nb_id}.ipynb"
         if not path.is_file():
             skipped.append((sid, nb_id, "notebook not submitted"))
+            continue
+        if path.stat().st_size > max_mb * 2**20:
+            skipped.append((sid, nb_id, f"notebook larger than {max_mb:g} MB"))
             continue
         try:
             nb = _read(path)
@@ -473,7 +477,8 @@ def analyse(
     codes: dict[tuple[str, str], dict[str, Code]] = {key: {} for key in stubs}
     skipped = []
     workers = min(workers or os.cpu_count() or 1, max(1, len(folders) // 20))
-    read = functools.partial(read_student, stubs=stubs)
+    max_mb = course.limits(aid).max_notebook_mb
+    read = functools.partial(read_student, stubs=stubs, max_mb=max_mb)
     if workers > 1:
         with concurrent.futures.ProcessPoolExecutor(workers) as pool:
             results = list(pool.map(read, folders, chunksize=8))

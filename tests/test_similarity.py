@@ -474,12 +474,36 @@ def test_cells_that_do_not_parse_are_still_compared():
     )
 
 
+def test_pairs_alike_in_several_exercises_are_listed_together():
+    forward = {**FORWARD, "copy": PLANTED["renamed"]}
+    softmax = {k: SOFTMAX_HEAD + v for k, v in SOFTMAX.items()}
+    softmax["copy"], softmax["orig"] = softmax["rows"], softmax["rows"].replace("row", "r")
+    exercises = []
+    for gid, sources, stub in (("fwd", forward, FORWARD_STUB), ("soft", softmax, SOFTMAX_STUB)):
+        by_student = codes(sources, stub)
+        pairs, common, cap = compare(by_student)
+        exercises.append(
+            similarity.Exercise(
+                "nb", gid, by_student, cap, pairs, similarity.clusters(pairs), common
+            )
+        )
+    data = similarity.Analysis("00_x", sorted(forward), [], exercises, similarity.THRESHOLD)
+    assert data.repeated() == [(("copy", "orig"), ["fwd", "soft"])]
+    page = similarity.render(data)
+    assert "Students alike in several exercises" in page
+    assert "<td>copy</td><td>orig</td><td>fwd, soft</td>" in page
+
+
 def test_marked_spans_are_escaped_and_merged():
     text = "a<b and c&d"
     assert similarity._marked(text, [(0, 3), (2, 5)]) == "<mark>a&lt;b a</mark>nd c&amp;d"
 
 
 # ------------------------------------------------------------------ a real course
+
+
+def course_limits(root):
+    return Course(root).limits("00_fixture")
 
 
 @pytest.fixture(scope="module")
@@ -499,6 +523,9 @@ def course(tmp_path_factory):
         nbformat.write(nb, folder / "fixture.ipynb")
     (root / "submitted" / "garbled" / "00_fixture").mkdir(parents=True)
     (root / "submitted" / "garbled" / "00_fixture" / "fixture.ipynb").write_text("{not json")
+    (root / "submitted" / "huge" / "00_fixture").mkdir(parents=True)
+    limit = course_limits(root).max_notebook_mb * 2**20
+    (root / "submitted" / "huge" / "00_fixture" / "fixture.ipynb").write_text(" " * (limit + 1))
     return Course(root)
 
 
@@ -512,6 +539,7 @@ def test_cli_writes_the_page_with_the_planted_pair(course):
     rows = re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td><td class=n>(\d+) %</td>", text)
     assert [set(r[:2]) for r in rows] == [{"copycat", "loop"}]
     assert "<mark>" in text and "garbled" in text  # unreadable notebook listed, not fatal
+    assert "<td>huge</td><td>fixture</td><td>notebook larger than" in text
     # the fixture's GOOD solutions of mse and count are the same for every student: too short
     for gid in ("mse_sol", "count_sol"):
         assert re.search(rf"<td>{gid}</td><td class=n>\d+</td><td class=n>0</td>", text), gid
