@@ -41,6 +41,7 @@ def main(argv=None) -> int:
         default=None,
         help="folder of assignments (default: the repository's notebooks/)",
     )
+    p.add_argument("--due", metavar="WHEN", help='due date: "2027-01-15 23:59 Europe/Berlin"')
     course_arg(p)
     p = sub.add_parser("grade", help="autograde all submissions of an assignment")
     p.add_argument("assignment")
@@ -93,6 +94,26 @@ def main(argv=None) -> int:
     )
     p.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     course_arg(p)
+    p = sub.add_parser("due", help="show, set or clear (none) an assignment's due date")
+    p.add_argument("assignment")
+    p.add_argument("when", nargs="?", help='"2027-01-15 23:59 Europe/Berlin", or none')
+    course_arg(p)
+    p = sub.add_parser("extend", help="give a student more time (all zero: no extension)")
+    p.add_argument("assignment")
+    p.add_argument("student")
+    for unit in ("days", "hours", "minutes"):
+        p.add_argument(f"--{unit}", type=float, default=0.0)
+    course_arg(p)
+    p = sub.add_parser("pdf", help="one PDF of the written answers per student, for hand grading")
+    p.add_argument("assignment")
+    p.add_argument("--cells", nargs="*", default=[], help="solution cells to add (grade ids)")
+    course_arg(p)
+    p = sub.add_parser(
+        "import-grades", help="hand scores and comments from a CSV into the gradebook"
+    )
+    p.add_argument("assignment")
+    p.add_argument("csv", help="columns student_id, grade_id, score [, notebook, comment]")
+    course_arg(p)
     p = sub.add_parser("check", help="run a notebook's visible tests and print a table")
     p.add_argument("notebook")
 
@@ -128,10 +149,13 @@ def _run(args) -> int:
     from .course import DEFAULT_NOTEBOOKS, Course
 
     if args.command == "check":
-        from .selfcheck import check_notebook, format_table
+        from .selfcheck import check_notebook, due_note, format_table
 
         rows = check_notebook(args.notebook)
         print(format_table(rows))
+        note = due_note(args.notebook)  # the due date the released notebook carries
+        if note:
+            print(note)
         return 0 if all(not r["message"] for r in rows) else 1
     course = Course(args.course_dir)
     if args.command == "release":
@@ -140,6 +164,41 @@ def _run(args) -> int:
         for warning in release(args.assignments, course, args.notebooks or DEFAULT_NOTEBOOKS):
             print(f"warning: {warning}")
         print(f"released into {course.root}")
+        if args.due is not None:
+            from .calendar import set_due
+
+            if not args.assignments:
+                raise ValueError("release --due: name the assignment(s) it is for")
+            for aid in args.assignments:
+                set_due(course, aid, args.due)
+            print(f"due {args.due}")
+    elif args.command == "due":
+        from . import calendar
+
+        if args.when is not None:
+            calendar.set_due(course, args.assignment, None if args.when == "none" else args.when)
+        due = calendar.due_of(course, args.assignment)
+        zone = calendar.display_zone(course)
+        print(f"{args.assignment}: due {calendar.show_time(due, zone) if due else 'date not set'}")
+    elif args.command == "extend":
+        from . import calendar
+
+        late = calendar.extend(
+            course, args.assignment, args.student, args.days, args.hours, args.minutes
+        )
+        zone = calendar.display_zone(course)
+        due = calendar.show_time(late.duedate, zone) if late.duedate else "no due date"
+        print(f"{args.student}: {args.assignment} due {due}")
+    elif args.command == "pdf":
+        from .handoff import write_pdfs
+
+        paths = write_pdfs(course, args.assignment, args.cells)
+        print(f"wrote {len(paths)} PDF(s) and scores.csv under {paths[0].parent}")
+    elif args.command == "import-grades":
+        from .handoff import import_grades
+
+        grades = import_grades(course, args.assignment, args.csv)
+        print(f"imported {len(grades)} hand grade(s); wrote {course.grades_csv}")
     elif args.command == "grade":
         from .executor import make_executor
         from .grade import grade
@@ -151,6 +210,8 @@ def _run(args) -> int:
             extra = f"  ({r['problems']})" if r["problems"] else ""
             if args.scheduler or args.scheduler_file:
                 extra = f"  [{r.get('host')}, {r.get('mechanism')}]{extra}"
+            if r.get("late_penalty"):
+                extra = f"  (late: -{r['late_penalty']:g}){extra}"
             print(f"{r['student_id']:<20} {r['score']:>6g} / {r['max_score']:<6g}{extra}")
         print(f"wrote {course.grades_csv}")
     elif args.command == "feedback":

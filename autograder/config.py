@@ -40,6 +40,7 @@ class Limits:
             return cls()
         path = Path(folder) / CONFIG_NAME
         data = json.loads(path.read_text())
+        data.pop("late_policy", None)  # the assignment's late policy: autograder/calendar.py
         names = {f.name: f.type for f in dataclasses.fields(cls)}
         unknown = set(data) - set(names)
         if unknown:

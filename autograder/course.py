@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import execute, key
+from . import calendar, execute, key
 from .config import CONFIG_NAME, Limits
 
 log = logging.getLogger("autograder")
@@ -123,6 +123,7 @@ def release(assignments, course: Course, notebooks_dir=DEFAULT_NOTEBOOKS) -> lis
                 f"{result.get('error') or result.get('log')}"
             )
         (course.release_dir / aid / CONFIG_NAME).unlink(missing_ok=True)
+        calendar.stamp_release(course, aid)  # a due date set earlier, for students' `check`
         limits = course.limits(aid)
         for nb_path in sorted(dest.glob("*.ipynb")):
             warnings += [f"{aid}/{w}" for w in build_answer_key(course, aid, nb_path, limits)]

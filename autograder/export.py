@@ -14,7 +14,9 @@
             assignment column to its grade item (or "new grade item").
 
 Scores are nbgrader's submission scores: hand grades from formgrader replace the automatic
-score of the cells they grade; a missing submission scores 0, as in ``grades.csv``.
+score of the cells they grade; a missing submission scores 0, as in ``grades.csv``. The
+``score`` of every format is the final one, after the late penalty (``autograder/calendar.py``)
+and as ``nbgrader export`` computes it: ``max(0, raw_score - late_submission_penalty)``.
 """
 
 from __future__ import annotations
@@ -24,24 +26,37 @@ import csv
 COLUMNS = [
     "student_id",
     "assignment",
-    "score",
+    "score",  # final: raw_score - late_submission_penalty
     "max_score",
     "auto_score",
     "needs_manual_grade",
     "submitted",
+    "raw_score",
+    "late_submission_penalty",
+    "timestamp",  # trusted submission time, UTC
+    "seconds_late",  # after the due date plus any extension
 ]
 
 
 def gradebook_rows(course) -> list[dict]:
-    """Rows for every student and assignment in the gradebook (missing submissions score 0)."""
+    """Rows for every student and assignment in the gradebook (missing submissions score 0).
+
+    Late penalties are brought up to date first (``calendar.apply_policy``: a hand grade, a new
+    due date, extension or policy changes them), so nbgrader's own export agrees afterwards.
+    """
     from nbgrader.api import MissingEntry
+
+    from .calendar import apply_policy, is_placeholder, show_iso
 
     rows = []
     with course.gradebook() as gb:
         for assignment in sorted(gb.assignments, key=lambda a: a.name):
+            late = apply_policy(course, assignment.name, gb)
             for student in sorted(gb.students, key=lambda s: s.id):
                 try:
                     sub = gb.find_submission(assignment.name, student.id)
+                    if is_placeholder(sub):  # an extension granted before submitting
+                        raise MissingEntry()
                 except MissingEntry:
                     rows.append(
                         {
@@ -52,19 +67,28 @@ def gradebook_rows(course) -> list[dict]:
                             "auto_score": 0.0,
                             "needs_manual_grade": False,
                             "submitted": False,
+                            "raw_score": 0.0,
+                            "late_submission_penalty": 0.0,
+                            "timestamp": "",
+                            "seconds_late": 0.0,
                         }
                     )
                     continue
                 auto = sum(g.auto_score or 0 for nb in sub.notebooks for g in nb.grades)
+                cal = late[student.id]
                 rows.append(
                     {
                         "student_id": student.id,
                         "assignment": assignment.name,
-                        "score": float(sub.score),
+                        "score": cal.score,
                         "max_score": float(sub.max_score),
                         "auto_score": float(auto),
                         "needs_manual_grade": bool(sub.needs_manual_grade),
                         "submitted": True,
+                        "raw_score": cal.raw_score,
+                        "late_submission_penalty": cal.penalty,
+                        "timestamp": show_iso(cal.timestamp),
+                        "seconds_late": cal.seconds_late,
                     }
                 )
     return rows
@@ -143,6 +167,9 @@ def export_csv(course) -> str:
                     "score": f"{row['score']:g}",
                     "max_score": f"{row['max_score']:g}",
                     "auto_score": f"{row['auto_score']:g}",
+                    "raw_score": f"{row['raw_score']:g}",
+                    "late_submission_penalty": f"{row['late_submission_penalty']:g}",
+                    "seconds_late": f"{row['seconds_late']:g}",
                 }
             )
     tmp.replace(course.grades_csv)

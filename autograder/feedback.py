@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 
+from . import calendar
 from .execute import ERROR_NAME
 from .grade import KEPT_FILES, MARKER
 from .key import FAILED, NOT_RUN, PASSED, is_auto_grade_cell, label_state, nbgrader_meta
@@ -43,14 +44,21 @@ def write_feedback(assignment, course) -> list[Path]:
     back through the exchange (it names the released page after a hash of the secret).
     """
     written = []
+    late = calendar.lateness(course, assignment) if course.db_path.is_file() else {}
+    policy, zone = (
+        calendar.load_policy(course.source / assignment),
+        calendar.display_zone(course),
+    )
     for marker in sorted(course.autograded.glob(f"*/{assignment}/{MARKER}")):
         sid = marker.parent.parent.name
         data = json.loads(marker.read_text())
         folder = course.feedback / sid / assignment
         folder.mkdir(parents=True, exist_ok=True)
+        dates = calendar.describe(late[sid], policy, zone) if sid in late else []
         for nb_id in course.notebooks(assignment):
             out = folder / f"{nb_id}.html"
-            out.write_text(render(course, assignment, sid, nb_id, data), encoding="utf-8")
+            page = render(course, assignment, sid, nb_id, data, dates)
+            out.write_text(page, encoding="utf-8")
             written.append(out)
         submitted = course.submitted / sid / assignment
         for name in KEPT_FILES:
@@ -59,8 +67,12 @@ def write_feedback(assignment, course) -> list[Path]:
     return written
 
 
-def render(course, aid, sid, nb_id, data) -> str:
-    """The feedback page of one notebook (a complete HTML document)."""
+def render(course, aid, sid, nb_id, data, dates=()) -> str:
+    """The feedback page of one notebook (a complete HTML document).
+
+    ``dates``: the assignment's due date, submission time, extension and late penalty as
+    sentences (:func:`calendar.describe`), shown under the score.
+    """
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
     release = nbformat.read(str(course.release_dir / aid / f"{nb_id}.ipynb"), as_version=4)
@@ -77,6 +89,8 @@ def render(course, aid, sid, nb_id, data) -> str:
     total = sum(s["score"] for s in scores.values())
     possible = sum(s["max_score"] for s in scores.values())
     parts.append(f"<p>Auto-graded score: <b>{total:g} / {possible:g}</b></p>")
+    if dates:
+        parts.append("<ul class='dates'>" + "".join(f"<li>{esc(d)}</li>" for d in dates) + "</ul>")
     if result.get("reason"):
         parts.append(
             f"<p class='res fail'>This notebook could not be graded: {esc(result['reason'])}</p>"

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import execute, key, submissions
+from . import calendar, execute, key, submissions
 from .config import Limits
 from .course import Course
 from .executor import NotebookTask, Outcome, RunContext, Task, make_executor
@@ -56,6 +56,8 @@ class Job:
     student_id: str
     hash: str  # of the submitted files and the answer key: the marker's "unchanged" test
     rejected: str | None = None  # why the whole submission is refused (a bad zip)
+    submitted_at: datetime.datetime | None = None  # trusted submission time (naive UTC)
+    time_source: str | None = None  # "exchange" (timestamp.txt) or "collection" (mtime)
 
 
 @dataclasses.dataclass
@@ -117,6 +119,7 @@ def grade(
             job = run.stage(sub)
             previous = None if force else run.finished(job)
             if previous is not None:
+                run.write_time(job, kept=True)
                 rows.append(previous)
             else:
                 jobs.append(job)
@@ -133,6 +136,13 @@ def grade(
             if isinstance(outcome, Outcome):
                 per_host[outcome.host, outcome.mechanism][0] += 1
                 per_host[outcome.host, outcome.mechanism][1] += outcome.seconds
+        # due date, extension and policy as they are now: changed ones re-score every
+        # student here, finished ones included, from the gradebook alone (no notebook runs)
+        late = calendar.apply_policy(course, assignment, gb)
+        for r in rows:
+            if r["student_id"] in late:
+                cal = late[r["student_id"]]
+                r.update(raw_score=cal.raw_score, late_penalty=cal.penalty, score=cal.score)
     for (host, mechanism), (count, seconds) in sorted(per_host.items()):
         log.info("host %s: %d submissions, %.1f s (sandbox: %s)", host, count, seconds, mechanism)
     export_csv(course)
@@ -181,7 +191,8 @@ class Run:
                 if (
                     path.is_file()
                     and not path.is_symlink()
-                    and (path.suffix == ".ipynb" or path.name in KEPT_FILES)
+                    # a zip is the student's own: a timestamp.txt in it is never kept
+                    and (path.suffix == ".ipynb" or (path.name in KEPT_FILES and not sub.from_zip))
                     and path.stat().st_size <= max_bytes
                 ):
                     shutil.copyfile(path, dest / path.name)
@@ -190,7 +201,36 @@ class Run:
             parts += [
                 p.name.encode() + p.read_bytes() for p in sorted(dest.iterdir()) if p.is_file()
             ]
-        return Job(sub.student_id, _hash_bytes(b"\0".join(parts)), sub.rejected)
+        exchange = None if sub.from_zip else _timestamp(dest)
+        return Job(
+            sub.student_id,
+            _hash_bytes(b"\0".join(parts)),
+            sub.rejected,
+            exchange or calendar.collection_time(sub.received),
+            "exchange" if exchange else "collection",
+        )
+
+    def write_time(self, job: Job, kept=False) -> None:
+        """Write a collection time as nbgrader's ``submitted/.../timestamp.txt``.
+
+        nbgrader's tools read the submission time there (formgrader counts a submission as
+        autograded when it equals the gradebook's). Written after the hash, so it never
+        makes a submission look changed. ``kept``: an unchanged submission keeps the time
+        recorded when it was first graded.
+        """
+        from nbgrader.api import MissingEntry
+
+        when = job.submitted_at
+        if job.time_source != "collection" or when is None or job.rejected:
+            return
+        if kept:
+            try:
+                when = self.gb.find_submission(self.assignment, job.student_id).timestamp or when
+            except MissingEntry:
+                pass
+        path = self.folder(job.student_id) / "timestamp.txt"
+        if path.parent.is_dir():
+            path.write_text(when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
 
     def finished(self, job: Job) -> dict | None:
         """The summary of an earlier run if it graded exactly this submission, else None."""
@@ -238,8 +278,8 @@ class Run:
         out_dir = self.course.autograded / sid / aid
         out_dir.mkdir(parents=True, exist_ok=True)
         gb.update_or_create_student(sid)
-        timestamp = _timestamp(self.folder(sid))
-        gb.update_or_create_submission(aid, sid, **({"timestamp": timestamp} if timestamp else {}))
+        gb.update_or_create_submission(aid, sid, timestamp=job.submitted_at)
+        self.write_time(job)
         for nb_id, res in results.items():
             if res.nb is not None:
                 execute.write_notebook(res.nb, out_dir / f"{nb_id}.ipynb")
@@ -281,6 +321,7 @@ class Run:
             "host": outcome.host if graded else None,
             "previous_score": previous,
             "graded_at": self.started,
+            "time_source": job.time_source,
         }
         marker = {
             "hash": job.hash if graded else None,  # None: graded again next time

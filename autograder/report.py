@@ -25,6 +25,7 @@ import json
 import statistics
 from pathlib import Path
 
+from . import calendar
 from .export import gradebook_rows
 from .grade import CRASH, MARKER
 
@@ -82,6 +83,8 @@ class AssignmentData:
     seconds: dict[str, float]  # student -> grading seconds (all notebooks)
     manual: list[str]  # students whose written answers wait for a human
     changed: list[dict]  # {student_id, before, after}
+    late: list = dataclasses.field(default_factory=list)  # calendar.Lateness: late or extended
+    zone: str = "UTC"  # the course's display time zone
 
     @property
     def submitted(self) -> list[dict]:
@@ -197,7 +200,11 @@ def assignment_data(course, aid) -> AssignmentData:
                     cell_labels[first].first_failure += 1
     changed = score_changes(found)
     manual = sorted(r["student_id"] for r in rows if r["needs_manual_grade"])
-    return AssignmentData(aid, rows, exercises, labels, problems, seconds, manual, changed)
+    late = [c for _, c in sorted(calendar.lateness(course, aid).items()) if c.late or c.extension]
+    zone = calendar.display_zone(course)
+    return AssignmentData(
+        aid, rows, exercises, labels, problems, seconds, manual, changed, late, zone
+    )
 
 
 def score_changes(found: dict[str, dict]) -> list[dict]:
@@ -372,6 +379,28 @@ def render_assignment(data: AssignmentData, similarity: str | None = None) -> st
             f"<p>Grading time per student: median {statistics.median(times):.1f} s, "
             f"longest {times[-1]:.1f} s ({len(times)} students).</p>"
         )
+    parts.append("<h2>Late submissions and extensions</h2>")
+    if data.late:
+        show = calendar.show_time
+        parts.append(
+            _table(
+                ["student", "submitted", "due (with extension)", "extension", "late by", "penalty"],
+                [
+                    (
+                        c.student_id,
+                        show(c.timestamp, data.zone) if c.timestamp else "not yet",
+                        show(c.duedate, data.zone) if c.duedate else "none",
+                        calendar.show_duration(c.extension.total_seconds()) if c.extension else "",
+                        calendar.show_duration(c.seconds_late) if c.late else "on time",
+                        float(c.penalty),
+                    )
+                    for c in data.late
+                ],
+                numeric=(5,),
+            )
+        )
+    else:
+        parts.append("<p>None.</p>")
     parts.append("<h2>Waiting for a human (formgrader)</h2>")
     parts.append(f"<p>{esc(', '.join(data.manual))}</p>" if data.manual else "<p>Nobody.</p>")
     parts.append("<h2>Scores changed since the previous grading run</h2>")

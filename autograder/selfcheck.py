@@ -36,6 +36,16 @@ def check_notebook(path) -> list[dict]:
     return rows_of(nb)
 
 
+def due_note(path) -> str | None:
+    """The assignment's due date, when the released notebook carries one (``release --due``)."""
+    from .calendar import due_line
+
+    try:
+        return due_line(nbformat.read(str(path), as_version=4))
+    except Exception:  # noqa: BLE001 - an unreadable notebook was reported by check_notebook
+        return None
+
+
 def rows_of(nb) -> list[dict]:
     """One row per auto-graded cell of an executed notebook.
 

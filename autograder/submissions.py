@@ -28,6 +28,10 @@ class Submission:
     student_id: str
     folder: Path | None = None
     rejected: str | None = None
+    # collection time: mtime of the zip, or of the newest notebook of the folder, as the
+    # instructor's collection left it in DIR (never a time written inside a zip or notebook)
+    received: float | None = None
+    from_zip: bool = False
 
 
 def collect(submissions_dir: Path, assignment: str, staging: Path, max_zip_mb: int):
@@ -46,18 +50,21 @@ def collect(submissions_dir: Path, assignment: str, staging: Path, max_zip_mb: i
                 continue
             folder = entry / assignment
             if folder.is_dir() and not folder.is_symlink():
-                found[sid] = Submission(sid, folder=folder)
+                times = [p.stat().st_mtime for p in folder.glob("*.ipynb") if p.is_file()]
+                found[sid] = Submission(sid, folder=folder, received=max(times, default=None))
         elif entry.suffix == ".zip" and entry.is_file():
             sid = entry.stem
             if not STUDENT_ID.match(sid) or sid in found:
                 continue
             target = staging / sid
+            received = entry.stat().st_mtime
             try:
                 extract_zip(entry, target, max_zip_mb * 2**20)
-                found[sid] = Submission(sid, folder=_assignment_folder(target, assignment))
+                folder = _assignment_folder(target, assignment)
+                found[sid] = Submission(sid, folder=folder, received=received, from_zip=True)
             except ValueError as exc:
                 shutil.rmtree(target, ignore_errors=True)
-                found[sid] = Submission(sid, rejected=str(exc))
+                found[sid] = Submission(sid, rejected=str(exc), received=received, from_zip=True)
     return [found[s] for s in sorted(found)]
 
 
