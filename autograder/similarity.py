@@ -384,13 +384,14 @@ def clusters(pairs: list[Pair]) -> list[list[str]]:
 
 def _cell_source(cell) -> str:
     src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
+    return "".join(map(str, src)) if isinstance(src, list) else str(src)
 
 
 def _grade_id(cell) -> str | None:
     meta = cell.get("metadata", {}) if isinstance(cell, dict) else {}
     nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
-    return nbg.get("grade_id") if isinstance(nbg, dict) else None
+    gid = nbg.get("grade_id") if isinstance(nbg, dict) else None
+    return gid if isinstance(gid, str) else None  # a student's notebook may hold anything
 
 
 def _read(path: Path) -> dict:

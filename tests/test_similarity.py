@@ -11,6 +11,7 @@ tests release the fixture assignment into a real course, put students' notebooks
 from __future__ import annotations
 
 import html
+import json
 import re
 import sys
 
@@ -523,6 +524,11 @@ def course(tmp_path_factory):
         nbformat.write(nb, folder / "fixture.ipynb")
     (root / "submitted" / "garbled" / "00_fixture").mkdir(parents=True)
     (root / "submitted" / "garbled" / "00_fixture" / "fixture.ipynb").write_text("{not json")
+    odd = {"cells": [7, {"metadata": {"nbgrader": {"grade_id": ["x"]}}}, {"metadata": []}]}
+    odd["cells"].append({"cell_type": "code", "source": [1, None], "metadata": {"nbgrader": {
+        "grade_id": "sigmoid_sol"}}})  # fmt: skip
+    (root / "submitted" / "odd" / "00_fixture").mkdir(parents=True)
+    (root / "submitted" / "odd" / "00_fixture" / "fixture.ipynb").write_text(json.dumps(odd))
     (root / "submitted" / "huge" / "00_fixture").mkdir(parents=True)
     limit = course_limits(root).max_notebook_mb * 2**20
     (root / "submitted" / "huge" / "00_fixture" / "fixture.ipynb").write_text(" " * (limit + 1))
@@ -540,6 +546,7 @@ def test_cli_writes_the_page_with_the_planted_pair(course):
     assert [set(r[:2]) for r in rows] == [{"copycat", "loop"}]
     assert "<mark>" in text and "garbled" in text  # unreadable notebook listed, not fatal
     assert "<td>huge</td><td>fixture</td><td>notebook larger than" in text
+    assert ">odd<" not in text  # odd cells are skipped, not fatal, and compared with nobody
     # the fixture's GOOD solutions of mse and count are the same for every student: too short
     for gid in ("mse_sol", "count_sol"):
         assert re.search(rf"<td>{gid}</td><td class=n>\d+</td><td class=n>0</td>", text), gid
