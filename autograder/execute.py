@@ -19,6 +19,7 @@ of that uid left.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -193,6 +194,22 @@ class SandboxedKernelManager(AsyncKernelManager):
                     await asyncio.sleep(0.005)
         finally:
             os.close(folder)
+
+    def cleanup_ipc_files(self) -> None:
+        # the socket names are relative to the kernel's folder, not to our working directory
+        if self.transport != "ipc" or self.workdir is None:
+            return super().cleanup_ipc_files()
+        try:
+            folder = os.open(self.workdir, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            for port in self.ports:
+                with contextlib.suppress(OSError):
+                    os.unlink(f"{self.ip}-{port}", dir_fd=folder)
+        finally:
+            os.close(folder)
+        return None
 
     def _close_sockets(self) -> None:
         for fd in (self.sockets or {}).values():
@@ -437,7 +454,9 @@ async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, at
     km = SandboxedKernelManager(
         connection_file=str(workdir / f"kernel-{attempt}.json"),
         transport="ipc",
-        ip=str(workdir / f"ipc-{attempt}"),
+        # relative to the kernel's working folder: a socket path is limited to 107 bytes,
+        # which a long TMPDIR would exceed; we connect through pinned descriptors anyway
+        ip=f"ipc-{attempt}",
     )
     km.sandbox_uid, km.sandbox_limits, km.workdir = uid, limits, workdir
     km.forkserver = server

@@ -579,3 +579,14 @@ def test_the_kernels_tmp_and_open_files_are_bounded(tmp_path, cold, kind):
     (text,), info = execute_([BOUNDS], tmp_path, "bounds", Limits(max_tmp_mb=8))
     assert info["kernel"] == kind
     assert text.split("\n")[:2] == ["refused 28", "(1024, 1024)"], text  # ENOSPC
+
+
+@pytest.mark.parametrize("kind", ["forked", "cold"])
+def test_a_work_folder_with_a_long_path_still_grades(tmp_path, cold, kind):
+    """Unix socket paths are limited to 107 bytes: a long TMPDIR gave a whole class 0."""
+    execute_ = run if kind == "forked" else cold
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    (text,), info = execute_(["print(6 * 7)"], deep, "long")
+    assert len(str(deep / "long" / "work" / "ipc-0-1")) > 107
+    assert text.strip() == "42" and info["kernel"] == kind, info
+    assert not list((deep / "long" / "work").glob("ipc-*"))  # removed in their folder
