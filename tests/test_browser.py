@@ -14,6 +14,7 @@ start.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -41,10 +42,10 @@ def browser():
         yield b
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A JupyterLab server on 127.0.0.1:<free port>; yields its base URL and token."""
-    tmp = tmp_path_factory.mktemp("lab")
+@contextlib.contextmanager
+def jupyterlab(tmp: Path, root: Path, config_path: Path | None = None):
+    """A JupyterLab server on 127.0.0.1:<free port> serving ``root``; yields (base URL,
+    token). ``config_path``: the Jupyter settings ``make lab``/``make author`` use."""
     settings = tmp / "settings" / "@jupyterlab" / "docmanager-extension"
     settings.mkdir(parents=True)
     (settings / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
@@ -53,6 +54,8 @@ def lab(tmp_path_factory):
     (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
     port, token = free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp / "runtime"))
+    if config_path is not None:
+        env["JUPYTER_CONFIG_PATH"] = str(config_path)
     cmd = [
         str(Path(sys.executable).parent / "jupyter"),
         "lab",
@@ -60,10 +63,11 @@ def lab(tmp_path_factory):
         f"--port={port}",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.token={token}",
-        f"--ServerApp.root_dir={REPO}",
+        f"--ServerApp.root_dir={root}",
         f"--LabApp.user_settings_dir={tmp / 'settings'}",
         f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: what a tab shows
     ]
     if os.geteuid() == 0:  # CI containers run as root
         cmd.append("--allow-root")
@@ -71,7 +75,7 @@ def lab(tmp_path_factory):
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 40
+        deadline = time.monotonic() + 60
         while True:
             try:
                 if http_get(f"{base}/api/status?token={token}")[0] == 200:
@@ -99,6 +103,24 @@ def lab(tmp_path_factory):
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=5)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab on the repository (the playground test opens the committed notebook)."""
+    with jupyterlab(tmp_path_factory.mktemp("lab"), REPO) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def student_lab(tmp_path_factory):
+    """What ``make lab`` opens: the student workspace, with the students' Jupyter settings."""
+    from autograder.workspace import Workspace
+
+    tmp = tmp_path_factory.mktemp("student")
+    root = Workspace(tmp / "workspace").update().root
+    with jupyterlab(tmp, root, REPO / "deploy" / "lab" / "student") as (base, token):
+        yield base, token, root
 
 
 def _pixels(png: bytes) -> np.ndarray:
@@ -180,3 +202,66 @@ def test_playground_plays_in_jupyterlab(browser, lab):
         page.close()
     assert errors == [], "\n".join(errors)
     assert (REPO / NOTEBOOK).read_bytes() == source_before, "the notebook file was modified"
+
+
+# what the tab on the screen holds: its path and its cells, as JupyterLab loaded them
+CURRENT_NOTEBOOK = """
+() => {
+  const w = window.jupyterapp.shell.currentWidget;
+  if (!w || !w.context || !w.context.isReady || !w.context.path.endsWith(".ipynb")) return null;
+  return {path: w.context.path, cells: w.context.model.toJSON().cells.map(
+    c => Array.isArray(c.source) ? c.source.join("") : c.source)};
+}
+"""
+CLOSE_CURRENT = """
+async () => {
+  const w = window.jupyterapp.shell.currentWidget;
+  if (w.sessionContext) await w.sessionContext.shutdown();
+  w.close();
+}
+"""
+
+
+def test_student_start_page_links_lead_to_the_student_versions(browser, student_lab):
+    """``make lab``: every notebook link of the start page opens the student's own copy (an
+    assignment with ``YOUR CODE HERE`` and no solution or hidden test; the playground), and
+    the lab shows none of nbgrader's instructor or exchange panels."""
+    from autograder.workspace import assignments
+
+    base, token, _root = student_lab
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(f"{base}/lab/tree/index.ipynb?token={token}", timeout=90_000)
+        links = page.locator(".jp-NotebookPanel .jp-RenderedMarkdown a[href*='.ipynb']")
+        links.first.wait_for(timeout=90_000)
+        count = links.count()
+        opened = {}
+        for i in range(count):
+            accept_kernel_dialog(page, wait_ms=200)
+            page.bring_to_front()
+            start = page.locator(".lm-TabBar-tab", has_text="index.ipynb").first
+            start.click()  # back to the start page
+            text = links.nth(i).inner_text()
+            links.nth(i).click()
+            deadline = time.monotonic() + 90
+            while True:
+                shown = page.evaluate(CURRENT_NOTEBOOK)
+                if shown and shown["path"] != "index.ipynb":
+                    break
+                assert time.monotonic() < deadline, f"link {text!r} opened no notebook"
+                page.wait_for_timeout(200)
+            opened[shown["path"]] = "\n".join(shown["cells"])
+            page.evaluate(CLOSE_CURRENT)
+        expected = {f"{a}/{a}.ipynb" for a in assignments()} | {"playground.ipynb"}
+        assert set(opened) == expected, sorted(opened)
+        for path, text in opened.items():
+            for secret in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS"):
+                assert secret not in text, (path, secret)
+            if path != "playground.ipynb":
+                assert "YOUR CODE HERE" in text, path
+        # no instructor's or exchange panels in a student's local lab
+        assert page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").count() == 0
+        body = page.locator("body").inner_text()
+        assert "Error fetching courses" not in body and "Create Assignment" not in body
+    finally:
+        page.close()
