@@ -326,32 +326,45 @@ def test_hub_config_switches_to_lti_when_asked(tmp_path):
         pem.unlink()
     with pytest.raises(ValueError, match="no \\*.pem in"):
         load_hub_config(hub, {"NNCOURSE_LTI": str(path)})
-    import pwd
+    import lti_config
 
-    me = pwd.getpwuid(__import__("os").getuid()).pw_name
-    real = ch.HubSettings(hub_dir=str(tmp_path), instructors=[], students=[], password="pw",
-                          accounts=True, grader=me)  # fmt: skip
-    with pytest.raises(ValueError, match="no local account"):
-        load_hub_config(real, {"NNCOURSE_LTI": str(path)})
+    with pytest.raises(ValueError, match="cannot be a local account.*set username_claim"):
+        lti_config.ensure_account(hub, "0f8a5d2c-7b1e-4c8e-9f3a-2d6b1c0e9a77-too-long")
+    with pytest.raises(ValueError, match="'root' is an account of this machine"):
+        lti_config.ensure_account(hub, "root")  # never a server as a real account
+
+
+RELEASE = """
+import sys
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
+from autograder.__main__ import main
+
+course, notebooks, exchange, aid = sys.argv[1:]
+if main(["release", aid, "--notebooks", notebooks, "--course-dir", course]):
+    sys.exit("autograder release failed")
+config = Config()
+config.CourseDirectory.root = course
+config.CourseDirectory.course_id = "nncourse"
+config.CourseDirectory.db_url = f"sqlite:///{course}/gradebook.db"
+config.Exchange.root = exchange
+api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+result = api.release_assignment(aid)
+sys.exit(0 if result.get("success") else f"nbgrader release failed: {result}")
+"""
 
 
 def release_to_exchange(settings):
-    """The fixture assignment, released as the course does: autograder, then nbgrader."""
+    """The fixture assignment, released as the course does (autograder, then nbgrader's
+    release_assignment), as the grader account."""
     import course_hub as ch
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config import Config
 
-    proc = cli("release", AID, "--notebooks", FIXTURES, "--course-dir", settings.course_dir)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    config = Config()
-    config.CourseDirectory.root = str(settings.course_dir)
-    config.CourseDirectory.course_id = ch.COURSE_ID
-    config.CourseDirectory.db_url = f"sqlite:///{settings.course_dir / 'gradebook.db'}"
-    config.Exchange.root = str(settings.exchange)
-    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-    result = api.release_assignment(AID)
-    assert result.get("success"), result
+    script = settings.root / "release_fixture.py"
+    script.write_text(RELEASE)
+    script.chmod(0o644)
+    ch.run_as(settings, settings.grader, [str(ch.BIN / "python"), str(script),
+              str(settings.course_dir), str(FIXTURES), str(settings.exchange), AID])  # fmt: skip
 
 
 class LTIHub:
@@ -399,14 +412,18 @@ def lti_hub(tmp_path_factory):
 
     if shutil.which("node") is None or not ch.PROXY.exists():
         pytest.skip(f"configurable-http-proxy is not installed: npm ci --prefix {ch.HERE}")
+    from test_hub import _use_accounts
+
     with chromium() as browser:
         root = Path(tempfile.mkdtemp(prefix="nncourse-lti-", dir="/tmp"))
+        root.chmod(0o755)
+        accounts = _use_accounts()  # as root: every user a real local account, as test_hub
         settings = ch.HubSettings(
             hub_dir=str(root), instructors=[], students=[], password=secrets.token_urlsafe(12),
-            accounts=False, grader="lti-grader", port=free_port(), hub_port=free_port(),
-            proxy_api_port=free_port(), service_port=free_port(),
+            accounts=accounts, grader=f"t{secrets.token_hex(3)}-grader", port=free_port(),
+            hub_port=free_port(), proxy_api_port=free_port(), service_port=free_port(),
         )  # fmt: skip
-        proc = log = None
+        proc = log = platform = None
         base = f"http://127.0.0.1:{settings.port}"
         try:
             with Platform(tool_jwks=f"{base}/hub/lti13/jwks") as platform:
@@ -435,6 +452,24 @@ def lti_hub(tmp_path_factory):
             if log is not None:
                 log.close()
             ch.stop_proxy(settings)
+            if accounts:  # the accounts made for the grader and the launched users
+                import pwd
+                import signal
+
+                names = [settings.grader, *(u["sub"] for u in (platform.users if platform
+                                                                 else {}).values())]  # fmt: skip
+                uids = set()
+                for name in names:
+                    try:
+                        uids.add(pwd.getpwnam(name).pw_uid)
+                    except KeyError:
+                        pass
+                for pid in ch.pids_of(uids):  # only processes of this test's accounts
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                ch.remove_accounts(names)
             shutil.rmtree(root, ignore_errors=True)
 
 
@@ -456,6 +491,14 @@ def test_student_launch_reaches_own_server_and_the_roster(lti_hub):
         # a student: no formgrader
         r = page.request.get(f"{lti_hub.base}/services/nncourse/formgrader")
         assert r.status == 403, r.status
+        if lti_hub.s.accounts:  # real accounts: made at the first spawn, the server runs as it
+            import pwd
+
+            entry = pwd.getpwnam(ann["sub"])
+            home = lti_hub.s.home(ann["sub"])
+            assert home.stat().st_uid == entry.pw_uid and home.stat().st_mode & 0o777 == 0o700
+            runtime = home / ".local" / "share" / "jupyter" / "runtime"
+            assert [p for p in runtime.iterdir() if p.stat().st_uid == entry.pw_uid]
     finally:
         ctx.close()
     with Course(lti_hub.s.course_dir).gradebook() as gb:
@@ -584,7 +627,9 @@ def test_passback_after_a_real_grade(lti_hub, tmp_path):
     assert scores[sub_of["cat"]] == 12 and scores[sub_of["dan"]] == 6  # 10 + 2; sigmoid's 4 lost
     assert on_lms("cat") == scores[sub_of["cat"]] and on_lms("dan") is None  # dan: pending
     cat_line = next(ln for ln in proc.stdout.splitlines() if sub_of["cat"] in ln)
-    assert "sent" in cat_line and "retried after 503" in cat_line, proc.stdout
+    assert cat_line.split()[5] == "sent", proc.stdout
+    retried = [ln for ln in proc.stdout.splitlines() if "retried after 503" in ln]
+    assert len(retried) == 1 and " sent " in retried[0], proc.stdout  # the first score posted
     assert "held" in next(ln for ln in proc.stdout.splitlines() if sub_of["dan"] in ln)
     (item,) = [i for i in lms.lineitems.values() if i["resourceId"] == AID]
     assert item["scoreMaximum"] == 12

@@ -8,7 +8,8 @@ platform's JWKS for signature, issuer, audience, expiry and nonce) with what a c
 
 * only the registered deployments launch (``deployment_ids``), and an id_token is good for
   one launch (its nonce is remembered until it expires, so a replayed launch is refused);
-* the hub user is the platform's stable user id (``sub``) or ``username_claim``;
+* the hub user is the platform's stable user id (``sub``) or ``username_claim``; with real
+  accounts (the hub as root) their local account is made at their first spawn;
 * instructors and TAs join ``formgrade-<course>`` (formgrader), learners ``nbgrader-<course>``
   (the authenticator manages both groups), and each server gets its role's Jupyter settings;
 * a learner's launch adds them to nbgrader's gradebook (name, e-mail, ``lms_user_id``) and
@@ -25,9 +26,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pwd
+import re
+import subprocess
 import time
 
-from course_hub import COURSE_ID, user_env
+from course_hub import ACCOUNT_COMMENT, COURSE_ID, foreign_accounts, user_env
 from jupyterhub.handlers import BaseHandler
 from jupyterhub.utils import url_path_join
 from ltiauthenticator.lti13.auth import LTI13Authenticator
@@ -129,11 +133,53 @@ class CourseLTIAuthenticator(LTI13Authenticator):
         return model
 
 
+ACCOUNT_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")  # what useradd takes
+
+
+def ensure_account(hub, name: str) -> None:
+    """Real accounts: the local account of a user the LMS launched, made at their first
+    spawn like ``course_hub.create_accounts`` makes the others (home ``<hub>/home/<name>``,
+    0700, no login shell, marked so that ``remove_accounts`` may remove it) but with no
+    password: nobody logs in to it but through the hub. An account of the machine that the
+    hub did not make is refused: a launch must never run a server as a real person."""
+    if foreign_accounts([name]):
+        raise ValueError(
+            f"lti_config: the hub user {name!r} is an account of this machine that the hub "
+            "did not create; refusing to run a server as it (set username_claim in lti.json "
+            "to a claim whose values are not local account names)"
+        )
+    try:
+        pwd.getpwnam(name)
+        return
+    except KeyError:
+        pass
+    if not ACCOUNT_NAME.fullmatch(name):
+        raise ValueError(
+            f"lti_config: the hub user {name!r} cannot be a local account (lower-case letters, "
+            "digits, '-' and '_', at most 32, not starting with a digit): set username_claim "
+            "in lti.json to a claim that can (docs/deploy.md, section 8)"
+        )
+    home = hub.home(name)
+    subprocess.run(["useradd", "--create-home", "--home-dir", str(home), "--user-group",
+                    "--shell", "/usr/sbin/nologin", "--comment", ACCOUNT_COMMENT, name],
+                   check=True, capture_output=True)  # fmt: skip
+    entry = pwd.getpwnam(name)
+    for folder in (home, home / ".tmp"):
+        folder.mkdir(exist_ok=True)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+        folder.chmod(0o700)
+
+
 def spawner_class(base):
     """The course's spawner, each server with its role's settings read from the user's group
-    (LTI users are not in hub.json's lists)."""
+    (LTI users are not in hub.json's lists) and, with real accounts, its account made first."""
 
     class LTISpawner(base):
+        async def start(self):
+            if self._course_hub.accounts:
+                await asyncio.to_thread(ensure_account, self._course_hub, self.user.name)
+            return await super().start()
+
         def get_env(self):
             env = super().get_env()
             role = "instructor" if INSTRUCTORS in {g.name for g in self.user.groups} else "student"
@@ -145,11 +191,6 @@ def spawner_class(base):
 
 def configure(c, hub, settings_path) -> lti.ToolSettings:
     """Make the hub configuration ``c`` accept LTI 1.3 launches (in place of passwords)."""
-    if hub.accounts:
-        raise ValueError(
-            "lti_config: LTI launches log in users the hub has no local account for; run the "
-            "hub in one-account mode or with a container spawner (docs/deploy.md, section 8)"
-        )
     settings = lti.load_settings(settings_path)
     lti.load_keys(settings.key_folder)  # refuse to start without a key to publish
     c.JupyterHub.authenticator_class = CourseLTIAuthenticator
