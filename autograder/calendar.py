@@ -383,8 +383,12 @@ def extend(course, aid, sid, days=0.0, hours=0.0, minutes=0.0) -> Lateness:
     """
     from nbgrader.api import MissingEntry
 
+    from .submissions import STUDENT_ID
+
+    if not STUDENT_ID.match(sid):
+        raise ValueError(f"extend: a student id is letters, digits and _.@-, received {sid!r}")
     for name, val in (("days", days), ("hours", hours), ("minutes", minutes)):
-        if val < 0:
+        if not val >= 0:
             raise ValueError(f"extend: --{name} must be >= 0, received {val:g}")
     course.ensure()
     with course.gradebook() as gb:
@@ -430,12 +434,14 @@ def stamp_release(course, aid) -> None:
     zone = display_zone(course)
     for path in sorted((course.release_dir / aid).glob("*.ipynb")):
         nb = nbformat.read(str(path), as_version=4)
-        meta = nb.metadata.get(META_KEY, {})
+        meta = dict(nb.metadata.get(META_KEY, {}))
         if due is None:
             meta.pop("due", None)
             meta.pop("zone", None)
         else:
             meta.update(due=due.replace(tzinfo=UTC).isoformat(), zone=zone)
+        if meta == nb.metadata.get(META_KEY, {}):
+            continue  # nothing to change: the release stays byte for byte as nbgrader wrote it
         if meta:
             nb.metadata[META_KEY] = meta
         else:

@@ -166,9 +166,10 @@ class _Chromium:
             self.browser = self.pw.chromium.launch(
                 executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
             )
-        except Exception:
+        except Exception as exc:
             self.pw.stop()
-            raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"pdf: Chromium at {CHROMIUM} did not start: {first}") from None
         return self
 
     def __exit__(self, *exc):
@@ -268,17 +269,20 @@ def read_grades(path, gb, aid) -> list[HandGrade]:
         by_id.setdefault(c.grade_id, []).append(c)
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
-            header = rows[0].keys() if rows else []
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            header = reader.fieldnames or []
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ValueError(f"import-grades: cannot read {path}: {exc}") from None
     missing = {"student_id", "grade_id", "score"} - set(header)
     unknown = set(header) - set(TEMPLATE_COLUMNS) - {None}
-    if not rows or missing or unknown:
+    if missing or unknown:
         raise ValueError(
             f"import-grades: {path} needs the columns student_id, grade_id, score (optional: "
-            f"notebook, comment, points); received {list(header) or 'no rows'}"
+            f"notebook, comment, points); received {list(header) or 'an empty file'}"
         )
+    if not rows:
+        raise ValueError(f"import-grades: {path} has a header but no rows")
     problems, grades, seen = [], [], {}
     for n, row in enumerate(rows, start=2):
         if None in row:

@@ -395,3 +395,15 @@ def test_a_collection_time_in_the_future_counts_as_now():
     assert calendar.collection_time(now - 60, now=now) == (
         DUE - datetime.timedelta(minutes=1)
     ).replace(tzinfo=None)
+
+
+def test_extend_refuses_bad_input(tmp_path):
+    course = Course(tmp_path / "course")
+    with pytest.raises(
+        ValueError, match=r"a student id is letters, digits and _.@-, received '../x'"
+    ):
+        calendar.extend(course, AID, "../x", days=1)
+    with pytest.raises(ValueError, match=r"--days must be >= 0, received -1"):
+        calendar.extend(course, AID, "ann", days=-1)
+    with pytest.raises(ValueError, match=r"assignment '00_fixture' is not released"):
+        calendar.extend(course, AID, "ann", days=1)

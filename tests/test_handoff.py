@@ -250,3 +250,16 @@ def test_a_bad_csv_is_refused_whole(handed, tmp_path):
     proc = cli("import-grades", AID, path, "--course-dir", course.root, check=False)
     assert proc.returncode == 2 and "needs the columns student_id, grade_id, score" in proc.stderr
     assert manual_state(course) == before
+
+
+def test_an_empty_csv_and_a_missing_chromium_are_refused(handed, tmp_path, monkeypatch):
+    from autograder import handoff
+
+    course = handed["course"]
+    path = tmp_path / "empty.csv"
+    path.write_text("student_id,grade_id,score\n")
+    with pytest.raises(ValueError, match=r"has a header but no rows"):
+        handoff.import_grades(course, AID, path)
+    monkeypatch.setattr(handoff, "CHROMIUM", str(tmp_path / "no-chromium"))
+    with pytest.raises(ValueError, match=r"pdf: no Chromium at .*no-chromium \(apt-get install"):
+        handoff.write_pdfs(course, AID)
