@@ -170,6 +170,7 @@ def grades_csv(course) -> dict:
         return {(r["student_id"], r["assignment"]): float(r["score"]) for r in csv.DictReader(fh)}
 
 
+@pytest.mark.slow  # several `python -m autograder` runs
 def test_passback_sends_exported_scores_once_then_only_changes(lms):
     course, platform = lms
     gradebook(course, {"ann": ("lms-ann", 7, 3), "bob": ("lms-bob", 4, 5),
@@ -214,6 +215,7 @@ def test_passback_sends_exported_scores_once_then_only_changes(lms):
     assert platform.scores_of("lms-cy")["a1"]["scoreGiven"] == 9
 
 
+@pytest.mark.slow  # several `python -m autograder` runs
 def test_passback_retries_a_503_and_reports_what_failed(lms):
     course, platform = lms
     gradebook(course, {"ann": ("lms-ann", 7, 3), "bob": ("lms-bob", 4, 5)})
@@ -248,6 +250,7 @@ def test_passback_retries_a_503_and_reports_what_failed(lms):
     assert platform.scores_of("lms-ann")["a1"]["scoreGiven"] == 2
 
 
+@pytest.mark.slow  # several `python -m autograder` runs
 def test_passback_refuses_a_tool_key_the_platform_does_not_know(lms):
     course, platform = lms
     gradebook(course, {"ann": ("lms-ann", 7, 3)})
@@ -259,6 +262,7 @@ def test_passback_refuses_a_tool_key_the_platform_does_not_know(lms):
     assert platform.scores == {}
 
 
+@pytest.mark.slow  # several `python -m autograder` runs
 def test_passback_needs_the_line_items_url(tmp_path):
     course = Course(tmp_path / "course").ensure()
     with Platform() as platform:
