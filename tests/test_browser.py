@@ -129,11 +129,38 @@ def _pixels(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
 
 
+# every control label of the course's widgets whose text the browser cut (ellipsis, hidden
+# overflow), and every widget wider than the output area it sits in
+CUT_LABELS = """
+() => {
+  const cut = [];
+  const area = (el) => el.closest(".jp-OutputArea-output") || el.closest(".jp-OutputArea");
+  const labels = document.querySelectorAll(
+    ".jp-OutputArea .widget-label, .jp-OutputArea .widget-toggle-button, " +
+    ".jp-OutputArea .widget-checkbox label, .jp-OutputArea .widget-button, " +
+    ".jp-OutputArea .widget-toggle-buttons button, .jp-OutputArea select");
+  for (const el of labels) {
+    if (!el.closest(".nncourse-widget") || el.offsetParent === null) continue;
+    if (!el.textContent.trim()) continue;
+    if (el.scrollWidth > el.clientWidth + 1)
+      cut.push(`${el.textContent.trim()} (${el.clientWidth} of ${el.scrollWidth} px shown)`);
+  }
+  for (const w of document.querySelectorAll(".jp-OutputArea .nncourse-widget")) {
+    const box = w.getBoundingClientRect(), out = area(w).getBoundingClientRect();
+    if (box.right > out.right + 1)
+      cut.push(`a widget ${Math.round(box.width)} px wide in ${Math.round(out.width)} px`);
+  }
+  return cut;
+}
+"""
+
+
 def test_playground_plays_in_jupyterlab(browser, lab):
     base, token = lab
     source_before = (REPO / NOTEBOOK).read_bytes()
     errors: list[str] = []
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    # 1280 px wide with the file browser open: a laptop, as students use it
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     page.on(
         "console",
@@ -193,6 +220,11 @@ def test_playground_plays_in_jupyterlab(browser, lab):
         assert py_errors.count() == 0, py_errors.first.inner_text()
         widgets = page.locator(".nncourse-frame")
         assert widgets.count() == 6, f"expected 6 widget images, found {widgets.count()}"
+        sidebar = page.locator(".jp-FileBrowser").first
+        assert sidebar.is_visible() and sidebar.bounding_box()["width"] > 150
+        cut = page.evaluate(CUT_LABELS)
+        assert page.locator(".nncourse-widget").count() == 6
+        assert cut == [], "labels cut or widgets too wide at 1280 px:\n" + "\n".join(cut)
     except Exception:
         shot = Path(os.environ.get("NNCOURSE_BROWSER_SHOT", "/tmp/nncourse_browser_failure.png"))
         page.screenshot(path=str(shot), full_page=True)

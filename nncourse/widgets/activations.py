@@ -10,7 +10,7 @@ from matplotlib.colors import ListedColormap
 
 from .. import layers as L
 from ..backend import to_numpy
-from .base import FigureView, dropdown, slider
+from .base import FigureView, dropdown, row, slider
 
 
 def _hyper_parameters() -> dict:
@@ -80,7 +80,7 @@ class ActivationExplorer(FigureView):
         ax.set_xlabel("pre-activation x")
         params = W.VBox([c[p] for p in self.hyper_parameters])
         left = W.VBox([c["function"], c["x_range"], c["threshold"]])
-        self.children = [W.HBox([left, params]), self.image, self.status]
+        self.children = [row([left, params]), self.image, self.status]
         self.render()
 
     @property

@@ -32,8 +32,20 @@ OPTIMIZERS = {
     "Adam": (optim.Adam, {}),
 }
 
-CONTROL_STYLE = {"description_width": "110px"}
-SLIDER_LAYOUT = W.Layout(width="330px")
+# room for the longest description ("saturated if |g'| <") in JupyterLab's and Voila's fonts
+CONTROL_STYLE = {"description_width": "130px"}
+SLIDER_LAYOUT = W.Layout(width="340px")
+
+
+def row(children) -> W.HBox:
+    """Controls side by side that wrap onto the next line when the page is narrow (a laptop
+    with JupyterLab's file browser open), instead of squeezing their labels to "x1..."."""
+    return W.HBox(children, layout=W.Layout(flex_flow="row wrap"))
+
+
+def fixed(width: str) -> W.Layout:
+    """A control that keeps its width in a :func:`row` (it wraps instead of shrinking)."""
+    return W.Layout(width=width, flex="0 0 auto")
 
 
 # ----------------------------------------------------------------------------- plumbing
@@ -102,6 +114,7 @@ class FigureView(W.VBox):
 
     def __init__(self, figsize, dpi=80):
         super().__init__()
+        self.add_class("nncourse-widget")  # the browser tests find the course's widgets by it
         self.figure = Figure(figsize=figsize, dpi=dpi)
         FigureCanvasAgg(self.figure)
         self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))

@@ -8,7 +8,7 @@ import numpy as np
 from .. import init as initializers
 from .. import layers as L
 from ..backend import to_numpy
-from .base import FigureView, slider
+from .base import FigureView, row, slider
 
 
 class BatchNormExplorer(FigureView):
@@ -50,7 +50,7 @@ class BatchNormExplorer(FigureView):
             a.axvline(0, color="k", lw=0.5)
         buttons = W.VBox([c["new_batch"], c["train10"], c["reset"]])
         controls = W.VBox([c["batch_size"], c["momentum"], c["mode"]])
-        self.children = [W.HBox([controls, buttons]), self.image, self.status]
+        self.children = [row([controls, buttons]), self.image, self.status]
         self.reset()
 
     def reset(self):

@@ -9,7 +9,7 @@ from .. import functional as F
 from .. import init as initializers
 from .. import layers as L
 from ..backend import to_numpy
-from .base import FigureView, slider
+from .base import FigureView, row, slider
 
 
 class DropoutExplorer(FigureView):
@@ -51,8 +51,8 @@ class DropoutExplorer(FigureView):
         self._mean_out = self.ax_hist.axvline(0, color="C1", ls="--")
         self.ax_hist.set_xlabel("activation value")
         self.ax_hist.legend(fontsize="x-small")
-        row = W.HBox([W.VBox([c["p"], c["batch_size"]]), W.VBox([c["mode"], c["resample"]])])
-        self.children = [row, self.image, self.status]
+        controls = row([W.VBox([c["p"], c["batch_size"]]), W.VBox([c["mode"], c["resample"]])])
+        self.children = [controls, self.image, self.status]
         self.update()
 
     def update(self):

@@ -9,7 +9,7 @@ from .. import init as initializers
 from .. import layers as L
 from .. import viz
 from ..backend import to_numpy
-from .base import ACTIVATION_LAYERS, FigureView, dropdown, slider
+from .base import ACTIVATION_LAYERS, FigureView, dropdown, row, slider
 
 # label -> initialiser for nncourse.layers.Linear(init=...)
 INITS = {
@@ -44,7 +44,7 @@ class InitExplorer(FigureView):
         self._observe(["depth", "width", "activation", "init"], self.update)
         c["resample"].on_click(lambda _: self._guarded(self.update)())
         self.children = [
-            W.HBox([W.VBox([c["depth"], c["width"]]), W.VBox([c["activation"], c["init"]])]),
+            row([W.VBox([c["depth"], c["width"]]), W.VBox([c["activation"], c["init"]])]),
             c["resample"],
             self.image,
             self.status,

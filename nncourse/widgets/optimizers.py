@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 import numpy as np
 
-from .base import OPTIMIZERS, FigureView, Player, dropdown, slider
+from .base import OPTIMIZERS, FigureView, Player, dropdown, row, slider
 
 
 class _Surface:
@@ -150,7 +150,7 @@ class OptimizerRace(FigureView):
         self._observe([f"lr_{n}" for n in OPTIMIZERS], self._apply_lrs, wait=0.1)
         lrs = W.VBox([c[f"lr_{n}"] for n in OPTIMIZERS])
         left = W.VBox([c["surface"], c["start_x"], c["start_y"]])
-        self.children = [self.player.box(), W.HBox([left, lrs]), self.image, self.status]
+        self.children = [self.player.box(), row([left, lrs]), self.image, self.status]
         self._new_surface()
 
     @property

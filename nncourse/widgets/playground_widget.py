@@ -26,6 +26,8 @@ from .base import (
     PixelBlocks,
     Player,
     dropdown,
+    fixed,
+    row,
     slider,
 )
 from .network_view import (
@@ -165,7 +167,7 @@ class Playground(FigureView):
                 value=name in self.feature_map.names,
                 description=name,
                 tooltip=f"input feature {name}",
-                layout=W.Layout(width="64px"),
+                layout=fixed("auto"),
             )
             c[name].add_class("nncourse-feature")
         c["network"] = W.Checkbox(value=bool(network), description="network view")
@@ -191,14 +193,14 @@ class Playground(FigureView):
         left = W.VBox([c["dataset"], c["noise"], c["train_ratio"], c["show_test"]])
         mid = W.VBox([c["hidden"], c["activation"], c["batch_size"]])
         right = W.VBox([c["lr"], c["optimizer"], c["l2"]])
-        feature_row = W.HBox(
-            [W.Label("features", layout=W.Layout(width="70px"))]
+        feature_row = row(
+            [W.Label("features", layout=fixed("70px"))]
             + [c[name] for name in FEATURES]
             + [c["network"], c["unit"]]
         )
         self.children = [
             self.player.box(),
-            W.HBox([left, mid, right]),
+            row([left, mid, right]),
             feature_row,
             self.image,
             self.status,
