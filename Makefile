@@ -67,8 +67,10 @@ author: install ## Instructor: JupyterLab on the source notebooks (solutions, hi
 	$(LAB_ENV) JUPYTER_CONFIG_PATH="$(CURDIR)/deploy/lab/author" $(BIN)/jupyter lab \
 		--port=$(PORT) --ServerApp.root_dir=$(CURDIR) $(ROOT_FLAG) notebooks/index.ipynb
 
+# the nncourse template (deploy/voila) is Voila's lab template without its CDN font links
 playground: install ## Serve the playground as a standalone web page (Voila) on 127.0.0.1
-	$(BIN)/voila notebooks/playground_voila.ipynb --port=$(PORT) --Voila.ip=127.0.0.1 \
+	JUPYTER_PATH="$(CURDIR)/deploy/voila" $(BIN)/voila notebooks/playground_voila.ipynb \
+		--port=$(PORT) --Voila.ip=127.0.0.1 --template=nncourse \
 		--VoilaConfiguration.extension_allowlist=@jupyter-widgets/jupyterlab-manager \
 		--VoilaConfiguration.extension_allowlist=@voila-dashboards/widgets-manager8
 
