@@ -25,7 +25,12 @@ def skip_slow_optional_imports() -> None:
 
 def main(argv=None) -> int:
     skip_slow_optional_imports()
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder",
+        description="The course's grader. Students: `check NOTEBOOK` scores your notebook on "
+        "its visible tests. Instructors: `release`, then `grade`, `feedback`, `export` and "
+        "`report` (docs/grading.md). `COMMAND --help` describes each command.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def course_arg(p):

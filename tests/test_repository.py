@@ -170,3 +170,17 @@ def test_start_page_explains_the_course():
     for command in ("autograder check", "autograder release", "autograder grade"):
         assert command in text, f"start page does not mention `{command}`"
     assert "notebooks/index.ipynb" in (ROOT / "Makefile").read_text()
+
+
+def test_grader_help_speaks_to_its_users():
+    """`python -m autograder --help` opens with what students and instructors run, not a
+    note to the developers."""
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "autograder", "--help"],
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    description = out.split("\n\n")[1]
+    assert "check NOTEBOOK" in description and "release" in description, description
+    assert "Thin on purpose" not in out and "delegates" not in out, out
