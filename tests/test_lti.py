@@ -372,8 +372,8 @@ def release_to_exchange(settings):
 
 
 class LTIHub:
-    def __init__(self, settings, platform, browser, root):
-        self.s, self.lms, self.browser, self.root = settings, platform, browser, root
+    def __init__(self, settings, platform, root):
+        self.s, self.lms, self.root = settings, platform, root
         self.base = f"http://127.0.0.1:{settings.port}"
         self.login_url = f"{self.base}/hub/lti13/oauth_login"
 
@@ -405,84 +405,89 @@ class LTIHub:
 
 
 @pytest.fixture(scope="module")
-def lti_hub(tmp_path_factory):
+def browser():
+    from browser_support import chromium
+
+    with chromium() as chromium_browser:  # skips, saying why, where Chromium cannot start
+        yield chromium_browser
+
+
+@pytest.fixture(scope="module")
+def lti_hub():
     import os
     import secrets
     import shutil
     import tempfile
 
     import course_hub as ch
-    from browser_support import chromium, free_port, stop_process, wait_for_http
+    from browser_support import free_port, stop_process, wait_for_http
 
     if shutil.which("node") is None or not ch.PROXY.exists():
         pytest.skip(f"configurable-http-proxy is not installed: npm ci --prefix {ch.HERE}")
     from test_hub import _use_accounts
 
-    with chromium() as browser:
-        root = Path(tempfile.mkdtemp(prefix="nncourse-lti-", dir="/tmp"))
-        root.chmod(0o755)
-        accounts = _use_accounts()  # as root: every user a real local account, as test_hub
-        settings = ch.HubSettings(
-            hub_dir=str(root), instructors=[], students=[], password=secrets.token_urlsafe(12),
-            accounts=accounts, grader=f"t{secrets.token_hex(3)}-grader", port=free_port(),
-            hub_port=free_port(), proxy_api_port=free_port(), service_port=free_port(),
-        )  # fmt: skip
-        proc = log = platform = None
-        base = f"http://127.0.0.1:{settings.port}"
-        try:
-            with Platform(tool_jwks=f"{base}/hub/lti13/jwks") as platform:
-                ch.prepare(settings)
-                release_to_exchange(settings)
-                lti.new_key(settings.course_dir / "lti_keys", "k1")
-                lti_json = write_settings(settings.course_dir, platform)
-                env = dict(
-                    os.environ, NNCOURSE_HUB=str(settings.save()), NNCOURSE_LTI=str(lti_json)
-                )
-                env["PATH"] = f"{ch.BIN}{os.pathsep}{env.get('PATH', '')}"
-                log_path = root / "jupyterhub.log"
-                log = open(log_path, "w")  # noqa: SIM115 (closed below)
-                proc = subprocess.Popen(
-                    [str(ch.BIN / "jupyterhub"), "-f", str(ch.HERE / "jupyterhub_config.py")],
-                    cwd=str(root), env=env, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )  # fmt: skip
-                wait_for_http(f"{base}/hub/health", proc, log_path, timeout=120)
-                wait_for_http(f"{base}/services/{ch.COURSE_ID}/", proc, log_path, timeout=180,
-                              ok=(302, 200))  # fmt: skip
-                yield LTIHub(settings, platform, browser, root)
-        finally:
-            if proc is not None:
-                stop_process(proc, timeout=60)  # the hub stops servers, service and proxy
-            if log is not None:
-                log.close()
-            ch.stop_proxy(settings)
-            if accounts:  # the accounts made for the grader and the launched users
-                import pwd
-                import signal
+    root = Path(tempfile.mkdtemp(prefix="nncourse-lti-", dir="/tmp"))
+    root.chmod(0o755)
+    accounts = _use_accounts()  # as root: every user a real local account, as test_hub
+    settings = ch.HubSettings(
+        hub_dir=str(root), instructors=[], students=[], password=secrets.token_urlsafe(12),
+        accounts=accounts, grader=f"t{secrets.token_hex(3)}-grader", port=free_port(),
+        hub_port=free_port(), proxy_api_port=free_port(), service_port=free_port(),
+    )  # fmt: skip
+    proc = log = platform = None
+    base = f"http://127.0.0.1:{settings.port}"
+    try:
+        with Platform(tool_jwks=f"{base}/hub/lti13/jwks") as platform:
+            ch.prepare(settings)
+            release_to_exchange(settings)
+            lti.new_key(settings.course_dir / "lti_keys", "k1")
+            lti_json = write_settings(settings.course_dir, platform)
+            env = dict(os.environ, NNCOURSE_HUB=str(settings.save()), NNCOURSE_LTI=str(lti_json))
+            env["PATH"] = f"{ch.BIN}{os.pathsep}{env.get('PATH', '')}"
+            log_path = root / "jupyterhub.log"
+            log = open(log_path, "w")  # noqa: SIM115 (closed below)
+            proc = subprocess.Popen(
+                [str(ch.BIN / "jupyterhub"), "-f", str(ch.HERE / "jupyterhub_config.py")],
+                cwd=str(root), env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+            wait_for_http(f"{base}/hub/health", proc, log_path, timeout=120)
+            wait_for_http(f"{base}/services/{ch.COURSE_ID}/", proc, log_path, timeout=180,
+                          ok=(302, 200))  # fmt: skip
+            yield LTIHub(settings, platform, root)
+    finally:
+        if proc is not None:
+            stop_process(proc, timeout=60)  # the hub stops servers, service and proxy
+        if log is not None:
+            log.close()
+        ch.stop_proxy(settings)
+        if accounts:  # the accounts made for the grader and the launched users
+            import pwd
+            import signal
 
-                names = [settings.grader, *(u["sub"] for u in (platform.users if platform
-                                                                 else {}).values())]  # fmt: skip
-                uids = set()
-                for name in names:
-                    try:
-                        uids.add(pwd.getpwnam(name).pw_uid)
-                    except KeyError:
-                        pass
-                for pid in ch.pids_of(uids):  # only processes of this test's accounts
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                ch.remove_accounts(names)
-            shutil.rmtree(root, ignore_errors=True)
+            names = [settings.grader, *(u["sub"] for u in (platform.users if platform
+                                                             else {}).values())]  # fmt: skip
+            uids = set()
+            for name in names:
+                try:
+                    uids.add(pwd.getpwnam(name).pw_uid)
+                except KeyError:
+                    pass
+            for pid in ch.pids_of(uids):  # only processes of this test's accounts
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            ch.remove_accounts(names)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_student_launch_reaches_own_server_and_the_roster(lti_hub):
+def test_student_launch_reaches_own_server_and_the_roster(lti_hub, browser):
     ann = lti_hub.lms.add_user("ann", [LEARNER], given_name="Ann", family_name="Lee",
                                email="ann@example.edu")  # fmt: skip
-    ctx = lti_hub.browser.new_context()
+    ctx = browser.new_context()
     try:
         page = ctx.new_page()
         page.goto(lti_hub.launch_url("ann"), timeout=UI_TIMEOUT)
@@ -515,10 +520,10 @@ def test_student_launch_reaches_own_server_and_the_roster(lti_hub):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_instructor_launch_reaches_formgrader(lti_hub):
+def test_instructor_launch_reaches_formgrader(lti_hub, browser):
     teach = lti_hub.lms.add_user("teach", [INSTRUCTOR], given_name="Tea")
     ta = lti_hub.lms.add_user("ta", [TA])
-    ctx = lti_hub.browser.new_context()
+    ctx = browser.new_context()
     try:
         page = ctx.new_page()
         page.goto(lti_hub.launch_url("teach"), timeout=UI_TIMEOUT)  # the tool's plain link
