@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -524,7 +525,7 @@ def main(argv=None) -> int:
     try:
         print(f"wrote {new_key(args.folder, args.kid)}")
     except ValueError as err:
-        print(f"error: {err}")
+        print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
 

@@ -88,6 +88,15 @@ def test_keys_rotate_newest_signs_and_all_are_published(tmp_path):
     settings.key_id = "gone"
     with pytest.raises(ValueError, match="key_id 'gone' is not in"):
         lti.signing_key(settings)
+    # the command the docs give for a rotation
+    run = [sys.executable, "-m", "autograder.lti", "new-key", str(folder)]
+    made = subprocess.run(run, capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert made.returncode == 0 and len(list(folder.glob("*.pem"))) == 3, made.stderr
+    (new,) = {p.stem for p in folder.glob("*.pem")} - {"2026-01", "2026-06"}
+    settings.key_id = ""
+    assert lti.signing_key(settings)[0] == new  # named by the UTC time: sorts last, signs
+    again = subprocess.run([*run, "--kid", "2026-06"], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "exists already" in again.stderr
 
 
 def test_roles_map_to_instructors_and_students():
@@ -310,14 +319,14 @@ def test_hub_config_switches_to_lti_when_asked(tmp_path):
     plain = load_hub_config(hub, {})
     assert plain.JupyterHub.authenticator_class == "dummy"
     with Platform() as platform:
-        path = write_settings(tmp_path, platform)
+        path = write_settings(tmp_path, platform, username_claim="custom_username")
     c = load_hub_config(hub, {"NNCOURSE_LTI": str(path),
                               "NNCOURSE_PUBLIC_URL": "https://hub.example.edu"})  # fmt: skip
     assert c.JupyterHub.authenticator_class.__name__ == "CourseLTIAuthenticator"
     assert c.LTI13Authenticator.issuer == platform.issuer
     assert c.LTI13Authenticator.client_id == {platform.client_id}
     assert c.LTI13Authenticator.jwks_endpoint == platform.jwks_url
-    assert c.LTI13Authenticator.username_key == "sub"
+    assert c.LTI13Authenticator.username_key == "custom_username"
     assert c.CourseLTIAuthenticator.deployment_ids == {platform.deployment_id}
     assert c.CourseLTIAuthenticator.course_dir == str(hub.course_dir)
     # the LMS says who may enter and who teaches: no fixed lists, groups from the launches
@@ -545,6 +554,7 @@ REFUSALS = {
     "expired": ({"exp": -60, "iat": -400}, 400, "Signature has expired"),
     "wrong audience": ({"aud": "someone-else", "azp": "someone-else"}, 401, "wrong audience"),
     "unknown deployment": ({"deployment_id": "dep-9"}, 403, "unknown deployment 'dep-9'"),
+    "no course role": ({lti.ROLES_CLAIM: [MEMBERSHIP_MENTOR]}, 400, "no course role"),
 }
 
 
