@@ -197,6 +197,277 @@ def DECK(stem):
 # ============================================================================ claims
 # Grouped by notebook, in cell order. The docstring of each check restates the claim.
 
+# ----------------------------------------------------------------------- 01_perceptron
+N01 = NB["01_perceptron"]
+
+
+@claim(N01, "margins = [0.4, 0.2, 0.1, 0.05, 0.025]", "by a factor of\nroughly ten or more here")
+def mistake_bound(ns):
+    """q_bound: mistakes and bounds grow as the margin shrinks; the mistakes stay below the
+    bound by a factor of about ten or more; the max-margin bound is the tighter one."""
+    res, margins = ns["res"], ns["margins"]
+    means = np.array([res[res[:, 0] == m].mean(axis=0) for m in margins])
+    assert np.all(np.diff(means[:, 1]) > 0) and np.all(np.diff(means[:, 3]) > 0), means
+    ratio = means[:, 3] / means[:, 1]
+    assert ratio.min() > 8 and np.median(ratio) > 15, f"bound / mistakes: {ratio}"
+    assert np.all(means[:, 3] <= means[:, 2] * (1 + 1e-6)), "max-margin bound looser on average"
+    looser = res[res[:, 3] > res[:, 2]]
+    assert len(looser) == 1 and looser[0, 0] == min(margins), f"looser max-margin bounds: {looser}"
+
+
+@claim(N01, "path_p, path_a = [], []", "near, not at, the least-squares solution (here about 0.03")
+def adaline_settles(ns):
+    """The perceptron's boundary keeps jumping; the delta rule's end-of-epoch weights settle,
+    about 0.03 away from the least-squares solution."""
+    pp, pa = np.array(ns["path_p"]), np.array(ns["path_a"])
+    last_moves_p = np.linalg.norm(np.diff(pp[20:], axis=0), axis=1)
+    last_moves_a = np.linalg.norm(np.diff(pa[20:], axis=0), axis=1)
+    assert last_moves_p.min() > 0.05, f"perceptron moves {last_moves_p}"
+    assert last_moves_a.max() < 1e-3, f"delta rule moves {last_moves_a}"
+    X, y = ns["X_ov"], ns["y_ov"]
+    ls = np.linalg.lstsq(np.c_[X, np.ones(len(X))], y, rcond=None)[0]
+    gap = np.abs(pa[-1] - ls).max()
+    assert 0.015 < gap < 0.05, f"end-of-epoch weights {gap:.3f} from least squares"
+
+
+# -------------------------------------------------------------------------- 02_neurons
+N02 = NB["02_neurons"]
+
+
+@claim(N02, "def hidden_grad_norms(", "Dead\nunits get exactly zero")
+def dead_and_leaky(ns):
+    """Shifted biases kill units: their weights get exactly zero gradient with ReLU, a small
+    non-zero one with leaky ReLU; q_saturation: sigma'(0)/sigma'(8) about 750."""
+    relu, leaky = ns["relu"], ns["leaky_relu"]
+    act = ns["Activation"]
+    dead, norms = ns["hidden_grad_norms"](act(relu, ns["relu_grad"], "r"), 1.0)
+    assert dead.sum() >= 3 and np.all(norms[dead] == 0.0), (dead.sum(), norms[dead])
+    dead_l, norms_l = ns["hidden_grad_norms"](
+        act(lambda a: leaky(a, 0.1), lambda a: ns["leaky_relu_grad"](a, 0.1), "l"), 1.0
+    )
+    assert np.array_equal(dead, dead_l) and np.all(norms_l[dead] > 0), norms_l[dead]
+    ratio = ns["sigmoid_grad"](0.0) / ns["sigmoid_grad"](8.0)
+    near(ratio, 750, abs_=10, what="sigma'(0) / sigma'(8)")
+
+
+# ------------------------------------------------------------------------------- 03_mlp
+N03 = NB["03_mlp"]
+
+
+@claim(N03, "results = {h: [xor_net_trained(", "the 2-8-1 network succeeds much more reliably")
+def xor_training(ns):
+    """Gradient descent does not solve XOR with 2 hidden units from every start; with 8 it
+    does from (nearly) all."""
+    solved = {h: sum(acc > 0.95 for _, acc in runs) for h, runs in ns["results"].items()}
+    assert solved[2] < 8 and solved[8] >= 9 and solved[8] - solved[2] >= 3, solved
+
+
+@claim(N03, "final_mse = {}", "4 units end with a\nlarger error than 2")
+def width_not_monotone(ns):
+    """16 units fit both curves best, 1 unit worst; on the step, 4 units end worse than 2."""
+    mse = ns["final_mse"]
+    for kind in ("sine", "step"):
+        by_width = {h: mse[kind, h] for h in (1, 2, 4, 16)}
+        assert min(by_width, key=by_width.get) == 16, (kind, by_width)
+        assert max(by_width, key=by_width.get) == 1, (kind, by_width)
+    assert mse["step", 4] > mse["step", 2], (mse["step", 4], mse["step", 2])
+
+
+@claim(N03, "deep = [count_regions(", "$2^{k}$ linear pieces")
+def depth_doubles(ns):
+    """k layers of 2 units: 2^k regions; one layer of 2k units: 2k + 1."""
+    k = np.asarray(ns["depths"])
+    assert list(ns["deep"]) == list(2**k) and list(ns["shallow"]) == list(2 * k + 1)
+
+
+@claim(N03, "def stack_grad_norms(residual)", "from about\n0.05 at the last block to about 10")
+def residual_gradients(ns):
+    """q_residual and the text above the plot: the plain stack's gradient shrinks by a roughly
+    constant factor per block; the residual one grows from about 0.05 to about 10."""
+    plain, res = np.array(ns["stack_grad_norms"](False)), np.array(ns["stack_grad_norms"](True))
+    steps = plain[:-1] / plain[1:]
+    blocks = np.arange(len(plain))
+    slope, icept = np.polyfit(blocks, np.log(plain), 1)
+    r2 = 1 - np.var(np.log(plain) - (slope * blocks + icept)) / np.var(np.log(plain))
+    assert np.all(steps < 1) and r2 > 0.98, f"not geometric: factors {steps}, R^2 {r2:.3f}"
+    near(res[-1], 0.05, abs_=0.01, what="residual gradient at the last block")
+    assert 8 < res[0] < 13, f"residual gradient at the first block {res[0]:.2f}"
+
+
+# ------------------------------------------------------------------------ 04_backprop
+N04 = NB["04_backprop"]
+
+
+@claim(
+    N04, "sig_net, ce = to_sequential(", "makes the sigmoid network's lower layers learn far more"
+)
+def sigmoid_vanishing(ns):
+    """The sigmoid net's first-layer gradient is orders of magnitude below its last layer's;
+    the ReLU net's is not."""
+    relu = [np.abs(g).mean() for g in ns["dW_relu"]]
+    sig = [np.abs(lin.grads["W"]).mean() for lin in ns["sig_net"].layers[::2]]
+    assert sig[0] / sig[-1] < 1e-3 and relu[0] / relu[-1] > 0.05, (sig, relu)
+
+
+@claim(N04, "one_sided = [abs(", "$\\sim 10^{-12}$ near $h = 10^{-5}$")
+def centred_difference(ns):
+    """Centred: best error about 1e-12 near h = 1e-5; rounding takes over for smaller h; the
+    one-sided difference never gets as close."""
+    hs, centred, one = np.asarray(ns["hs"]), np.asarray(ns["centred"]), np.asarray(ns["one_sided"])
+    best = int(np.argmin(centred))
+    assert 1e-6 <= hs[best] <= 3e-5 and 1e-14 < centred[best] < 1e-11, (hs[best], centred[best])
+    assert centred[0] > 1e3 * centred[best], "no rounding error at the smallest h"
+    assert one.min() > 100 * centred.min()
+
+
+@claim(N04, 'print("final validation accuracy:"', "Aim for at least 95 %")
+def digits_accuracy(ns):
+    """The reference network of your own layers reaches 95% validation accuracy."""
+    assert ns["digits_history"].val_acc[-1] >= 0.95
+
+
+# ----------------------------------------------------------------------- 05_optimization
+N05 = NB["05_optimization"]
+
+
+@claim(N05, 'f"too large ({1.05 * limit:.3f})"', "slightly above the limit")
+def learning_rates(ns):
+    """Too small: slow; good: converges; 1.05 x 2/lambda_max: the steep coordinate
+    oscillates with growing amplitude."""
+    grad, f = ns["grad_q"], ns["f_q"]
+    paths = {lr: ns["gradient_descent"](grad, [-2.0, 1.0], lr, 25) for lr in ns["runs"].values()}
+    small, good, large = (paths[lr] for lr in ns["runs"].values())
+    assert f(good[-1:])[0] < 1e-3 * f(small[-1:])[0] and f(small[-1:])[0] > 1.0
+    steep = large[:, 1]
+    assert np.all(np.sign(steep[1:]) != np.sign(steep[:-1])) and abs(steep[-1]) > abs(steep[0])
+
+
+@claim(N05, "kappas = [1, 3, 10, 30, 100, 300]", "about $\\kappa/2 \\cdot \\ln(1/\\text{tol})$")
+def newton_versus_gd(ns):
+    """Newton: one step at every condition number; gradient descent with the best constant
+    rate: about kappa/2 ln(1/tol) steps; the digits net has 4810 parameters."""
+    assert ns["newton_steps"] == [1] * len(ns["kappas"])
+    for kappa, steps in zip(ns["kappas"], ns["gd_steps"]):
+        if kappa >= 10:
+            near(steps, kappa / 2 * math.log(1e6), rel=0.15, what=f"GD steps at kappa {kappa}")
+
+
+@claim(N05, "def make_net(seed=0):", "$P = 4\\,810$ parameters")
+def newton_cost(ns):
+    """The digits net has 4810 parameters: 23 million Hessian entries, 185 MB, 4e10 flops."""
+    p = sum(prm.data.size for prm in ns["make_net"]().parameters())
+    assert p == 4810 and abs(p**2 * 8 / 1e6 - 185) < 1 and abs(p**3 / 3 / 4e10 - 1) < 0.1
+
+
+@claim(N05, "f_plateau = lambda W", "stays flat (above 0.9) for about 50 steps")
+def plateau(ns):
+    """The loss stays above 0.9 for about 50 steps, then drops to 0 within a handful."""
+    loss = ns["f_plateau"](ns["path"])
+    flat, done = int(np.argmax(loss < 0.9)), int(np.argmax(loss < 1e-3))
+    assert 40 <= flat <= 65 and done - flat <= 8 and loss[-1] < 1e-3, (flat, done)
+
+
+@claim(N05, "hist, seconds = {}, {}", "the per-example run makes by far the most progress")
+def batch_sizes(ns):
+    """q_batch_size: per epoch the per-example run makes the most progress, full batch the
+    least; per epoch of wall-clock time the per-example run is the slowest."""
+    acc = {k: h.val_acc[-1] for k, h in ns["hist"].items()}
+    assert acc["per example"] > acc["mini-batch 32"] > acc["full batch"], acc
+    sec = ns["seconds"]
+    assert sec["per example"] > 3 * max(sec["full batch"], sec["mini-batch 32"]), sec
+
+
+@claim(N05, "factor = (1 - 0.9**t_steps)", "about 6.6 near $t = 12$")
+def adam_bias_correction(ns):
+    """q_adaptive: without the correction the step is 3.2 times larger at t = 1, 6.6 near
+    t = 12, 1.26 at t = 1000, above 1 throughout."""
+    f, t = ns["factor"], ns["t_steps"]
+    near(f[0], 3.16, abs_=0.01, what="factor at t = 1")
+    near(f.max(), 6.57, abs_=0.01, what="largest factor")
+    assert t[f.argmax()] == 12 and abs(f[999] - 1.26) < 0.005 and f.min() >= 1
+
+
+@claim(N05, "mean_sq = {}", "at about $\\alpha\\sigma^2/(2-\\alpha) \\approx 0.05$")
+def robbins_monro(ns):
+    """q_robbins_monro: constant step: E[w^2] ~ 0.05; inverse time: keeps decreasing; the
+    1/t^2 schedule sums to about 0.55 and stalls near 5 e^-0.55."""
+    names = list(ns["mean_sq"])
+    const, inv, sq = (ns["mean_sq"][n] for n in names)
+    assert 0.025 < const[500:].mean() < 0.08, const[500:].mean()
+    assert inv[2000] < inv[1000] < inv[500] < inv[100] and inv[2000] < 0.005, inv[[100, 2000]]
+    alphas = list(ns["schedules_rm"].values())[2]
+    near(alphas.sum(), 0.55, abs_=0.01, what="sum of the 1/t^2 steps")
+    near(np.sqrt(sq[-1]), 5 * math.exp(-0.55), rel=0.1, what="where the 1/t^2 schedule stalls")
+
+
+# ------------------------------------------------------------------------- 09_capstone
+N09 = NB["09_capstone"]
+
+
+def _capstone_variant(ns, standardize=True, bn=True, p=0.2, depth=1, seed=0):
+    """The reference design of build_and_train with one thing changed (q_report's table)."""
+    nn, np_ = ns["nn"], np
+    rng = np_.random.default_rng(seed)
+    X_train, y_train = ns["X_train"], ns["y_train"]
+    layers = [ns["Standardize"].fit(X_train)] if standardize else []
+    n_in = X_train.shape[1]
+    for _ in range(depth):
+        layers.append(nn.Linear(n_in, 256, init="he_normal", rng=rng, dtype=np_.float64))
+        layers += [nn.BatchNorm1d(256, dtype=np_.float64)] if bn else []
+        layers.append(nn.ReLU())
+        layers += [nn.Dropout(p, rng=rng)] if p else []
+        n_in = 256
+    layers.append(nn.Linear(n_in, 10, init="xavier_uniform", rng=rng, dtype=np_.float64))
+    model = nn.Sequential(*layers)
+    ns["Trainer"](
+        model,
+        ns["losses"].SoftmaxCrossEntropyLoss(),
+        ns["optim"].Adam(model.parameters(), lr=1e-3),
+        batch_size=64,
+        epochs=40,
+        rng=rng,
+        regularizer=ns["L2"](1e-4),
+        early_stopping=ns["EarlyStopping"](patience=8, monitor="val_loss"),
+        progress=False,
+        drop_last=True,
+    ).fit(X_train, y_train, val=(ns["X_val"], ns["y_val"]))
+    return float(np.mean(ns["predict"](model, ns["X_val"]) == ns["y_val"]))
+
+
+@claim(N09, "capstone_model = globals().get(", "Early\nstopping never triggered")
+def capstone_report(ns):
+    """q_report (Diagnosis) and q_errors: the reference design ends with training and
+    validation losses about 0.07, early stopping never triggers (best epoch = last), and the
+    5 validation errors are 2->8, 3->5, 4->7, 5->9, 8->7."""
+    model = ns["capstone_model"]
+    h = model.history
+    assert h.epochs == 40 and h.best_epoch == 39, (h.epochs, h.best_epoch)
+    assert abs(h.train_loss[-1] - 0.07) < 0.015 and abs(h.val_loss[-1] - 0.07) < 0.015
+    C = ns["C"]
+    errors = sorted((int(i), int(j)) for i, j in np.argwhere(C - np.diag(np.diag(C)) > 0))
+    assert errors == [(2, 8), (3, 5), (4, 7), (5, 9), (8, 7)], errors
+    assert int(C.sum() - np.trace(C)) == 5
+    near(np.trace(C) / C.sum(), 0.981, abs_=0.001, what="validation accuracy")
+
+
+@claim(N09, "capstone_model = globals().get(", "without batch norm and dropout 0.981")
+def capstone_variants(ns):
+    """q_report (Evidence): the variants' validation accuracies and the spread over seeds."""
+    got = {
+        "design": _capstone_variant(ns),
+        "no bn, no dropout": _capstone_variant(ns, bn=False, p=0),
+        "dropout 0.5": _capstone_variant(ns, p=0.5),
+        "raw pixels": _capstone_variant(ns, standardize=False),
+        "two layers": _capstone_variant(ns, depth=2),
+    }
+    want = [0.981, 0.981, 0.981, 0.989, 0.989]
+    for (name, acc), target in zip(got.items(), want):
+        near(acc, target, abs_=0.0015, what=name)
+    seeds = [_capstone_variant(ns, seed=s) for s in range(4)]
+    near(min(seeds), 0.974, abs_=0.0015, what="worst seed")
+    near(max(seeds), 0.989, abs_=0.0015, what="best seed")
+
+
 # ------------------------------------------------------------------- 06_initialization
 N06 = NB["06_initialization"]
 
@@ -433,6 +704,153 @@ def bptt_norms(ns):
 
 
 # ------------------------------------------------------------------------------- decks
+
+
+@claim(
+    DECK("01_perceptron"), "p = Perceptron(max_epochs=100).fit(X, y)", "The mistakes fall to zero"
+)
+def deck01_separable(ns):
+    """The perceptron ends with an epoch without mistakes on the separable data."""
+    p = ns["p"]
+    assert p.converged and p.mistakes_per_epoch[-1] == 0 and p.mistakes_per_epoch[0] > 0
+
+
+@claim(
+    DECK("01_perceptron"), "bound = novikoff_bound(X, y)", "The bound holds, and is usually loose"
+)
+def deck01_bound(ns):
+    """Updates made <= (R / gamma)^2, by a wide margin here."""
+    assert ns["p"].n_updates <= ns["bound"] / 5, (ns["p"].n_updates, ns["bound"])
+
+
+@claim(
+    DECK("01_perceptron"),
+    "px = Perceptron(max_epochs=20)",
+    "the rule never stops, the weights cycle",
+)
+def deck01_xor(ns):
+    """On XOR every epoch has mistakes and the accuracy stays near chance."""
+    px = ns["px"]
+    assert not px.converged and min(px.mistakes_per_epoch) > 0
+    assert px.score(ns["Xx"], ns["yx"]) < 0.7
+
+
+@claim(DECK("02_neurons"), 'print("p - onehot:"', "The two printed lines agree")
+def deck02_softmax_gradient(ns):
+    """The library's backward equals p - onehot(y)."""
+    F, scores = ns["F"], ns["scores"]
+    loss = ns["loss"]
+    assert np.allclose(loss.backward(), F.softmax(scores) - np.eye(3)[[1]])
+
+
+@claim(DECK("02_neurons"), "hinge = MulticlassHingeLoss()", "Zero once the true score wins by")
+def deck02_hinge(ns):
+    """The hinge loss is 0 for the class that wins by 1.5 > 1, positive for the other."""
+    hinge, scores = ns["hinge"], ns["scores"]
+    assert hinge.forward(scores, np.array([0])) == 0 < hinge.forward(scores, np.array([1]))
+
+
+@claim(DECK("03_mlp"), "history = fit(net, Xx, yx)", "so that a line separates the classes")
+def deck03_xor(ns):
+    """The 2-8-2 tanh net fits XOR."""
+    assert ns["history"].train_acc[-1] > 0.95
+
+
+@claim(DECK("03_mlp"), "accs = {}", "More units, more linear pieces, more flexible boundaries")
+def deck03_width(ns):
+    """Training accuracy grows with the width 1, 3, 32."""
+    acc = [ns["accs"][w] for w in (1, 3, 32)]
+    assert acc[0] < acc[1] < acc[2], acc
+
+
+@claim(
+    DECK("04_backprop_flowgraph"), "dW, db, dX = A_bar.T @ X", "each gradient has the shape of its"
+)
+def deck04_shapes(ns):
+    """dW, db, dX have the shapes of W, b, X."""
+    assert ns["dW"].shape == ns["W"].value.shape and ns["db"].shape == ns["b"].value.shape
+    assert ns["dX"].shape == ns["X"].shape
+
+
+@claim(DECK("04_backprop_gradcheck"), "errors = {}", "The sweet spot is near\nh = 1e-5")
+def deck04_step_size(ns):
+    """float64: best relative error near h = 1e-5 (1e-7..1e-4), about 1e-12; float32 never
+    gets below about 1e-6."""
+    hs, err = ns["hs"], ns["errors"]
+    best = hs[int(np.argmin(err["float64"]))]
+    assert 1e-7 <= best <= 1e-4 and min(err["float64"]) < 1e-10, (best, min(err["float64"]))
+    assert min(err["float32"]) > 1e-6, min(err["float32"])
+
+
+@claim(DECK("04_backprop_gradcheck"), "class BrokenTanh(Tanh)", "everything below the broken tanh")
+def deck04_broken_tanh(ns):
+    """The rows below the broken tanh fail (input, first layer), the rows above pass."""
+    rows = {r.name: r for r in ns["report"].rows}
+    assert not ns["report"].passed
+    assert all(not rows[n].passed for n in ("input", "0.W", "0.b")), rows
+    assert all(rows[n].passed and rows[n].rel_error < 1e-8 for n in ("2.W", "2.b")), rows
+
+
+@claim(
+    DECK("05_optimization"),
+    "for lr in (0.02, 0.1, 0.19)",
+    "stable iff $\\eta < 2 / \\lambda_{\\max}(H)$",
+)
+def deck05_learning_rates(ns):
+    """lr 0.19 < 0.2 still converges while oscillating; 0.02 is the slowest."""
+    paths = ns["paths"]
+    end = {k: float(np.linalg.norm(p[-1])) for k, p in paths.items()}
+    steep = paths["lr=0.19"][:, 1]
+    assert np.all(np.sign(steep[1:]) != np.sign(steep[:-1])) and abs(steep[-1]) < abs(steep[0])
+    assert end["lr=0.02"] > end["lr=0.1"], end
+
+
+@claim(DECK("05_optimization"), "race = {", "Momentum overshoots, then settles")
+def deck05_race(ns):
+    """Momentum crosses the minimum along the valley and ends near it; Adam's and RMSprop's
+    first steps are equal in both coordinates."""
+    paths = ns["paths"]
+    mom = paths["momentum 0.9"]
+    assert mom[:, 0].max() > 0.1 and np.linalg.norm(mom[-1]) < 0.5, mom[-1]
+    for name in ("Adam", "RMSprop"):
+        step = np.abs(paths[name][1] - paths[name][0])
+        assert np.isclose(step[0], step[1], rtol=1e-3), (name, step)
+
+
+@claim(
+    DECK("07_regularization"),
+    "h_plain = fit(plain)",
+    "The validation loss turns up after a few dozen",
+)
+def deck07_overfit(ns):
+    """The validation loss reaches its minimum after a few dozen epochs, then rises."""
+    val = np.array(ns["h_plain"].val_loss)
+    best = int(np.argmin(val))
+    assert 20 <= best <= 60 and val[-1] > 1.3 * val[best], (best, val[best], val[-1])
+
+
+@claim(
+    DECK("07_regularization"),
+    "for ax, lam in zip(axes, [0.0, 1e-3, 1e-2])",
+    "Larger strength, smaller weights",
+)
+def deck07_l2(ns):
+    """The weights shrink as the L2 strength grows (the deck's net, fitted again)."""
+    norms = []
+    for lam in (0.0, 1e-3, 1e-2):
+        model = ns["net"]()
+        ns["fit"](model, regularizer=ns["L2"](lam) if lam else None)
+        norms.append(
+            sum(float((p.data**2).sum()) for p in model.parameters() if p.name.endswith("W"))
+        )
+    assert norms[0] > norms[1] > norms[2], norms
+
+
+@claim(DECK("07_regularization"), "h_drop = fit(dropped)", "no co-adaptation")
+def deck07_dropout(ns):
+    """Dropout ends with a lower validation loss than the plain net; early stopping stopped."""
+    assert ns["h_drop"].val_loss[-1] < ns["h_plain"].val_loss[-1]
+    assert ns["h_es"].epochs < 100
 
 
 @claim(DECK("06_initialization"), 'layer_outputs("he_normal"', "10 layers of 500 tanh units")
