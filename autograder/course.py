@@ -71,6 +71,10 @@ class Course:
         config.CourseDirectory.root = str(self.root)
         config.CourseDirectory.course_id = "nncourse"
         config.CourseDirectory.db_url = self.db_url
+        # nothing here goes through nbgrader's exchange (the hub releases with its own), but
+        # the API probes one when it starts and, with the default /usr/local/share/... missing,
+        # tells the instructor "Unwritable directory, please contact your instructor"
+        config.Exchange.root = str(self.root)
         return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
     def gradebook(self):

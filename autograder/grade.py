@@ -152,8 +152,10 @@ def grade(
 def _progress(results, total, aid, progress):
     """``results`` passed through, with a tqdm bar over the students (on stderr)."""
     from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
-    with tqdm(total=total, unit="student", desc=f"grading {aid}", disable=not progress) as bar:
+    bar = tqdm(total=total, unit="student", desc=f"grading {aid}", disable=not progress)
+    with logging_redirect_tqdm(), bar:  # a line logged meanwhile prints above the bar
         for item in results:
             yield item
             bar.update()
@@ -479,17 +481,44 @@ def _gradebook_classes() -> dict:
         """nbgrader's ``OverwriteCells(add_missing_cells=True)`` on an already open gradebook.
 
         nbgrader's ``preprocess`` opens a ``Gradebook`` and then runs these three steps.
+        Changes are reported in one line per student and notebook, and only where the
+        student changed a locked cell: nbgrader warns for every grade cell with hidden
+        tests, whose release copy never matches the source it puts back.
         """
 
         def __init__(self, gb):
             super().__init__(add_missing_cells=True)
             self.gradebook = gb
+            self.changed: list[str] = []
+
+        def report_change(self, name, attr, old, new):
+            self.changed.append(name if attr == "checksum" else f"{name} ({attr})")
+
+        def preprocess_cell(self, cell, resources, index):
+            submitted = cell.get("source")
+            before = len(self.changed)
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            if (
+                len(self.changed) > before
+                and self.changed[-1] == cell.metadata.get("nbgrader", {}).get("grade_id")
+                and _as_released(cell) == submitted
+            ):
+                self.changed.pop()  # only the hidden tests came back
+            return cell, resources
 
         def preprocess(self, nb, resources):
             self.notebook_id = resources["nbgrader"]["notebook"]
             self.assignment_id = resources["nbgrader"]["assignment"]
             self.db_url = resources["nbgrader"]["db_url"]
+            self.changed = []
             nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)  # per cell
+            if self.changed:
+                log.warning(
+                    "%s: %s.ipynb: changed locked cells restored from the release: %s",
+                    resources["nbgrader"].get("student"),
+                    self.notebook_id,
+                    ", ".join(dict.fromkeys(self.changed)),
+                )
             nb, resources = self.add_missing_grade_cells(nb, resources)
             return self.add_missing_task_cells(nb, resources)
 
@@ -498,6 +527,15 @@ def _gradebook_classes() -> dict:
         "OverwriteKernelspec": OverwriteKernelspecOnGradebook,
         "OverwriteCells": OverwriteCellsOnGradebook,
     }
+
+
+def _as_released(cell) -> str:
+    """A restored cell's source as the release shows it: without its hidden tests."""
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    copy = nbformat.from_dict({"cell_type": cell.cell_type, "metadata": {}, "source": cell.source})
+    ClearHiddenTests()._remove_hidden_test_region(copy)
+    return copy.source
 
 
 def _timestamp(folder: Path):
