@@ -15,7 +15,8 @@ import pytest
 
 from autograder import workspace
 
-pytestmark = pytest.mark.slow  # nbgrader generates the student versions (seconds each)
+# nbgrader generates the student versions (seconds each)
+slow = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 AID = "01_perceptron"
@@ -41,6 +42,7 @@ def edit(path: Path, line: str) -> None:
     path.write_text(json.dumps(nb))
 
 
+@slow
 def test_workspace_copies_are_student_versions_and_edits_survive(sources, tmp_path):
     root = tmp_path / "workspace"
     ws = workspace.Workspace(root, sources).update()
@@ -80,3 +82,32 @@ def test_reset_names_what_it_expected(sources, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
     assert "expected an assignment id such as 01_perceptron" in err[0] and "'03-mlp'" in err[0]
+
+
+def make_dry_run(*args) -> str:
+    import subprocess
+
+    out = subprocess.run(
+        ["make", "-n", "-W", "pyproject.toml", *args], cwd=REPO, capture_output=True, text=True,
+        check=True, timeout=60,
+    ).stdout  # fmt: skip
+    return out.replace("\\\n", " ")
+
+
+def test_make_lab_opens_the_workspace_and_make_author_the_sources():
+    lab = make_dry_run("lab")
+    assert "-m autograder.workspace --dir workspace" in lab  # created or updated first
+    (serve,) = [ln for ln in lab.splitlines() if " lab " in ln]
+    assert f"--ServerApp.root_dir={REPO}/workspace" in serve and serve.rstrip().endswith(
+        "index.ipynb"
+    )
+    assert f'JUPYTER_CONFIG_PATH="{REPO}/deploy/lab/student"' in serve
+    assert "-e ." in lab and "[dev]" not in lab and "[hub]" not in lab  # a student's install
+    author = make_dry_run("author")
+    (serve,) = [ln for ln in author.splitlines() if " lab " in ln]
+    assert f"--ServerApp.root_dir={REPO} " in serve and serve.rstrip().endswith(
+        "notebooks/index.ipynb"
+    )
+    assert f'JUPYTER_CONFIG_PATH="{REPO}/deploy/lab/author"' in serve
+    reset = make_dry_run("reset", "NOTEBOOK=03_mlp")
+    assert "-m autograder.workspace --dir workspace --reset 03_mlp" in reset
