@@ -213,17 +213,22 @@ class Run:
         )
 
     def write_time(self, job: Job, kept=False) -> None:
-        """Write a collection time as nbgrader's ``submitted/.../timestamp.txt``.
+        """Keep nbgrader's ``submitted/.../timestamp.txt`` and the gradebook's time in step.
 
-        nbgrader's tools read the submission time there (formgrader counts a submission as
-        autograded when it equals the gradebook's). Written after the hash, so it never
-        makes a submission look changed. ``kept``: an unchanged submission keeps the time
-        recorded when it was first graded.
+        A collection time is written as that file: nbgrader's tools read the time there
+        (formgrader counts a submission as autograded when it equals the gradebook's).
+        ``kept``: the notebooks are unchanged since they were graded; a collection time then
+        stays the one recorded at that grading, while an exchange time (the same notebooks
+        submitted again) replaces the gradebook's.
         """
         from nbgrader.api import MissingEntry
 
         when = job.submitted_at
-        if job.time_source != "collection" or when is None or job.rejected:
+        if when is None or job.rejected:
+            return
+        if job.time_source == "exchange":
+            if kept:
+                self.gb.update_or_create_submission(self.assignment, job.student_id, timestamp=when)
             return
         if kept:
             try:

@@ -286,6 +286,26 @@ def test_changing_due_date_or_extension_rescores_without_running_notebooks(grade
     assert again_s < first_s
 
 
+def test_a_new_exchange_time_for_the_same_notebooks_rescores_without_running(graded):
+    course, subs = graded["course"], graded["subs"]
+    stamp = subs / "late_3d" / AID / "timestamp.txt"
+    original = stamp.read_text()
+
+    def recorded():
+        with course.gradebook() as gb:
+            return gb.find_submission(AID, "late_3d").timestamp
+
+    try:
+        stamp.write_text((DUE + H).strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+        proc, _ = grade(course, subs)
+        assert f"{len(CLASS)} already graded" in proc.stdout + proc.stderr
+        assert recorded() == (DUE + H).replace(tzinfo=None)
+    finally:
+        stamp.write_text(original)
+        grade(course, subs)
+    assert recorded() == (DUE + 3 * D).replace(tzinfo=None)
+
+
 def test_an_extension_before_submitting_is_not_a_submission(graded):
     course = graded["course"]
     rows = {r["student_id"]: r for r in csv.DictReader(open(course.grades_csv))}
