@@ -917,6 +917,37 @@ def test_claims_cover_every_notebook_and_deck():
     assert not wanted - covered, f"no claim protects {sorted(wanted - covered)}"
 
 
+# The notes' notation (a = pre-activation, h = activation, W^(k) maps h^(k-1) to a^(k)):
+# formulas of the older notation (z pre-activation, a activation, W^(k) from layer k to k+1).
+OLD_NOTATION = [
+    r"z\^\{\(k",
+    r"a\^\{\(k\)\}\s*=\s*[fg]\(z",
+    r"\\partial L\s*/\s*\\partial z\^",
+    r"W\^\{\(k\)\}\s*a\^\{\(k\)\}",
+]
+
+
+def test_notation_is_the_notes_everywhere():
+    """Every notebook and deck writes layers in the notes' notation, stated on the start page."""
+    import nbformat
+
+    start = "".join(nbformat.read(ROOT / "notebooks/index.ipynb", as_version=4).cells[0].source)
+    for formula in (r"a^{(k)} = W^{(k)} h^{(k-1)} + b^{(k)}", r"h^{(k)} = g(a^{(k)})"):
+        assert formula in start, f"the start page does not state {formula}"
+    paths = [ROOT / p for p in NB.values()] + sorted((ROOT / "slides").glob("*.ipynb"))
+    found = []
+    for path in paths:
+        for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type != "markdown":
+                continue
+            found += [
+                f"{path.relative_to(ROOT)} cell {i}: {m.group(0)!r}"
+                for pattern in OLD_NOTATION
+                for m in re.finditer(pattern, cell.source)
+            ]
+    assert not found, "the older notation is back:\n" + "\n".join(found)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CLAIMS))
 def test_claim(name):
