@@ -52,6 +52,7 @@ RESULTS = "application/vnd.ims.lis.v2.resultcontainer+json"
 SCORE = "application/vnd.ims.lis.v1.score+json"
 AGS_FILE = "lti_ags.json"  # in the course folder: the AGS endpoint of the last launch
 REPORT_FILE = "lti_passback.txt"
+SAME_SCORE = 0.005  # points: LMSs keep scores to hundredths; closer than this is unchanged
 
 
 # ---------------------------------------------------------------- settings and keys
@@ -456,7 +457,7 @@ def passback(course, settings: ToolSettings, include_pending=False, client=None)
                                 "hand grading pending (--include-pending sends it)"))  # fmt: skip
                 continue
             before = current.get(lms)
-            if before is not None and abs(before - score) < 1e-9:
+            if before is not None and abs(before - score) < SAME_SCORE:
                 out.append(Sent(aid, sid, score, maximum, "unchanged"))
                 continue
             client.notes.clear()

@@ -165,9 +165,10 @@ class Platform:
             f'<input type="hidden" name="{k}" value="{html.escape(v)}">'
             for k, v in (("id_token", token), ("state", q["state"]))
         )
-        page = (f'<html><body><form id="lti" method="post" action="{html.escape(q["redirect_uri"])}">'
-                f'{fields}</form><script>document.getElementById("lti").submit()</script>'
-                "</body></html>")  # fmt: skip
+        action = html.escape(q["redirect_uri"])
+        submit = '<script>document.getElementById("lti").submit()</script>'
+        page = f'<html><body><form id="lti" method="post" action="{action}">{fields}</form>'
+        page += f"{submit}</body></html>"
         return 200, page
 
     def tool_keys(self) -> dict:
@@ -239,10 +240,10 @@ class Platform:
             out = []
             for (iid, uid), posts in self.scores.items():
                 if iid == item_id and posts:
-                    last = posts[-1]  # the platform keeps the score on its line item's scale
+                    last = posts[-1]  # kept on its line item's scale, to hundredths (Canvas)
                     scale = float(item["scoreMaximum"]) / float(last["scoreMaximum"])
                     out.append({"id": f"{item_id}/results/{uid}", "userId": uid,
-                                "resultScore": float(last["scoreGiven"]) * scale,
+                                "resultScore": round(float(last["scoreGiven"]) * scale, 2),
                                 "resultMaximum": float(item["scoreMaximum"]),
                                 "scoreOf": item_id})  # fmt: skip
             return 200, out

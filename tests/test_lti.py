@@ -209,6 +209,13 @@ def test_passback_sends_exported_scores_once_then_only_changes(lms):
                 and r[1] != "/token"]  # fmt: skip
     assert len(platform.lineitems) == 1
 
+    # a score the LMS keeps rounded (7.333 -> 7.33) is not sent again and again
+    gradebook(course, {"eve": ("lms-eve", 22 / 3, 0)})
+    assert cli("export", "--format", "lti", "--course-dir", course.root).returncode == 0
+    proc = cli("export", "--format", "lti", "--course-dir", course.root)
+    assert "eve" in proc.stdout and "3 unchanged" in proc.stdout, proc.stdout
+    assert len(platform.scores[(item["id"], "lms-eve")]) == 1
+
     # a changed score (a hand grade revised) is updated, the others left alone
     gradebook(course, {"bob": ("lms-bob", 4, 1)})
     proc = cli("export", "--format", "lti", "--course-dir", course.root)
