@@ -224,6 +224,11 @@ def write_pdfs(course, aid, code_cells=()) -> list[Path]:
     if bad:
         choices = sorted(solutions - manual)
         raise ValueError(f"pdf: --cells takes solution cells of {aid} ({choices}), received {bad}")
+    if not cells and not code_cells:
+        raise ValueError(
+            f"pdf: {aid} has no written answers (manually graded cells); "
+            f"name solution cells with --cells ({sorted(solutions)})"
+        )
     if not students:
         raise ValueError(f"pdf: no graded submissions of {aid}: run `grade {aid}` first")
     folder = course.root / "pdf" / aid

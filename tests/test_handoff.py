@@ -260,6 +260,10 @@ def test_an_empty_csv_and_a_missing_chromium_are_refused(handed, tmp_path, monke
     path.write_text("student_id,grade_id,score\n")
     with pytest.raises(ValueError, match=r"has a header but no rows"):
         handoff.import_grades(course, AID, path)
+    with monkeypatch.context() as m:  # an assignment without written answers
+        m.setattr(handoff, "manual_cells", lambda gb, aid: [])
+        with pytest.raises(ValueError, match=r"has no written answers .* --cells \(\["):
+            handoff.write_pdfs(course, AID)
     monkeypatch.setattr(handoff, "CHROMIUM", str(tmp_path / "no-chromium"))
     with pytest.raises(ValueError, match=r"pdf: no Chromium at .*no-chromium \(apt-get install"):
         handoff.write_pdfs(course, AID)
