@@ -672,3 +672,15 @@ def test_passback_after_a_real_grade(lti_hub, tmp_path):
     assert on_lms("cat") == scores[sub_of["cat"]] == 10 and on_lms("dan") == scores[sub_of["dan"]]
     assert "updated" in next(ln for ln in proc.stdout.splitlines() if sub_of["cat"] in ln)
     assert len(lms.lineitems) == 1  # found again, never created twice
+
+
+@pytest.mark.slow
+def test_hub_publishes_the_tool_keys_and_the_canvas_configuration(lti_hub):
+    import requests
+
+    jwks = requests.get(f"{lti_hub.base}/hub/lti13/jwks", timeout=30).json()
+    assert [k["kid"] for k in jwks["keys"]] == ["k1"] and "d" not in jwks["keys"][0]
+    config = requests.get(f"{lti_hub.base}/hub/lti13/config", timeout=30).json()
+    assert config["oidc_initiation_url"] == f"{lti_hub.base}/hub/lti13/oauth_login"
+    assert config["target_link_uri"] == lti_hub.base
+    assert "https://purl.imsglobal.org/spec/lti-ags/scope/score" in config["scopes"]
