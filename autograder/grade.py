@@ -200,8 +200,10 @@ class Run:
                     shutil.copyfile(path, dest / path.name)
         parts = [self.key_hash.encode(), (sub.rejected or "").encode()]
         if dest.is_dir() and sub.rejected is None:
-            parts += [
-                p.name.encode() + p.read_bytes() for p in sorted(dest.iterdir()) if p.is_file()
+            parts += [  # the time is not content: a new time re-scores, it does not re-run
+                p.name.encode() + p.read_bytes()
+                for p in sorted(dest.iterdir())
+                if p.is_file() and p.name != "timestamp.txt"
             ]
         exchange = None if sub.from_zip else _timestamp(dest)
         return Job(
@@ -232,9 +234,14 @@ class Run:
             return
         if kept:
             try:
-                when = self.gb.find_submission(self.assignment, job.student_id).timestamp or when
+                sub = self.gb.find_submission(self.assignment, job.student_id)
             except MissingEntry:
-                pass
+                sub = None
+            if sub is not None and sub.timestamp is not None:
+                when = sub.timestamp
+            elif sub is not None:  # graded before times were recorded: record this one
+                sub.timestamp = when
+                self.gb.db.commit()
         path = self.folder(job.student_id) / "timestamp.txt"
         if path.parent.is_dir():
             path.write_text(when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))

@@ -306,6 +306,19 @@ def test_a_new_exchange_time_for_the_same_notebooks_rescores_without_running(gra
     assert recorded() == (DUE + 3 * D).replace(tzinfo=None)
 
 
+def test_a_submission_graded_before_times_were_recorded_gets_its_collection_time(graded):
+    course, subs = graded["course"], graded["subs"]
+    with course.gradebook() as gb:
+        gb.find_submission(AID, "late_1h").timestamp = None  # as grade left it until now
+        gb.db.commit()
+    proc, _ = grade(course, subs)
+    assert f"{len(CLASS)} already graded" in proc.stdout + proc.stderr
+    with course.gradebook() as gb:
+        assert gb.find_submission(AID, "late_1h").timestamp == (DUE + H).replace(tzinfo=None)
+    stamp = (course.submitted / "late_1h" / AID / "timestamp.txt").read_text()
+    assert stamp == (DUE + H).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
 def test_an_extension_before_submitting_is_not_a_submission(graded):
     course = graded["course"]
     rows = {r["student_id"]: r for r in csv.DictReader(open(course.grades_csv))}
