@@ -92,12 +92,22 @@ IMPORT_TIME_VARS += ("MKL_NUM_THREADS", "PYTHONHASHSEED", "PYTHONPATH")
 SERVER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_KILL")
 STAGE = "/dev/shm"  # a child parks its work folder (and more) here while it hides the rest
 
+# <linux/sched.h>
 _CLONE_NEWNS, _CLONE_NEWUTS, _CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 _CLONE_NEWPID, _CLONE_NEWNET = 0x20000000, 0x40000000
-_MS_BIND, _MS_MOVE, _MS_REC, _MS_PRIVATE = 0x1000, 0x2000, 0x4000, 0x40000
-_MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 0x2, 0x4, 0x8
-_MS_RDONLY, _MS_REMOUNT = 0x1, 0x20
+# <linux/mount.h>
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
+_MS_REMOUNT, _MS_BIND, _MS_MOVE, _MS_REC, _MS_PRIVATE = 0x20, 0x1000, 0x2000, 0x4000, 0x40000
+# <linux/prctl.h>
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+# <linux/capability.h>
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+# exit codes of a kernel that never started (the log says why); 128 + n: killed by signal n
+EXIT_FORK_FAILED = 70  # the server's fork child raised before C1's set-up
+EXIT_NAMESPACES = 71  # C1 could not make the new namespaces
+EXIT_SANDBOX = 72  # C2 could not build the file system view
+EXIT_ORPHANED = 73  # C1 was gone before C2 started
+EXIT_KERNEL = 74  # C3 failed before ipykernel ran
 
 
 class ForkServerError(RuntimeError):
@@ -426,7 +436,7 @@ def _handle(req: dict, kernels: _Kernels, base: str) -> dict:
     if op == "launch":
         pid = os.fork()
         if pid == 0:
-            code = 70
+            code = EXIT_FORK_FAILED
             try:
                 code = _child(req["spec"], base)
             finally:
@@ -447,6 +457,13 @@ def _handle(req: dict, kernels: _Kernels, base: str) -> dict:
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]
+_libc.mount.argtypes += [ctypes.c_char_p]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4  # prctl(2) reads all five
+_libc.capset.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+for _fn in (_libc.mount, _libc.unshare, _libc.prctl, _libc.capset):
+    _fn.restype = ctypes.c_int
 
 
 def _check(result, what):
@@ -459,12 +476,21 @@ def _mount(source, target, fstype, flags, data=None):
     def enc(s):
         return None if s is None else str(s).encode()
 
-    result = _libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data))
-    _check(result, f"mount {target}")
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
 
 
 def _prctl(option, arg):
-    _check(_libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0), f"prctl {option}")
+    _check(_libc.prctl(option, arg, 0, 0, 0), f"prctl {option}")
+
+
+def _steps(*steps) -> None:
+    """Run set-up steps in order, each ``(why, function, *args)``; the first that fails stops
+    the sandbox with the step's reason (a kernel that is half set up never runs)."""
+    for why, fn, *args in steps:
+        try:
+            fn(*args)
+        except OSError as exc:
+            raise OSError(exc.errno, f"{why}: {exc.strerror or exc}") from None
 
 
 def _child(spec: dict, base: str) -> int:
@@ -479,23 +505,26 @@ def _child(spec: dict, base: str) -> int:
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
     # a kill that comes before the handlers below exist waits for them
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    flags = _CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWIPC | _CLONE_NEWUTS
     try:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        os.setsid()
-        flags = _CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWIPC | _CLONE_NEWUTS
-        _check(_libc.unshare(flags), "unshare")
+        _steps(
+            ("die with the server", _prctl, _PR_SET_PDEATHSIG, signal.SIGKILL),
+            ("leave the server's session", os.setsid),
+            ("new mount, PID, network, IPC and UTS namespaces", _unshare, flags),
+        )
     except OSError as exc:
-        print(f"fork server: sandbox set-up failed: {exc}", file=sys.stderr, flush=True)
-        return 71
+        print(f"fork server: sandbox set-up failed: {exc.strerror}", file=sys.stderr, flush=True)
+        return EXIT_NAMESPACES
     alive_r, alive_w = os.pipe()  # C2 sees EOF here once C1 is gone
     init = os.fork()
     if init == 0:
-        code = 72
+        code = EXIT_SANDBOX
         try:
             os.close(alive_w)
             code = _init(spec, base, alive_r)
         except BaseException as exc:  # noqa: BLE001
-            print(f"fork server: sandbox set-up failed: {exc!r}", file=sys.stderr, flush=True)
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else repr(exc)
+            print(f"fork server: sandbox set-up failed: {why}", file=sys.stderr, flush=True)
         finally:
             os._exit(code)
     os.close(alive_r)
@@ -507,39 +536,21 @@ def _child(spec: dict, base: str) -> int:
     return code if code >= 0 else 128 - code
 
 
+def _unshare(flags: int) -> None:
+    _check(_libc.unshare(flags), "unshare")
+
+
 def _init(spec: dict, base: str, alive_r: int) -> int:
     """C2: PID 1 of the kernel's namespace. Builds its file system view, forks the kernel, reaps."""
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     if select.select([alive_r], [], [], 0)[0]:  # C1 died before the line above
-        return 73
+        return EXIT_ORPHANED
     os.close(alive_r)
-    workdir, keep = spec["workdir"], spec["keep"]
-    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
-    # park the work folder and the readable paths the tmpfs below would hide, and bring
-    # them back on top of it (the readable ones read-only)
-    _mount("tmpfs", STAGE, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0700")
-    for name, path in [("work", workdir), *enumerate(keep)]:
-        os.mkdir(f"{STAGE}/{name}")
-        _mount(path, f"{STAGE}/{name}", None, _MS_BIND | _MS_REC)
-    # every other kernel's folder lives under base: a fresh tmpfs hides them all; the
-    # kernel's /tmp is a tmpfs of its own, bounded like a cold kernel's
-    tmp = f"mode=1777,size={int(spec['tmp_mb'])}m"
-    _mount("tmpfs", base, "tmpfs", _MS_NOSUID | _MS_NODEV, tmp if base == "/tmp" else "mode=0755")
-    if base != "/tmp":
-        _mount("tmpfs", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, tmp)
-    os.makedirs(workdir, mode=0o755)
-    _mount(f"{STAGE}/work", workdir, None, _MS_MOVE)
-    for i, path in enumerate(keep):
-        os.makedirs(path, mode=0o755, exist_ok=True)
-        _mount(f"{STAGE}/{i}", path, None, _MS_MOVE)
-        _mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
-    # as bwrap --dev leaves it for a cold kernel: empty, and not writable by the kernel
-    _mount("tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755")
-    _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+    _steps(*_view_steps(spec, base))
     kernel = os.fork()
     if kernel == 0:
-        code = 74
+        code = EXIT_KERNEL
         try:
             code = _kernel(spec)
         except SystemExit as exc:
@@ -556,6 +567,47 @@ def _init(spec: dict, base: str, alive_r: int) -> int:
             return code if code >= 0 else 128 - code
 
 
+def _view_steps(spec: dict, base: str) -> list[tuple]:
+    """C2's file system view, in the order that matters: the work folder and the readable
+    paths are parked before the tmpfs that hides every other work folder covers them, and
+    brought back on top; ``/proc`` last, once the PID namespace is ours."""
+    workdir, keep = spec["workdir"], spec["keep"]
+    tmp = f"mode=1777,size={int(spec['tmp_mb'])}m"  # bounded like a cold kernel's /tmp
+    flags = _MS_NOSUID | _MS_NODEV
+    steps = [
+        ("keep our mounts from the host's", _mount, None, "/", None, _MS_REC | _MS_PRIVATE),
+        ("a private stage to park folders on", _mount, "tmpfs", STAGE, "tmpfs", flags, "mode=0700"),
+    ]  # fmt: skip
+    for name, path in [("work", workdir), *enumerate(keep)]:
+        steps += [
+            (f"park {path}", os.mkdir, f"{STAGE}/{name}"),
+            (f"park {path}", _mount, path, f"{STAGE}/{name}", None, _MS_BIND | _MS_REC),
+        ]
+    steps.append(
+        ("hide every other work folder", _mount, "tmpfs", base, "tmpfs", flags,
+         tmp if base == "/tmp" else "mode=0755"),
+    )  # fmt: skip
+    if base != "/tmp":
+        steps.append(("a private /tmp", _mount, "tmpfs", "/tmp", "tmpfs", flags, tmp))
+    steps += [
+        ("bring the work folder back", os.makedirs, workdir, 0o755),
+        ("bring the work folder back", _mount, f"{STAGE}/work", workdir, None, _MS_MOVE),
+    ]
+    readonly = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | flags
+    for i, path in enumerate(keep):
+        steps += [
+            (f"bring {path} back", os.makedirs, path, 0o755, True),
+            (f"bring {path} back", _mount, f"{STAGE}/{i}", path, None, _MS_MOVE),
+            (f"make {path} read-only", _mount, None, path, None, readonly),
+        ]
+    return [
+        *steps,
+        # as bwrap --dev leaves it for a cold kernel: empty, and not writable by the kernel
+        ("an empty /dev/shm", _mount, "tmpfs", "/dev/shm", "tmpfs", flags, "mode=0755"),
+        ("this namespace's /proc", _mount, "proc", "/proc", "proc", flags | _MS_NOEXEC),
+    ]
+
+
 def _forward(pid: int, sig: int) -> None:
     """Pass an interrupt on (C1 to C2, C2 to the kernel); one that finds no process is moot."""
     try:
@@ -567,18 +619,20 @@ def _forward(pid: int, sig: int) -> None:
 def _kernel(spec: dict) -> int:
     """C3: limits, an unprivileged uid without capabilities, then ipykernel."""
     uid = spec["uid"]
-    for name, value in spec["limits"].items():
-        resource.setrlimit(getattr(resource, name), (value, value))
-    _prctl(_PR_SET_NO_NEW_PRIVS, 1)
-    for cap in range(64):
-        if _libc.prctl(_PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0) != 0:
-            break  # past the last capability this kernel knows
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)  # clears the permitted and effective capabilities
-    _clear_inheritable_caps()
-    _prctl(_PR_SET_DUMPABLE, 1)  # as after an exec: the kernel may read its own /proc/self
-    seccomp.install()  # once the process is what it stays: the filter is for student code
+    _steps(
+        *[(f"limit {name}", _setrlimit, name, value) for name, value in spec["limits"].items()],
+        ("no new privileges (setuid programs give nothing)", _prctl, _PR_SET_NO_NEW_PRIVS, 1),
+        ("empty the capability bounding set", _drop_bounding_set),
+        # groups and gid first: once the uid is dropped, they cannot be changed
+        ("no supplementary groups", os.setgroups, []),
+        ("the notebook's gid", os.setresgid, uid, uid, uid),
+        ("the notebook's uid (clears permitted and effective capabilities)", os.setresuid,
+         uid, uid, uid),
+        ("no inheritable capabilities", _clear_inheritable_caps),
+        ("readable /proc/self, as after an exec", _prctl, _PR_SET_DUMPABLE, 1),
+        # last, once the process is what it stays: the filter is for the student's code
+        ("the system-call filter", seccomp.install),
+    )  # fmt: skip
     os.chdir(spec["cwd"])
     os.environ.clear()
     os.environ.update(spec["env"])
@@ -593,6 +647,16 @@ def _kernel(spec: dict) -> int:
     return 0
 
 
+def _setrlimit(name: str, value: int) -> None:
+    resource.setrlimit(getattr(resource, name), (value, value))
+
+
+def _drop_bounding_set() -> None:
+    for cap in range(64):
+        if _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            return  # past the last capability this kernel knows
+
+
 def _clear_inheritable_caps() -> None:
     """capset(2) with every set empty: setuid leaves the inheritable set as it was."""
 
@@ -602,7 +666,7 @@ def _clear_inheritable_caps() -> None:
     class Data(ctypes.Structure):
         _fields_ = [(n, ctypes.c_uint32) for n in ("effective", "permitted", "inheritable")]
 
-    header, data = Header(0x20080522, 0), (Data * 2)()  # _LINUX_CAPABILITY_VERSION_3
+    header, data = Header(_LINUX_CAPABILITY_VERSION_3, 0), (Data * 2)()
     _check(_libc.capset(ctypes.byref(header), data), "capset")
 
 

@@ -212,6 +212,9 @@ def test_a_server_that_fails_its_probe_is_not_used(tmp_path, monkeypatch, caplog
     (text,), info = run(["print(6 * 7)"], tmp_path, "fallback")
     assert info["kernel"] == "cold" and text.strip() == "42"
     assert "fork server unavailable" in caplog.text and "probe failed" in caplog.text
+    # the set-up step that failed, and why, in the order the steps run
+    assert "new mount, PID, network, IPC and UTS namespaces: unshare" in caplog.text
+    assert f"({forkserver.EXIT_NAMESPACES})" in caplog.text
     assert len(started) == 1 and not started[0].alive(), "the failed server is left running"
 
 
