@@ -4,18 +4,33 @@ A grade cell looks like this (see docs/grading.md)::
 
     from autograder.checks import Check
     c = Check("ex_sigmoid")                      # the cell's grade_id
-    c.close("sigmoid(0)", sigmoid(0.0), 0.5, msg="sigmoid(0) should be 1/2")
+    with c.case("sigmoid(0)"):
+        c.close("sigmoid(0)", sigmoid(0.0), 0.5, msg="sigmoid(0) should be 1/2")
     ### BEGIN HIDDEN TESTS
-    x = np.random.default_rng(0).normal(size=(4, 3))
-    with c.forbid("nncourse.functional.sigmoid"):
-        got = sigmoid(x)
-    c.close("random 4x3", got, rtol=1e-6)        # no expected: the answer key supplies it
+    with c.case("random 4x3"):
+        x = np.random.default_rng(0).normal(size=(4, 3))
+        with c.forbid("nncourse.functional.sigmoid"):
+            got = sigmoid(x)
+        c.close("random 4x3", got, rtol=1e-6, hint="negative inputs")  # the key supplies it
     ### END HIDDEN TESTS
+    c.done()
+
+Each ``with c.case(...)`` block runs on its own: a check that fails inside it, or the
+student's code raising inside it, fails that block's checks only, and the blocks after it
+still run. ``c.done()`` ends the cell with one compact :class:`ChecksFailed` error (label,
+verdict, message, got against expected for visible checks; no traceback through this file)
+when anything failed, so nbgrader's Validate and Run All still stop there. A block whose code
+raised ``NotImplementedError`` (the stub of an untouched ``YOUR CODE HERE``) is *not
+attempted*. The grader splits the cell's points over its checks (``weight=``, 1 by default).
+
+The older form, checks outside any ``case`` block, still works: the first failing check
+raises ``AssertionError`` and the cell is all-or-nothing.
 
 Two things happen for every check:
 
-1. It behaves like an ordinary test: when it fails it raises ``AssertionError`` with a
-   message that says what was expected, so students and nbgrader see the usual behaviour.
+1. It behaves like an ordinary test: when it fails it raises ``AssertionError`` (or, inside
+   a ``case`` block, notes the failure for ``done``) with a message that says what was
+   expected.
 2. *Before* deciding, it emits a machine-readable **record** of the value the student's code
    produced: a ``display_data`` output with the private MIME type :data:`MIME`. The record
    never contains the expected value.
@@ -47,6 +62,12 @@ import numpy as np
 
 #: MIME type of the records a check emits (a JSON object, see :func:`make_record`).
 MIME = "application/vnd.nncourse.check+json"
+
+#: MIME type of the record a ``case`` block emits when it ends: its name, the labels its
+#: checks recorded (in order), the labels that failed in the kernel with their messages,
+#: and the error its code raised (None, or the exception's class name; ``attempted`` is
+#: False for ``NotImplementedError``).
+CASE_MIME = "application/vnd.nncourse.case+json"
 
 #: Default of ``equal``'s ``expected``: decide against the answer key only.
 KEY = type("KeyOnly", (), {"__repr__": lambda self: "KEY"})()
@@ -118,8 +139,24 @@ def _as_numpy(value):
     return None
 
 
-def make_record(check_id, label, kind, value, params=None, line=None, expected=None, msg=""):
-    """The JSON object a check emits (``expected`` only in the trusted key run)."""
+def make_record(
+    check_id,
+    label,
+    kind,
+    value,
+    params=None,
+    line=None,
+    expected=None,
+    msg="",
+    case=None,
+    weight=1.0,
+    hint="",
+):
+    """The JSON object a check emits (``expected`` only in the trusted key run).
+
+    ``case``: the ``case`` block the check ran in (None outside one); ``weight`` and ``hint``
+    are the author's, and the grader takes them from the answer key only.
+    """
     record = {
         "check": str(check_id),
         "label": str(label),
@@ -128,6 +165,9 @@ def make_record(check_id, label, kind, value, params=None, line=None, expected=N
         "params": params or {},
         "line": line,
         "msg": str(msg)[:1000],
+        "case": None if case is None else str(case),
+        "weight": float(weight),
+        "hint": str(hint)[:300],
     }
     if expected is not None:
         record["expected"] = encode_value(expected)
@@ -322,11 +362,36 @@ KINDS = {
 # --------------------------------------------------------------------------- Check
 
 
+class CheckMisuse(ValueError):
+    """A grade cell uses :class:`Check` wrongly (the author's mistake, never the student's):
+    raised through ``case`` blocks instead of being counted as the block's error."""
+
+
+class ChecksFailed(AssertionError):
+    """The end of a grade cell in which some checks failed or were not attempted.
+
+    It carries the cell's verdict as a few plain lines (see :meth:`Check.done`) and renders
+    itself: IPython calls ``_render_traceback_`` instead of printing a traceback, so the
+    student sees the verdict and no frame of the grader's code.
+    """
+
+    def __init__(self, check_id, lines):
+        self.check_id = check_id
+        self.lines = list(lines)
+        super().__init__("\n".join(self.lines))
+
+    def _render_traceback_(self):
+        return [f"\x1b[1;31m{self.lines[0]}\x1b[0m", *self.lines[1:]]
+
+
 class Check:
     """Checks of one grade cell; ``check_id`` must be the cell's nbgrader ``grade_id``.
 
     Every method takes a ``label`` (unique within the cell: it names the test in feedback
-    and in the answer key) and an optional ``msg`` shown to the student on failure.
+    and in the answer key), an optional ``msg`` shown to the student on failure, a
+    ``weight`` (its share of the cell's points, relative to the cell's other checks) and a
+    ``hint``: for a hidden check, a few words on what it probes ("very large inputs"), shown
+    in the feedback when it fails (never its inputs or expected value).
     """
 
     def __init__(self, check_id):
@@ -334,13 +399,15 @@ class Check:
             raise TypeError(f"Check: check_id must be a non-empty str, received {check_id!r}")
         self.id = check_id
         self._labels = set()
+        self._case = None  # the open case block: {"case", "labels", "failed"}
+        self._cases = []  # finished case blocks, in order (the case records)
 
     def __repr__(self):
         return f"Check({self.id!r})"
 
     # -- the checks -----------------------------------------------------------
 
-    def close(self, label, got, expected=None, rtol=1e-6, atol=1e-8, msg=""):
+    def close(self, label, got, expected=None, rtol=1e-6, atol=1e-8, msg="", weight=1, hint=""):
         """``got`` has the shape of ``expected`` and is elementwise close to it.
 
         ``|got - expected| <= atol + rtol * |expected|`` (numpy.allclose), NaN never passes.
@@ -348,36 +415,115 @@ class Check:
         the grader compares ``got`` with the value the instructor's solution produced.
         """
         params = {"rtol": float(rtol), "atol": float(atol)}
-        self._check("close", label, got, KEY if expected is None else expected, params, msg)
+        expected = KEY if expected is None else expected
+        self._check("close", label, got, expected, params, msg, weight, hint)
 
-    def equal(self, label, got, expected=KEY, msg=""):
+    def equal(self, label, got, expected=KEY, msg="", weight=1, hint=""):
         """``got == expected`` exactly (arrays: same shape and all entries equal).
 
         Without ``expected`` (recommended in hidden tests) the grader compares ``got`` with the
         value the instructor's solution produced; nothing is decided in the kernel.
         """
-        self._check("equal", label, got, expected, {}, msg)
+        self._check("equal", label, got, expected, {}, msg, weight, hint)
 
-    def true(self, label, condition, msg=""):
+    def true(self, label, condition, msg="", weight=1, hint=""):
         """``condition`` is true. Weak against forgery: prefer close/equal in hidden tests."""
-        self._check("true", label, bool(condition) is True, KEY, {}, msg)
+        self._check("true", label, bool(condition) is True, KEY, {}, msg, weight, hint)
 
-    def at_least(self, label, value, threshold, msg=""):
+    def at_least(self, label, value, threshold, msg="", weight=1, hint=""):
         """The number ``value >= threshold``."""
-        self._check("at_least", label, value, KEY, {"threshold": float(threshold)}, msg)
+        params = {"threshold": float(threshold)}
+        self._check("at_least", label, value, KEY, params, msg, weight, hint)
 
-    def at_most(self, label, value, threshold, msg=""):
+    def at_most(self, label, value, threshold, msg="", weight=1, hint=""):
         """The number ``value <= threshold``."""
-        self._check("at_most", label, value, KEY, {"threshold": float(threshold)}, msg)
+        params = {"threshold": float(threshold)}
+        self._check("at_most", label, value, KEY, params, msg, weight, hint)
 
-    def accuracy(self, label, predictions, targets, threshold, msg=""):
+    def accuracy(self, label, predictions, targets, threshold, msg="", weight=1, hint=""):
         """The fraction of ``predictions == targets`` is at least ``threshold``.
 
         The record holds the predictions (not the accuracy), so the grader recomputes the
         accuracy against the targets stored in the answer key: a forged number does not pass.
         """
         targ = np.asarray(_as_numpy(targets))
-        self._check("accuracy", label, predictions, targ, {"threshold": float(threshold)}, msg)
+        params = {"threshold": float(threshold)}
+        self._check("accuracy", label, predictions, targ, params, msg, weight, hint)
+
+    # -- case blocks ----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def case(self, name):
+        """A block of the cell that runs and counts on its own.
+
+        A check failing inside it is noted, not raised; an exception raised by the code inside
+        (the student's function) ends the block, and the block's checks that did not record
+        fail (or are *not attempted*, for ``NotImplementedError``). Either way the cell goes on
+        with the next block; :meth:`done` raises at the end if anything failed. On exit the
+        block emits its record (:data:`CASE_MIME`), which the grader uses to tell checks that
+        ran in the block from records published by anything else.
+        """
+        name = str(name)
+        if self._case is not None:
+            raise CheckMisuse(
+                f"Check({self.id!r}): case {name!r} opened inside case {self._case['case']!r}"
+            )
+        if any(done["case"] == name for done in self._cases):
+            raise CheckMisuse(f"Check({self.id!r}): case {name!r} is used twice in this cell")
+        self._case = {"case": name, "labels": [], "failed": {}}
+        error = None
+        try:
+            yield self
+        except CheckMisuse:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the student's code: any error ends the block
+            error = exc
+        finally:
+            block, self._case = self._case, None
+            block["error"] = None if error is None else type(error).__name__
+            block["attempted"] = not isinstance(error, NotImplementedError)
+            block["message"] = "" if error is None else _error_text(error)
+            self._cases.append(block)
+            _publish_case({**block, "check": self.id})
+
+    def done(self):
+        """End of the cell: raise :class:`ChecksFailed` if a check failed or was not attempted.
+
+        The error's text is the verdict, one block per cell::
+
+            ex_prelu: 2 of 3 checks passed (1 failed)
+              passed         prelu forward
+              FAILED         slope at the kink: ...
+                               got:      [[0.]]
+                               expected: [[-0.5]]
+        """
+        if self._case is not None:
+            raise CheckMisuse(f"Check({self.id!r}): done() inside case {self._case['case']!r}")
+        lines, passed, failed, stopped, untried = [], 0, 0, 0, 0
+        for block in self._cases:
+            for label in block["labels"]:
+                if label in block["failed"]:
+                    failed += 1
+                    lines.append(f"  FAILED         {label}: {_indent(block['failed'][label])}")
+                else:
+                    passed += 1
+                    lines.append(f"  passed         {label}")
+            if block["error"] is not None:
+                untried += not block["attempted"]
+                stopped += block["attempted"]
+                state = "not attempted " if not block["attempted"] else "FAILED        "
+                lines.append(f"  {state} {block['case']}: {_indent(block['message'])}")
+        if not failed and not stopped and not untried:
+            return
+        parts = [f"{failed} failed"] if failed else []
+        if stopped:
+            parts.append(f"{stopped} block{'s' * (stopped > 1)} stopped by an error")
+        if untried:
+            parts.append(f"{untried} block{'s' * (untried > 1)} not attempted")
+        head = f"{self.id}: {passed} of {passed + failed} checks passed ({', '.join(parts)})"
+        if not passed + failed:
+            head = f"{self.id}: no check passed ({', '.join(parts)})"
+        raise ChecksFailed(self.id, [head, *lines])
 
     @contextlib.contextmanager
     def forbid(self, *names, msg=""):
@@ -412,16 +558,19 @@ class Check:
 
     # -- internals ------------------------------------------------------------
 
-    def _check(self, kind, label, value, expected, params, msg):
+    def _check(self, kind, label, value, expected, params, msg, weight=1, hint=""):
         """Record ``value``, then decide it here as the grader would (see :class:`Kind`).
 
         ``expected`` is :data:`KEY` when the cell passes none: a kind that compares with a
         reference then decides nothing in the kernel (the answer key will), except that a
         non-number can never pass a numeric kind and fails at once.
         """
+        weight = float(weight)
+        if not (math.isfinite(weight) and weight > 0):
+            raise CheckMisuse(f"Check({self.id!r}): weight of {label!r} must be > 0, got {weight}")
         spec = KINDS[kind]
         given = expected is not KEY
-        self._emit(label, kind, value, params, expected if given else None, msg=msg)
+        self._emit(label, kind, value, params, expected if given else None, msg, weight, hint)
         if spec.uses_reference and not given:
             if spec.numeric and _as_numpy(value) is None:
                 self._fail(label, msg, spec.explain(value, None, params))
@@ -431,12 +580,13 @@ class Check:
         if not spec.decide(got, reference, params):
             self._fail(label, msg, spec.explain(value, expected if given else None, params))
 
-    def _emit(self, label, kind, value, params, expected=None, msg=""):
+    def _emit(self, label, kind, value, params, expected=None, msg="", weight=1.0, hint=""):
         label = str(label)
         if label in self._labels:
-            raise ValueError(f"Check({self.id!r}): label {label!r} is used twice in this cell")
+            raise CheckMisuse(f"Check({self.id!r}): label {label!r} is used twice in this cell")
         self._labels.add(label)
         key_run = os.environ.get(_KEY_RUN_ENV) == "1"
+        case = self._case["case"] if self._case is not None else None
         record = make_record(
             self.id,
             label,
@@ -446,13 +596,54 @@ class Check:
             line=_caller_line(),
             expected=expected if key_run else None,
             msg=msg,
+            case=case,
+            weight=weight,
+            hint=hint,
         )
         _publish(record)
+        if self._case is not None:
+            self._case["labels"].append(label)
 
     def _fail(self, label, msg, detail):
+        if self._case is not None:  # inside a case block: noted, the cell goes on
+            self._case["failed"][str(label)] = f"{msg}\n{detail}" if msg else detail
+            return
         text = f"[{self.id}] {label}: "
         text += f"{msg}\n  {detail}" if msg else detail
         raise AssertionError(text)
+
+
+def _error_text(error) -> str:
+    """What the student is told about an exception that ended a case block.
+
+    The exception's class and message, and where it came from: the innermost frame outside
+    this package (the student's function, or the grade cell), never a frame of the grader.
+    """
+    if isinstance(error, NotImplementedError):
+        return "your code still raises NotImplementedError (the YOUR CODE HERE stub)"
+    text = f"{type(error).__name__}: {_short_text(str(error))}" if str(error) else ""
+    text = text or type(error).__name__
+    here = os.path.dirname(os.path.abspath(__file__))
+    where = None
+    tb = error.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(here + os.sep):
+            where = (tb.tb_frame.f_code.co_name, tb.tb_lineno)
+        tb = tb.tb_next
+    if where is not None and where[0] != "<module>":
+        text += f" (raised in {where[0]}, line {where[1]})"
+    return f"your code raised {text}"
+
+
+def _short_text(text, limit=300):
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _indent(text):
+    """Continuation lines of a message, indented under the verdict column."""
+    return str(text).replace("\n", "\n" + " " * 19)
 
 
 def values_equal(a, b):
@@ -509,7 +700,16 @@ def _caller_line():
 
 
 def _publish(record):
-    """Emit a record as display_data in a kernel; outside IPython, do nothing."""
+    """Emit a check record as display_data in a kernel; outside IPython, do nothing."""
+    _display(record, MIME)
+
+
+def _publish_case(record):
+    """Emit a case block's record (:data:`CASE_MIME`), as :func:`_publish` does."""
+    _display(record, CASE_MIME)
+
+
+def _display(record, mime):
     try:
         from IPython import get_ipython
         from IPython.display import publish_display_data
@@ -518,4 +718,4 @@ def _publish(record):
     if get_ipython() is None:
         return
     # text/plain is empty so that notebooks show nothing for a record
-    publish_display_data({MIME: json.loads(json.dumps(record)), "text/plain": ""})
+    publish_display_data({mime: json.loads(json.dumps(record)), "text/plain": ""})

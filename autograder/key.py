@@ -7,17 +7,21 @@ a clean sandboxed kernel with ``AUTOGRADER_KEY_RUN=1``) into::
                                              "labels": {label: record + {"hidden": bool}}}}}
 
 ``score_notebook(nb, key)`` decides, outside the student's kernel, how many points each grade
-cell of an executed submission earns: all-or-nothing per cell, only if the cell has no error
-output and every key label has exactly one matching record in that cell's outputs. It also
-says, per check, "passed", "failed" or "not run" (see ``score_cell``), which feedback, the
-report and the marker files carry.
+cell of an executed submission earns. A cell written with ``case`` blocks (every check inside
+one) earns partial credit: its points split over its checks by weight, each check counting
+when its one record, emitted inside its own block, passes the key (see ``score_cell``). A cell
+in the older form is all-or-nothing: only if the cell has no error output and every key label
+has exactly one matching record in that cell's outputs. Each check is "passed", "failed",
+"not attempted" or "not run", which feedback, the report and the marker files carry.
 """
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
-from .checks import KINDS, MIME, decode_value, not_a_number
+from .checks import CASE_MIME, KINDS, MIME, decode_value, not_a_number
 
 MAX_RECORDS_PER_CELL = 10_000
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
@@ -105,13 +109,24 @@ def build_key(nb, notebook_id: str) -> tuple[dict, list[str]]:
                     f"{gid}: hidden check {rec['label']!r} passes an expected value; "
                     "drop it (the answer key supplies the reference)"
                 )
+            weight = rec.get("weight", 1.0)
+            if not isinstance(weight, int | float) or not (0 < weight < float("inf")):
+                problems.append(f"{gid}: check {rec['label']!r} has weight {weight!r}, not > 0")
             labels[rec["label"]] = {**rec, "hidden": bool(hidden)}
+        in_case = {rec.get("case") is not None for rec in labels.values()}
+        if len(in_case) > 1:
+            problems.append(
+                f"{gid}: some checks are inside `with c.case(...)` blocks and some are not; "
+                "put every check of the cell in a case block, or none"
+            )
         if not labels:
             warnings.append(
                 f"{gid}: no Check records; its verdict is taken from the student's kernel "
                 "and could be forged"
             )
         cells[gid] = {"points": float(meta.get("points", 0)), "labels": labels}
+        if in_case == {True}:  # the case-block form: partial credit
+            cells[gid]["partial"] = True
     if problems:
         raise ValueError(f"answer key for {notebook_id}: " + "; ".join(problems))
     return {"notebook": notebook_id, "cells": cells}, warnings
@@ -135,8 +150,10 @@ def decide(record: dict, entry: dict) -> bool:
 
 
 #: What a check's verdict can be (``score_cell``'s ``labels``); "not run": the cell stopped
-#: at an earlier failing check or error, or never ran.
-PASSED, FAILED, NOT_RUN = "passed", "failed", "not run"
+#: at an earlier failing check or error, or never ran; "not attempted": the student's code
+#: raised ``NotImplementedError`` (the stub left in an untouched ``YOUR CODE HERE``).
+PASSED, FAILED, NOT_RUN, NOT_ATTEMPTED = "passed", "failed", "not run", "not attempted"
+STATES = (PASSED, FAILED, NOT_RUN, NOT_ATTEMPTED)
 
 
 def label_state(value) -> str:
@@ -146,7 +163,7 @@ def label_state(value) -> str:
         return PASSED
     if value is False:
         return FAILED
-    return value if value in (PASSED, FAILED, NOT_RUN) else FAILED
+    return value if value in STATES else FAILED
 
 
 def score_cell(cell, entry: dict) -> dict:
@@ -178,6 +195,8 @@ def score_cell(cell, entry: dict) -> dict:
             "notes": {},
             "kernel_passed": [],
         }
+    if entry.get("partial"):
+        return _score_cases(cell, entry)
     error = has_error(cell)
     gid = nbgrader_meta(cell).get("grade_id")
     records: dict[str, list] = {}
@@ -209,7 +228,9 @@ def score_cell(cell, entry: dict) -> dict:
                 )
             if note:
                 notes[label] = note
-    if error is not None and stopped_at is None:
+    if error == "NotImplementedError" and stopped_at is None:  # a stub: not attempted
+        labels = {lb: NOT_ATTEMPTED if st == NOT_RUN else st for lb, st in labels.items()}
+    elif error is not None and stopped_at is None:
         first_missing = next((lb for lb, st in labels.items() if st == NOT_RUN), None)
         if first_missing is not None:  # the cell raised before this check could decide
             labels[first_missing] = FAILED
@@ -222,6 +243,124 @@ def score_cell(cell, entry: dict) -> dict:
         "score": max_score if passed else 0.0,
         "max_score": max_score,
         "error": error,
+        "labels": labels,
+        "first_failure": next((lb for lb, st in labels.items() if st == FAILED), None),
+        "notes": notes,
+        "kernel_passed": kernel_passed,
+    }
+
+
+def _outputs(cell, gid):
+    """(check records, case records) of ``gid`` among a cell's outputs, with positions.
+
+    ``{label: [(position, record), ...]}`` and ``{case: [(position, record), ...]}``.
+    """
+    checks_, cases, n = {}, {}, 0
+    for pos, out in enumerate(cell.get("outputs", []) or []):
+        if not isinstance(out, dict) or out.get("output_type") != "display_data":
+            continue
+        data = out.get("data") or {}
+        rec = data.get(MIME)
+        if isinstance(rec, dict) and rec.get("check") == gid and isinstance(rec.get("label"), str):
+            if rec.get("kind") in KINDS and isinstance(rec.get("value"), dict):
+                checks_.setdefault(rec["label"], []).append((pos, rec))
+                n += 1
+        block = data.get(CASE_MIME)
+        if isinstance(block, dict) and block.get("check") == gid:
+            if isinstance(block.get("case"), str) and isinstance(block.get("labels"), list):
+                cases.setdefault(block["case"], []).append((pos, block))
+                n += 1
+        if n >= MAX_RECORDS_PER_CELL:
+            break
+    return checks_, cases
+
+
+def weights(entry) -> dict:
+    """label -> the share of the cell's points its check carries (the key's weights only)."""
+    raw = {lb: float(rec.get("weight", 1.0) or 1.0) for lb, rec in entry["labels"].items()}
+    total = sum(raw.values())
+    return {lb: w / total for lb, w in raw.items()} if total else {}
+
+
+def _score_cases(cell, entry) -> dict:
+    """``score_cell`` for a cell in the case-block form: every check counts on its own.
+
+    A check passes when the cell holds exactly one record for it, emitted inside the case
+    block the key has it in (the record names the block, the block's own record lists it,
+    and it sits after the records of the key's earlier blocks and before its block's end),
+    the student's kernel did not fail it, and it passes the key. A record that breaks any
+    of these (published by anything but the check itself, or for a check that never ran)
+    counts nothing. A check with no record is *not attempted* when its block's code raised
+    ``NotImplementedError``, *failed* when it raised anything else or ended without the
+    check, and *not run* when the block never ended (the cell died or timed out first).
+    The score is the cell's points times the weight share of the passed checks (rounded to
+    1/1000 of a point; all passed is exactly the cell's points).
+    """
+    gid = nbgrader_meta(cell).get("grade_id")
+    records, cases = _outputs(cell, gid)
+    labels, notes, kernel_passed = {}, {}, []
+    seen_end = -1  # the position of the latest end of an earlier block (key order)
+    block_end = {}
+    for label, key_rec in entry["labels"].items():
+        name = key_rec.get("case")
+        ends = cases.get(name, [])
+        if name not in block_end:
+            if len(ends) == 1:
+                block_end[name] = (seen_end, ends[0][0], ends[0][1])
+                seen_end = max(seen_end, ends[0][0])
+            else:
+                block_end[name] = None
+                if len(ends) > 1:
+                    notes[label] = "its block was recorded more than once"
+        block = block_end[name]
+        found = records.get(label, [])
+        if block is None:
+            labels[label] = FAILED if len(ends) > 1 else NOT_RUN
+            continue
+        start, end, rec_block = block
+        if not found:
+            if rec_block.get("error") is None:
+                labels[label] = FAILED
+                notes[label] = "this check did not run: its block ended before reaching it"
+            elif rec_block.get("attempted") is False:
+                labels[label] = NOT_ATTEMPTED
+            else:
+                labels[label] = FAILED
+                ename = str(rec_block.get("error"))
+                shown = ename if ename in dir(builtins) else "an error"
+                notes[label] = f"your code raised {shown} before this check decided"
+            continue
+        if len(found) > 1:
+            labels[label] = FAILED
+            notes[label] = "this check was recorded more than once"
+            continue
+        pos, rec = found[0]
+        if not (start < pos < end and rec.get("case") == name and label in rec_block["labels"]):
+            labels[label] = FAILED
+            notes[label] = "this record was not made by the check in its block"
+            continue
+        ok = decide(rec, key_rec)
+        failed_in_kernel = label in (rec_block.get("failed") or {})
+        labels[label] = PASSED if ok and not failed_in_kernel else FAILED
+        if not ok:
+            note = _value_note(rec, key_rec)
+            if not failed_in_kernel and _kernel_decides(key_rec):
+                kernel_passed.append(label)
+                note = note or (
+                    "passed in your notebook, where its expected value is computed by code "
+                    "that behaves unlike the solution's; against the solution's value it fails"
+                )
+            if note:
+                notes[label] = note
+    share = weights(entry)
+    earned = sum(share[lb] for lb, st in labels.items() if st == PASSED)
+    max_score = entry["points"]
+    all_passed = bool(labels) and all(st == PASSED for st in labels.values())
+    score = max_score if all_passed else round(max_score * earned, 3)
+    return {
+        "score": score,
+        "max_score": max_score,
+        "error": has_error(cell),
         "labels": labels,
         "first_failure": next((lb for lb, st in labels.items() if st == FAILED), None),
         "notes": notes,

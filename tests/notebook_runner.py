@@ -61,10 +61,13 @@ class Recorder:
     def __init__(self):
         self.outputs: list = []
 
-    def publish(self, record):
+    def publish(self, record, mime=MIME):
         self.outputs.append(
-            {"output_type": "display_data", "data": {MIME: json.loads(json.dumps(record))}}
+            {"output_type": "display_data", "data": {mime: json.loads(json.dumps(record))}}
         )
+
+    def publish_case(self, record):
+        self.publish(record, checks.CASE_MIME)
 
 
 def _cell_id(cell, i):
@@ -103,6 +106,7 @@ def new_shell(workdir):
     shell.run_cell("import matplotlib; matplotlib.use('Agg')", store_history=False)
     rec = Recorder()
     checks._publish = rec.publish  # Check looks _publish up at call time
+    checks._publish_case = rec.publish_case
     # plt.show() in a cell must not block or warn
     shell.run_cell(
         "import matplotlib.pyplot as _plt; _plt.show = lambda *a, **k: _plt.close('all')"
@@ -218,8 +222,20 @@ def message_problems(mutations, results) -> list[str]:
 
 
 def visible_failure(cell, entry):
-    """The visible check whose AssertionError stopped an executed grade cell, or None."""
+    """The visible check whose AssertionError stopped an executed grade cell, or None.
+
+    In the case-block form: the first visible check a case block's record lists as failed
+    in the kernel, with its message.
+    """
     gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    for out in cell.get("outputs", []):
+        block = (out.get("data") or {}).get(checks.CASE_MIME)
+        if not isinstance(block, dict) or block.get("check") != gid:
+            continue
+        for label, message in (block.get("failed") or {}).items():
+            in_key = entry["labels"].get(label)
+            if in_key is not None and not in_key.get("hidden"):
+                return {"cell": gid, "label": label, "message": message}
     ran = [r["label"] for r in key.records_in(cell) if r.get("check") == gid]
     error = next((o for o in cell.outputs if o.get("output_type") == "error"), None)
     if not ran or error is None or error.get("ename") != "AssertionError":

@@ -27,17 +27,20 @@ def run_cell(source, monkeypatch, namespace=None, key_run=False):
     """Execute grade-cell source as a kernel would; return (outputs, exception or None)."""
     monkeypatch.setenv("AUTOGRADER_KEY_RUN", "1" if key_run else "0")
     outputs = []
-    monkeypatch.setattr(
-        checks,
-        "_publish",
-        lambda rec: outputs.append(nbformat.v4.new_output("display_data", data={checks.MIME: rec})),
-    )
+    for name, mime in (("_publish", checks.MIME), ("_publish_case", checks.CASE_MIME)):
+        monkeypatch.setattr(
+            checks,
+            name,
+            lambda rec, mime=mime: outputs.append(
+                nbformat.v4.new_output("display_data", data={mime: rec})
+            ),
+        )
     ns = {"np": np, "Check": checks.Check, **(namespace or {})}
     try:
         exec(compile(source, "<grade cell>", "exec"), ns)
     except AssertionError as exc:
         outputs.append(
-            nbformat.v4.new_output("error", ename="AssertionError", evalue=str(exc), traceback=[])
+            nbformat.v4.new_output("error", ename=type(exc).__name__, evalue=str(exc), traceback=[])
         )
         return outputs, exc
     return outputs, None

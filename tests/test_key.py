@@ -106,9 +106,18 @@ def test_visible_check_the_kernel_passed_but_the_key_fails_says_why():
 
 
 def test_an_error_outside_the_checks_fails_the_check_it_interrupted():
-    s = key.score_cell(cell(error=("NotImplementedError", "")), ENTRY)
+    s = key.score_cell(cell(error=("ValueError", "")), ENTRY)
     assert s["labels"] == {"first": "failed", "second": "not run", "hidden one": "not run"}
-    assert s["first_failure"] == "first" and s["error"] == "NotImplementedError"
+    assert s["first_failure"] == "first" and s["error"] == "ValueError"
+
+
+def test_a_stub_left_raising_is_not_attempted_not_failed():
+    s = key.score_cell(cell(error=("NotImplementedError", "")), ENTRY)
+    assert set(s["labels"].values()) == {"not attempted"}
+    assert s["first_failure"] is None and s["score"] == 0.0
+
+
+def test_an_error_outside_the_checks_fails_the_check_it_interrupted_later():
     s = key.score_cell(
         cell(("first", "close", [1.0]), error=("TimeoutError", "")),
         ENTRY,
