@@ -2,10 +2,13 @@
 
 Runs the notebook top to bottom in a fresh sandboxed kernel and prints, per auto-graded
 exercise, the points the visible tests would give (hidden tests are not in the student's
-notebook, so the real grade may be lower) and each check as passed, failed or not run.
+notebook, so the real grade may be lower) and each check as passed, failed, not attempted or
+not run, with the message (what was got against what was expected) of each failed check;
+then the points of the written answers, which a person grades after submission.
 Everything here comes from the student's own kernel, so it says exactly what the notebook
-showed: the failed check is the one whose ``AssertionError`` stopped the cell, the checks
-after it did not run.
+showed. In a cell of ``case`` blocks every block ran and the block records say what passed;
+in the older form the failed check is the one whose ``AssertionError`` stopped the cell, the
+checks after it did not run.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 from . import execute, key
-from .checks import KINDS
+from .checks import CASE_MIME, KINDS
 from .config import Limits
 from .course import copy_support_files
 
@@ -57,6 +60,20 @@ def rows_of(nb) -> list[dict]:
     """
     rows = []
     for cell in nb.cells:
+        meta = key.nbgrader_meta(cell)
+        if meta.get("grade") and meta.get("solution"):  # a written answer: graded by a person
+            rows.append(
+                {
+                    "exercise": meta.get("grade_id"),
+                    "points": 0.0,
+                    "possible": float(meta.get("points", 0) or 0),
+                    "message": "",
+                    "checks": [],
+                    "first_failure": None,
+                    "manual": True,
+                }
+            )
+            continue
         if not key.is_auto_grade_cell(cell):
             continue
         meta = key.nbgrader_meta(cell)
@@ -65,12 +82,18 @@ def rows_of(nb) -> list[dict]:
         if error is not None:
             text = f"{error.get('ename', 'Error')}: {error.get('evalue', '')}"
             message = text.strip().splitlines()[0][:160] if text.strip() else "error"
-        checks, first = _checks(cell, meta.get("grade_id"), error)
         possible = float(meta.get("points", 0))
+        blocks = _blocks(cell, meta.get("grade_id"))
+        if blocks:
+            checks, first, share = _case_checks(cell, blocks)
+            points = round(possible * share, 3)
+        else:
+            checks, first = _checks(cell, meta.get("grade_id"), error)
+            points = 0.0 if message else possible
         rows.append(
             {
                 "exercise": meta.get("grade_id"),
-                "points": 0.0 if message else possible,
+                "points": points,
                 "possible": possible,
                 "message": message,
                 "checks": checks,
@@ -78,6 +101,45 @@ def rows_of(nb) -> list[dict]:
             }
         )
     return rows
+
+
+def _blocks(cell, gid) -> list[dict]:
+    """The case-block records of a grade cell, in output order (empty in the older form)."""
+    found = []
+    for out in cell.get("outputs", []):
+        block = (out.get("data") or {}).get(CASE_MIME) if isinstance(out, dict) else None
+        if isinstance(block, dict) and block.get("check") == gid:
+            found.append(block)
+    return found
+
+
+def _case_checks(cell, blocks):
+    """(checks, first failure, share of the points passed) of a cell of case blocks.
+
+    A block that raised counts as one check (its own checks' labels are not known before
+    they run), *not attempted* for ``NotImplementedError``.
+    """
+    weight = {r["label"]: float(r.get("weight", 1) or 1) for r in key.records_in(cell)}
+    checks, first, got, total = [], None, 0.0, 0.0
+    for block in blocks:
+        for label in block.get("labels", []):
+            w = weight.get(label, 1.0)
+            total += w
+            message = (block.get("failed") or {}).get(label)
+            if message is None:
+                got += w
+                checks.append({"label": label, "state": key.PASSED, "message": ""})
+            else:
+                first = first or label
+                checks.append({"label": label, "state": key.FAILED, "message": message[:500]})
+        if block.get("error") is not None:
+            total += 1.0
+            state = key.FAILED if block.get("attempted", True) else key.NOT_ATTEMPTED
+            if state == key.FAILED:
+                first = first or block["case"]
+            text = str(block.get("message", ""))[:500]
+            checks.append({"label": block["case"], "state": state, "message": text})
+    return checks, first, (got / total if total else 1.0)
 
 
 def _checks(cell, gid, error):
@@ -95,8 +157,9 @@ def _checks(cell, gid, error):
         else:
             checks.append({"label": label, "state": key.PASSED, "message": ""})
     if error is not None:  # the checks written after the stop did not run
+        stub = error.get("ename") == "NotImplementedError" and failed is None
         checks += [
-            {"label": label, "state": key.NOT_RUN, "message": ""}
+            {"label": label, "state": key.NOT_ATTEMPTED if stub else key.NOT_RUN, "message": ""}
             for label in _written_labels(cell.source)
             if label not in ran
         ]
@@ -129,8 +192,20 @@ def _written_labels(source) -> list[str]:
     return list(dict.fromkeys(label for _, _, label in sorted(found)))
 
 
+MARKS = {
+    key.PASSED: "passed       ",
+    key.FAILED: "FAILED       ",
+    key.NOT_RUN: "not run      ",
+    key.NOT_ATTEMPTED: "not attempted",
+}
+
+
 def format_table(rows) -> str:
-    """A plain-text table with a total line; under a failing exercise, its checks."""
+    """A plain-text table with a total line; under a failing exercise, its checks (a failed
+    one with its message: what was got against what was expected), then the written answers.
+    """
+    manual = [r for r in rows if r.get("manual")]
+    rows = [r for r in rows if not r.get("manual")]
     width = max([len("exercise"), *(len(str(r["exercise"])) for r in rows)])
     lines = [f"{'exercise':<{width}}  points  result", "-" * (width + 40)]
     pad = " " * (width + 4)
@@ -143,9 +218,11 @@ def format_table(rows) -> str:
         lines.append(f"{r['exercise']:<{width}}  {r['points']:>3g}/{r['possible']:<3g} {result}")
         if r["message"]:
             for c in checks:
-                mark = {key.PASSED: "passed ", key.FAILED: "FAILED ", key.NOT_RUN: "not run"}
                 extra = "  <- first failure" if c["label"] == r.get("first_failure") else ""
-                lines.append(f"{pad}{mark[c['state']]}  {c['label']}{extra}")
+                lines.append(f"{pad}{MARKS[c['state']]}  {c['label']}{extra}")
+                if c["state"] != key.PASSED and c.get("message"):
+                    text = c["message"].replace("\n", "\n" + pad + "    ")
+                    lines.append(f"{pad}    {text}")
             if any(c["state"] == key.NOT_RUN for c in checks):
                 why = (
                     "an earlier check in this cell failed"
@@ -153,8 +230,17 @@ def format_table(rows) -> str:
                     else "the cell stopped with an error before them"
                 )
                 lines.append(f"{pad}(not run: {why})")
+            if any(c["state"] == key.NOT_ATTEMPTED for c in checks) and not r.get("first_failure"):
+                lines.append(f"{pad}(not attempted: the code still raises NotImplementedError)")
     total = sum(r["points"] for r in rows)
     possible = sum(r["possible"] for r in rows)
     lines.append("-" * (width + 40))
     lines.append(f"{'total':<{width}}  {total:>3g}/{possible:<3g} (visible tests only)")
+    if manual:
+        hand = sum(r["possible"] for r in manual)
+        names = ", ".join(str(r["exercise"]) for r in manual)
+        lines.append(
+            f"{'':<{width}}  + {hand:g} points of written answers ({names}), "
+            "graded by a person after submission"
+        )
     return "\n".join(lines)

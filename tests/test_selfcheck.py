@@ -77,8 +77,9 @@ def test_failed_check_then_not_run_as_the_kernel_stopped(executed):
     assert failed.startswith("divide by the number of elements") and "got:" in failed
     assert row["message"].startswith("AssertionError: [ex_mse] mean, not sum:")
     table = selfcheck.format_table(executed["sum"])
-    assert "FAILED   mean, not sum  <- first failure" in table
-    assert "not run  returns a float" in table
+    assert "FAILED         mean, not sum  <- first failure" in table
+    assert "divide by the number of elements" in table and "got:" in table  # got vs expected
+    assert "not run        returns a float" in table
     assert "(not run: an earlier check in this cell failed)" in table
 
 
@@ -87,11 +88,12 @@ def test_error_outside_a_check_runs_nothing(executed):
     (row,) = executed["stub"]
     assert row["first_failure"] is None and row["message"].startswith("NotImplementedError")
     assert states(row) == [
-        ("zero", "not run"),
-        ("mean, not sum", "not run"),
-        ("returns a float", "not run"),
+        ("zero", "not attempted"),
+        ("mean, not sum", "not attempted"),
+        ("returns a float", "not attempted"),
     ]
-    assert "the cell stopped with an error before them" in selfcheck.format_table(executed["stub"])
+    table = selfcheck.format_table(executed["stub"])
+    assert "not attempted  zero" in table and "still raises NotImplementedError" in table
 
 
 def test_hidden_block_labels_are_never_listed():
