@@ -14,12 +14,10 @@ crashed" for that student only). Three executors share this interface:
                   Dask cluster (``cluster.py``).
 
 Local parallel grading (``--workers N``) stays a process pool rather than a Dask
-``LocalCluster``, from ``bench/grading_scale.py`` on the 2-core machine (01_perceptron, 12
-submissions, sandbox on): once running, both grade at the same rate (pool 25.5/min, 2-worker
-Dask cluster 25.9/min; 0.84x when other jobs loaded the machine, where the scheduler and
-nannies compete with the kernels for the cores), but starting and stopping a two-worker
-``LocalCluster`` takes 3.3 s that every ``grade`` call would pay, for nothing the pool lacks
-on one machine. A cluster earns its cost across machines, where ``--scheduler`` reaches it.
+``LocalCluster``: once running, both grade at the same rate, but starting and stopping a
+``LocalCluster`` is a cost every ``grade`` call would pay for nothing the pool lacks on one
+machine (figures in docs/scaling.md, from ``bench/grading_scale.py``). A cluster earns its
+cost across machines, where ``--scheduler`` reaches it.
 
 Workers never see the answer key: they return the executed notebooks and the parent scores
 them. They need no shared file system either: the context (limits and the support files'

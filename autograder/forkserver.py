@@ -1,12 +1,13 @@
 """A warm kernel fork server: each student's kernel is a fresh fork of a pre-imported one.
 
 Starting a kernel costs an interpreter start and the same heavy imports (ipykernel, IPython,
-numpy, matplotlib, nncourse) for every notebook graded: about 0.8 s of the 2.5-3.5 s one
-submission takes (``bench/grading_profile.py``). The fork server pays them once per worker:
+numpy, matplotlib, nncourse) for every notebook graded: a large share of a submission's time
+(measured in docs/grading.md, section 5, with ``bench/grading_profile.py``). The fork server
+pays them once per worker:
 
 * The **server** runs inside bubblewrap, like a kernel, but as root with the few
   capabilities it needs to build sandboxes (``CAP_SYS_ADMIN``, ``CAP_SETUID``,
-  ``CAP_SETGID``, ``CAP_SETPCAP``). It imports :data:`PRELOAD` and then only waits for
+  ``CAP_SETGID``, ``CAP_SETPCAP``, ``CAP_KILL``). It imports :data:`PRELOAD` and then only waits for
   requests on its stdin. It never runs student code and never sees a submission: a request
   holds a work folder path, an environment, limits and a uid.
 * Per kernel, the server forks. The child unshares new mount, PID, network, IPC and UTS
@@ -285,7 +286,7 @@ def enabled() -> bool:
 
 
 def prestart() -> None:
-    """Start this thread's fork server now and return at once: its preload (about 0.6 s)
+    """Start this thread's fork server now and return at once: its preload
     overlaps the caller's own start-up (imports, reading notebooks), and :func:`for_thread`
     takes it over. For a command that will grade in this thread (``check``, ``--workers 1``);
     any failure is left for :func:`for_thread` to meet and report."""
