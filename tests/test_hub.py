@@ -268,6 +268,12 @@ def hub():
 def test_student_fetches_fills_validates_and_submits(hub):
     s1 = hub.s.students[0]
     index, filled, _, grade_id = first_exercise()
+    # a student lands on the page that points to the Assignments tab
+    landing = hub.page(s1)
+    assert landing.url.split("?")[0].endswith(f"/user/{s1}/lab/tree/{ch.WELCOME}"), landing.url
+    welcome = landing.locator(".jp-RenderedMarkdown", has_text="Assignments tab").first
+    welcome.wait_for(timeout=UI_TIMEOUT)
+    assert "Nbgrader > Assignment List" in welcome.inner_text()
     page, item = hub.fetch(s1)
     # fill the first solution cell in the notebook, in JupyterLab, and save
     page.goto(f"{hub.base}/user/{s1}/lab/tree/{AID}/{AID}.ipynb", timeout=UI_TIMEOUT)

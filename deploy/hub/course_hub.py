@@ -295,8 +295,9 @@ WELCOME_TEXT = f"""\
 
 Your assignments are in the **Assignments tab**: open the menu **Nbgrader > Assignment List**.
 
-1. Under *Released assignments*, click **Fetch** next to an assignment. Its folder appears in
-   the file browser on the left (and in the tab, under *Downloaded assignments*).
+1. Under *Released assignments*, click **Fetch** next to an assignment. It moves to
+   *Downloaded assignments*: click its notebook there to open it. (The file browser on the
+   left shows the new folder at its next refresh; its Refresh button shows it at once.)
 2. Open the notebook, fill in every cell marked `YOUR CODE HERE`, run the tests under each
    exercise. **Validate** (in the notebook's toolbar or the tab) checks the whole notebook.
 3. Back in the Assignments tab, click **Submit**. You can submit again until the deadline; the
@@ -313,11 +314,20 @@ def prepare(hub: HubSettings, passwords: dict[str, str] | None = None) -> None:
     else:
         make_homes(hub)
     for name in hub.students:  # where a student lands: how to fetch an assignment
-        welcome = hub.home(name) / WELCOME
-        welcome.write_text(WELCOME_TEXT)
+        home = hub.home(name)
+        (home / WELCOME).write_text(WELCOME_TEXT)
+        # JupyterLab shows Markdown files rendered (its default is the text editor)
+        settings = home / ".jupyter/lab/user-settings/@jupyterlab/docmanager-extension"
+        settings.mkdir(parents=True, exist_ok=True)
+        viewers = settings / "plugin.jupyterlab-settings"
+        if not viewers.exists():
+            viewers.write_text(json.dumps({"defaultViewers": {"markdown": "Markdown Preview"}}))
         if hub.accounts:
             entry = pwd.getpwnam(name)
-            os.chown(welcome, entry.pw_uid, entry.pw_gid)
+            for path in [home / WELCOME, viewers, settings, *settings.parents]:
+                if path == home:
+                    break
+                os.chown(path, entry.pw_uid, entry.pw_gid)
     hub.exchange.mkdir(exist_ok=True)
     hub.exchange.chmod(0o777)  # nbgrader creates <course id>/inbound (2733) etc. below it
     hub.save()
