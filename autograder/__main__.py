@@ -6,9 +6,31 @@ Thin on purpose: parses arguments and delegates to the modules (see docs/grading
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
+import signal
 import sys
 import warnings
+
+# exit codes (docs/grading.md, "Exit codes and messages")
+EXIT_OK = 0  # done (grade: unattributed entries, if any, are listed on stderr and in grades.csv)
+EXIT_CHECK_FAILED = 1  # check: a visible test failed
+EXIT_BAD_INPUT = 2  # a wrong argument, file or course state: the message says which and what to do
+EXIT_CLUSTER = 3  # the Dask scheduler cannot be reached or went away
+EXIT_FAULT = 4  # the machine: full disk, no permission, gradebook locked or damaged
+EXIT_INTERNAL = 70  # a bug of the grader: run again with --debug and report the traceback
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
+EXIT_TERMINATED = 143  # SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be: every clean-up of an interruption runs."""
+
+
+def _on_sigterm(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the clean-up is not interrupted
+    raise Terminated()
 
 
 def skip_slow_optional_imports() -> None:
@@ -31,10 +53,14 @@ def main(argv=None) -> int:
         "its visible tests. Instructors: `release`, then `grade`, `feedback`, `export` and "
         "`report` (docs/grading.md). `COMMAND --help` describes each command.",
     )
+    parser.add_argument(
+        "--debug", action="store_true", help="print the traceback of an error (for a bug report)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def course_arg(p):
         p.add_argument("--course-dir", default="course", help="course folder (default: course/)")
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="traceback")
 
     p = sub.add_parser(
         "release",
@@ -121,8 +147,12 @@ def main(argv=None) -> int:
     course_arg(p)
     p = sub.add_parser("check", help="run a notebook's visible tests and print a table")
     p.add_argument("notebook")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="traceback")
 
     args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("AUTOGRADER_DEBUG") == "1"
+    if threading_main():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     if args.command == "check" or (
         args.command == "grade"
         and args.workers == 1
@@ -135,19 +165,72 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     warnings.filterwarnings("ignore", module="sqlalchemy")
     warnings.filterwarnings("ignore", message=".*not in session.*")
-    from .executor import ClusterLost
-
     try:
         return _run(args)
-    except ClusterLost as exc:  # markers of the students recorded so far are kept
-        print(f"error: {exc}; run `grade` again to continue", file=sys.stderr)
-        return 3
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # finished students are kept: a re-run continues
-        print(f"\ninterrupted; run `{args.command}` again to continue", file=sys.stderr)
-        return 130
+    except BaseException as exc:  # noqa: BLE001 - every error ends in one line (see explain)
+        if isinstance(exc, SystemExit):
+            raise
+        code, line = explain(exc, args)
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        print(line, file=sys.stderr)
+        return code
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def explain(exc: BaseException, args) -> tuple[int, str]:
+    """The exit code and the one line on stderr for an exception that ended a command."""
+    from .executor import ClusterLost
+
+    command = args.command
+    course = getattr(args, "course_dir", None)
+    if isinstance(exc, Terminated):  # finished students are kept: a re-run continues
+        return EXIT_TERMINATED, f"\nstopped (SIGTERM); run `{command}` again to continue"
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED, f"\ninterrupted; run `{command}` again to continue"
+    if isinstance(exc, ClusterLost):  # markers of the students recorded so far are kept
+        return EXIT_CLUSTER, f"error: {exc}; run `grade` again to continue"
+    db = f"{course}/gradebook.db" if course else "the gradebook"
+    name = type(exc).__name__
+    text = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else name
+    if name in ("OperationalError", "DatabaseError") or "sqlite" in type(exc).__module__:
+        if "locked" in text:
+            return EXIT_FAULT, (
+                f"error: the gradebook {db} is locked by another program (formgrader, another "
+                f"`{command}`): close it, then run `{command}` again"
+            )
+        return EXIT_FAULT, (
+            f"error: the gradebook {db} cannot be read ({text}): restore it from a backup, or "
+            "delete it and run `release` and `grade` again (grades are computed again)"
+        )
+    if isinstance(exc, OSError):
+        where = exc.filename or exc.filename2 or course or "?"
+        if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
+            return EXIT_FAULT, (
+                f"error: no space left on the disk of {where}: free some space, then run "
+                f"`{command}` again (finished work is kept)"
+            )
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return EXIT_FAULT, (
+                f"error: cannot write {where} ({exc.strerror}): make the course folder writable "
+                f"for this user, then run `{command}` again"
+            )
+        if exc.errno == errno.ENOENT:
+            return EXIT_BAD_INPUT, f"error: {where} does not exist ({command}: check the path)"
+        return EXIT_FAULT, f"error: {where}: {exc.strerror or text}"
+    if isinstance(exc, ValueError):
+        return EXIT_BAD_INPUT, f"error: {exc}"
+    return EXIT_INTERNAL, (
+        f"internal error in `{command}`: {name}: {text[:200]} (run again with --debug for the "
+        "traceback, and report it)"
+    )
 
 
 def _run(args) -> int:
@@ -163,6 +246,8 @@ def _run(args) -> int:
             print(note)
         return 0 if all(not r["message"] for r in rows) else 1
     course = Course(args.course_dir)
+    if args.command != "release":
+        course.require(args.course_dir)
     if args.command == "release":
         from .course import release
 
@@ -206,7 +291,7 @@ def _run(args) -> int:
         print(f"imported {len(grades)} hand grade(s); wrote {course.grades_csv}")
     elif args.command == "grade":
         from .executor import make_executor
-        from .grade import grade
+        from .grade import grade, not_graded
 
         executor = make_executor(args.workers, args.scheduler, args.scheduler_file)
         print(f"sandbox: {executor.describe()}")
@@ -218,6 +303,8 @@ def _run(args) -> int:
             if r.get("late_penalty"):
                 extra = f"  (late: -{r['late_penalty']:g}){extra}"
             print(f"{r['student_id']:<20} {r['score']:>6g} / {r['max_score']:<6g}{extra}")
+        for item in not_graded(course, args.assignment):  # listed in grades.csv as well
+            print(f"{item['entry'][:40]:<20} not graded: {item['reason']}")
         print(f"wrote {course.grades_csv}")
     elif args.command == "feedback":
         from .feedback import write_feedback

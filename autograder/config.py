@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 CONFIG_NAME = "autograder.json"
+MAXIMUM = 1e9  # above any sensible limit; inf (1e999 in JSON) or 1e300 is a typo
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +40,12 @@ class Limits:
         if folder is None or not (Path(folder) / CONFIG_NAME).is_file():
             return cls()
         path = Path(folder) / CONFIG_NAME
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc}); fix the file") from None
+        if not isinstance(data, dict):
+            raise ValueError(f'{path}: expected an object such as {{"memory_mb": 2048}}')
         data.pop("late_policy", None)  # the assignment's late policy: autograder/calendar.py
         names = {f.name: f.type for f in dataclasses.fields(cls)}
         unknown = set(data) - set(names)
@@ -47,7 +53,9 @@ class Limits:
             raise ValueError(f"{path}: unknown limit(s) {sorted(unknown)}; known: {sorted(names)}")
         values = {}
         for key, val in data.items():
-            if not isinstance(val, int | float) or isinstance(val, bool) or val <= 0:
-                raise ValueError(f"{path}: {key} must be a positive number, received {val!r}")
+            if not isinstance(val, int | float) or isinstance(val, bool) or not 0 < val <= MAXIMUM:
+                raise ValueError(
+                    f"{path}: {key} must be a positive number up to {MAXIMUM:g}, received {val!r}"
+                )
             values[key] = float(val) if names[key] == "float" else int(val)
         return cls(**values)

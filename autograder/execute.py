@@ -344,26 +344,33 @@ def _run_interruptibly(coro):
     asyncio turns SIGINT into a cancellation of the running task; the kernel libraries may
     swallow that cancellation (while a kernel starts, say), and the run would go on to the next
     student as if no key had been pressed. Here the signal is noted as well, and the run stops
-    once the coroutine has unwound (its kernel killed by the ``finally`` clauses)."""
+    once the coroutine has unwound (its kernel killed by the ``finally`` clauses). SIGTERM,
+    when this process handles it in Python (the command line and pool workers do), is noted the
+    same way, and its handler then runs (it raises)."""
     if (
         threading.current_thread() is not threading.main_thread()
         or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
     ):
         return asyncio.run(coro)
+    handlers = {signal.SIGINT: signal.default_int_handler}
+    if callable(signal.getsignal(signal.SIGTERM)):
+        handlers[signal.SIGTERM] = signal.getsignal(signal.SIGTERM)
     pressed = []
 
     async def main():
         task, loop = asyncio.current_task(), asyncio.get_running_loop()
 
-        def on_sigint(signum, frame):
+        def on_signal(signum, frame):
             pressed.append(signum)
             loop.call_soon_threadsafe(task.cancel)
 
-        signal.signal(signal.SIGINT, on_sigint)
+        for signum in handlers:
+            signal.signal(signum, on_signal)
         try:
             return await coro
         finally:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
 
     try:
         result = asyncio.run(main())
@@ -371,6 +378,7 @@ def _run_interruptibly(coro):
         if not pressed:
             raise
     if pressed:
+        handlers[pressed[0]](pressed[0], None)  # raises: KeyboardInterrupt or the caller's own
         raise KeyboardInterrupt
     return result
 

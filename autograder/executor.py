@@ -31,7 +31,9 @@ import atexit
 import concurrent.futures as cf
 import dataclasses
 import hashlib
+import json
 import multiprocessing
+import os
 import pickle
 import shutil
 import socket
@@ -220,7 +222,7 @@ class ProcessPool(_OnThisMachine):
         ctx = multiprocessing.get_context("spawn")
         todo = iter(jobs)
         with cf.ProcessPoolExecutor(
-            self.workers, mp_context=ctx, initializer=install, initargs=(context,)
+            self.workers, mp_context=ctx, initializer=_worker_init, initargs=(context,)
         ) as pool:
             pending = {}
 
@@ -245,15 +247,71 @@ class ProcessPool(_OnThisMachine):
             except BaseException:
                 for fut in pending:
                     fut.cancel()
+                _stop_workers(pool)
                 raise
+
+
+def _worker_init(context: RunContext) -> None:
+    """A pool worker: SIGTERM ends its task as Ctrl-C does (the kernel is killed on the way
+    out), then :func:`install` the run's context."""
+    import signal
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    install(context)
+
+
+def _stop_workers(pool: cf.ProcessPoolExecutor, grace: float = 10.0) -> None:
+    """Stop the pool's workers now (an interrupted run): each gets SIGTERM, which kills its
+    kernel on the way out; one still there after ``grace`` seconds is killed."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)
+
+
+def max_workers() -> int:
+    """Most local workers ``grade`` accepts: 4 per core (a kernel per worker)."""
+    return 4 * (os.cpu_count() or 1)
 
 
 def make_executor(workers: int = 1, scheduler: str | None = None, scheduler_file=None):
     """The executor for ``--workers`` / ``--scheduler`` / ``--scheduler-file``."""
+    if scheduler_file is not None and not Path(scheduler_file).is_file():
+        raise ValueError(
+            f"grade: --scheduler-file {scheduler_file} does not exist; start the cluster first "
+            "(python -m autograder.cluster) or give the file it wrote"
+        )
+    if scheduler_file is not None:
+        try:
+            address = json.loads(Path(scheduler_file).read_text())["address"]
+            if not isinstance(address, str):
+                raise TypeError(address)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise ValueError(
+                f"grade: --scheduler-file {scheduler_file} is not a Dask scheduler file (JSON "
+                'with an "address"); give the file `dask scheduler --scheduler-file` wrote'
+            ) from None
     if scheduler is not None or scheduler_file is not None:
         from .cluster import DaskExecutor
 
         return DaskExecutor(address=scheduler, scheduler_file=scheduler_file)
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ValueError(f"grade: --workers must be a positive integer, received {workers!r}")
+    most = max_workers()
+    if workers > most:
+        raise ValueError(
+            f"grade: --workers {workers} is more than this machine can run ({os.cpu_count()} "
+            f"cores: at most {most}); use --scheduler for a cluster"
+        )
     return InProcess() if workers == 1 else ProcessPool(workers)

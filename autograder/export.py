@@ -35,6 +35,7 @@ COLUMNS = [
     "late_submission_penalty",
     "timestamp",  # trusted submission time, UTC
     "seconds_late",  # after the due date plus any extension
+    "not_graded",  # why an entry of --submissions was not graded (its row has no score)
 ]
 
 
@@ -153,6 +154,25 @@ def export(course, fmt="csv", **lti_options) -> str:
     return str(path)
 
 
+def not_graded_rows(course) -> list[dict]:
+    """A row per entry the last ``grade`` of each assignment could not attribute or read
+    (``grade.not_graded``): named as in ``--submissions``, no score, the reason."""
+    from .grade import read_not_graded_all
+
+    rows = []
+    for aid, items in sorted(read_not_graded_all(course).items()):
+        for item in items:
+            rows.append(
+                {
+                    "student_id": item.get("entry", "?"),
+                    "assignment": aid,
+                    "submitted": False,
+                    "not_graded": item.get("reason", ""),
+                }
+            )
+    return rows
+
+
 def export_csv(course) -> str:
     """Write ``course/grades.csv``; returns its path."""
     rows = gradebook_rows(course)
@@ -172,5 +192,6 @@ def export_csv(course) -> str:
                     "seconds_late": f"{row['seconds_late']:g}",
                 }
             )
+        writer.writerows(not_graded_rows(course))
     tmp.replace(course.grades_csv)
     return str(course.grades_csv)

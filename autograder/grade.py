@@ -29,6 +29,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -111,9 +112,15 @@ def grade(
         executor,
     ):
         run = Run(course, assignment, notebooks, keys, limits, gb)
-        subs = submissions.collect(
-            Path(submissions_dir), assignment, Path(staging), limits.max_zip_mb
+        others = [p.name for p in course.source.iterdir() if p.is_dir() and p.name != assignment]
+        subs, lost = submissions.scan(
+            Path(submissions_dir), assignment, Path(staging), limits.max_zip_mb, others
         )
+        for item in lost:
+            log.warning("not graded: %s: %s", item.entry, item.reason)
+        write_not_graded(course, assignment, lost)
+        for warning in course.edited_since_release(assignment):
+            log.warning("warning: %s", warning)
         jobs = []
         for sub in subs:
             job = run.stage(sub)
@@ -124,9 +131,10 @@ def grade(
             else:
                 jobs.append(job)
         log.info(
-            "%d submissions, %d already graded; sandbox: %s",
+            "%d submissions, %d already graded%s; sandbox: %s",
             len(subs),
             len(subs) - len(jobs),
+            f", {len(lost)} not graded (listed above)" if lost else "",
             executor.describe(),
         )
         results = executor.run(context, jobs, run.task)
@@ -173,6 +181,7 @@ class Run:
     gb: object  # nbgrader.api.Gradebook, open for the whole run
 
     def __post_init__(self):
+        self.notes: dict[str, dict[str, list]] = {}  # student -> notebook -> notes
         self.key_hash = _hash_bytes(json.dumps(self.keys, sort_keys=True).encode())
         # one stamp per run: the report tells this run's score changes from older ones
         self.started = datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
@@ -247,15 +256,34 @@ class Run:
             path.write_text(when.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
 
     def finished(self, job: Job) -> dict | None:
-        """The summary of an earlier run if it graded exactly this submission, else None."""
+        """The summary of an earlier run if it graded exactly this submission, else None.
+
+        The gradebook is the truth: the marker only says the notebooks ran on this very
+        submission. Its scores come from the gradebook, and a submission the gradebook does
+        not have (a deleted or replaced ``gradebook.db``) is graded again.
+        """
+        from nbgrader.api import MissingEntry
+
         marker = self.course.autograded / job.student_id / self.assignment / MARKER
         if not marker.is_file():
             return None
         try:
             old = json.loads(marker.read_text())
-            return old["summary"] if old.get("hash") == job.hash else None
+            if old.get("hash") != job.hash:
+                return None
+            summary = dict(old["summary"])
         except (ValueError, KeyError, TypeError):
             return None
+        try:
+            sub = self.gb.find_submission(self.assignment, job.student_id)
+            summary.update(
+                score=float(sub.score),
+                max_score=float(sub.max_score),
+                needs_manual_grade=bool(sub.needs_manual_grade),
+            )
+        except MissingEntry:
+            return None
+        return summary
 
     def task(self, job: Job) -> Task:
         """Sanitise one student's notebooks (called just before the task goes to a worker)."""
@@ -265,7 +293,10 @@ class Run:
                 items.append(NotebookTask(nb_id, None, job.rejected))
                 continue
             path = self.folder(job.student_id) / f"{nb_id}.ipynb"
-            nb, reason = sanitize(self.trusted[nb_id], self.gb, job.student_id, path, self.limits)
+            notes = self.notes.setdefault(job.student_id, {}).setdefault(nb_id, [])
+            nb, reason = sanitize(
+                self.trusted[nb_id], self.gb, job.student_id, path, self.limits, notes
+            )
             items.append(NotebookTask(nb_id, nb, reason))
         return Task(job.student_id, items)
 
@@ -320,6 +351,7 @@ class Run:
         gb.db.commit()
         sub = gb.find_submission(aid, sid)
         graded = isinstance(outcome, Outcome)
+        notes = self.notes.pop(sid, {}) if graded else {}
         try:  # the score this student had before this run (None: graded for the first time)
             previous = json.loads((out_dir / MARKER).read_text())["summary"]["score"]
         except (OSError, ValueError, KeyError, TypeError):
@@ -330,7 +362,10 @@ class Run:
             "score": float(sub.score),
             "max_score": float(sub.max_score),
             "needs_manual_grade": bool(sub.needs_manual_grade),
-            "problems": "; ".join(f"{nb}: {r.reason}" for nb, r in results.items() if r.reason),
+            "problems": "; ".join(
+                [f"{nb}: {r.reason}" for nb, r in results.items() if r.reason]
+                + [f"{nb}: {note}" for nb, ns in notes.items() for note in ns if nb in results]
+            ),
             "mechanism": outcome.mechanism if graded else None,  # None: the grader crashed
             "host": outcome.host if graded else None,
             "previous_score": previous,
@@ -340,7 +375,9 @@ class Run:
         marker = {
             "hash": job.hash if graded else None,  # None: graded again next time
             "summary": summary,
-            "results": {nb_id: r.marker() for nb_id, r in results.items()},
+            "results": {
+                nb_id: {**r.marker(), "notes": notes.get(nb_id, [])} for nb_id, r in results.items()
+            },
         }
         tmp = out_dir / f"{MARKER}.tmp"
         tmp.write_text(json.dumps(marker))
@@ -358,6 +395,7 @@ class Trusted:
     solutions: set  # grade_ids of solution cells
     locked: dict  # grade_id -> locked, for every source cell
     kernelspec: dict | None
+    order: tuple = ()  # (grade_id, cell_type, source) of the source cells, in notebook order
 
     @classmethod
     def load(cls, gb, aid, nb_id):
@@ -369,11 +407,15 @@ class Trusted:
             solutions={c.name for c in book.solution_cells},
             locked={c.name: c.locked for c in book.source_cells},
             kernelspec=json.loads(book.kernelspec) if book.kernelspec else None,
+            order=tuple((c.name, c.cell_type, c.source or "") for c in book.source_cells),
         )
 
 
-def sanitize(trusted: Trusted, gb, sid, path: Path, limits):
+def sanitize(trusted: Trusted, gb, sid, path: Path, limits, notes: list | None = None):
     """Read a submitted notebook and restore it; returns (nb | None, reason).
+
+    ``notes`` (a list) receives what could not be graded in a notebook that is graded
+    nonetheless (an answer cell deleted, or found only by its place and content).
 
     The restoring is nbgrader's: the preprocessors ``nbgrader autograde`` runs before it
     executes a submission, in its order (:func:`sanitizers`). Our own code does only what
@@ -389,6 +431,13 @@ def sanitize(trusted: Trusted, gb, sid, path: Path, limits):
       only its exercise is lost (the grade cell is added back);
     * ``DeduplicateIds`` leaves ``nbgrader: {}`` on the duplicates it clears, on which
       ``OverwriteCells`` fails when it adds missing task cells: we remove those dicts;
+    * cells without nbgrader metadata (copied into a fresh notebook, which students do) are
+      matched to the source cells by content (locked cells) and place (answer cells)
+      (:func:`_identify_cells`): what is found is graded, what is not is named in ``notes``;
+      a notebook none of whose cells belongs to this one is another notebook, and is called so
+      (:func:`_foreign`). nbgrader's ``add_missing_grade_cells`` fails on the whole notebook
+      when the answer cell before a deleted grade cell is gone too: ours puts the grade cell
+      after the nearest cell that is still there;
     * ``OverwriteKernelspec`` and ``OverwriteCells`` open a new ``Gradebook`` per notebook:
       ours run the same steps on the run's open session ``gb``.
     """
@@ -410,6 +459,24 @@ def sanitize(trusted: Trusted, gb, sid, path: Path, limits):
             "db_url": str(gb.engine.url),
         }
     }
+    notes = [] if notes is None else notes
+    foreign = _foreign(nb, trusted, gb)
+    if foreign:
+        return None, foreign
+    present, matched = _identify_cells(nb, trusted)
+    if not present:
+        return None, (
+            f"wrong notebook: none of its cells is a cell of {trusted.assignment}/"
+            f"{trusted.notebook}.ipynb (another assignment's notebook?)"
+        )
+    if matched:
+        notes.append(
+            f"nbgrader metadata missing: {len(matched)} cell(s) found by content and place "
+            f"({', '.join(matched)})"
+        )
+    for gid, _, _ in trusted.order:
+        if gid in trusted.solutions and gid not in present:
+            notes.append(f"answer cell {gid} not found (deleted, or copied without its metadata)")
     try:
         _restore_flags(nb, trusted)
         for pp in sanitizers(gb):
@@ -417,6 +484,89 @@ def sanitize(trusted: Trusted, gb, sid, path: Path, limits):
     except Exception as exc:  # noqa: BLE001
         return None, f"invalid nbgrader metadata ({type(exc).__name__}: {str(exc)[:200]})"
     return nb, None
+
+
+def _foreign(nb, trusted: Trusted, gb) -> str | None:
+    """Why ``nb`` is another notebook: its cells carry grade ids, none of them this one's."""
+    ids = {key.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
+    if not ids or ids & set(trusted.locked):
+        return None
+    from nbgrader.api import SourceCell
+
+    where = sorted(
+        {
+            f"{cell.notebook.assignment.name}/{cell.notebook.name}.ipynb"
+            for cell in gb.db.query(SourceCell).filter(SourceCell.name.in_(sorted(ids))).limit(50)
+        }
+    )
+    other = f"it is {' or '.join(where[:2])}" if where else "its cells belong to another notebook"
+    return (
+        f"wrong assignment: not {trusted.assignment}/{trusted.notebook}.ipynb ({other}); "
+        "ask the student for the right notebook"
+    )
+
+
+def _identify_cells(nb, trusted: Trusted) -> tuple[set, list]:
+    """Give cells without nbgrader metadata the grade id of the source cell they are.
+
+    A locked cell is found by its content (as released: without hidden tests); an answer cell
+    by its place: the one unmatched cell of its type between the cells found before and after
+    it (several: the one that defines what the released stub defines). Returns the grade ids
+    now present and those found here (in notebook order).
+    """
+
+    def gid_of(cell):
+        return key.nbgrader_meta(cell).get("grade_id")
+
+    present = {gid_of(c) for c in nb.cells} & set(trusted.locked)
+    bare = [i for i, c in enumerate(nb.cells) if "nbgrader" not in c.get("metadata", {})]
+    if not bare:
+        return present, []
+    found: dict[int, str] = {}
+    for gid, cell_type, source in trusted.order:
+        if gid in present or not trusted.locked[gid]:
+            continue
+        shown = _as_released(nbformat.from_dict({"cell_type": cell_type, "source": source}))
+        for i in bare:
+            cell = nb.cells[i]
+            if (
+                i not in found
+                and cell.cell_type == cell_type
+                and cell.source.strip()
+                in (
+                    shown.strip(),
+                    source.strip(),
+                )
+            ):
+                found[i] = gid
+                break
+
+    def position(gid):
+        idx = [i for i, c in enumerate(nb.cells) if gid_of(c) == gid] or [
+            i for i, g in found.items() if g == gid
+        ]
+        return idx[0] if idx else None
+
+    names = [g for g, _, _ in trusted.order]
+    for k, (gid, cell_type, source) in enumerate(trusted.order):
+        if gid in present or trusted.locked[gid]:
+            continue
+        before = [p for g in names[:k] if (p := position(g)) is not None]
+        after = [p for g in names[k + 1 :] if (p := position(g)) is not None]
+        low, high = max(before, default=-1), min(after, default=len(nb.cells))
+        cands = [
+            i
+            for i in bare
+            if low < i < high and i not in found and nb.cells[i].cell_type == cell_type
+        ]
+        if len(cands) > 1:
+            stub = re.findall(r"^\s*def (\w+)", source, re.M)
+            cands = [i for i in cands if stub and f"def {stub[0]}" in nb.cells[i].source]
+        if len(cands) == 1:
+            found[cands[0]] = gid
+    for i, gid in found.items():
+        nb.cells[i].metadata["nbgrader"] = {"grade_id": gid}  # flags: _restore_flags
+    return present | set(found.values()), [found[i] for i in sorted(found)]
 
 
 def _restore_flags(nb, trusted: Trusted) -> None:
@@ -534,6 +684,32 @@ def _gradebook_classes() -> dict:
             nb, resources = self.add_missing_grade_cells(nb, resources)
             return self.add_missing_task_cells(nb, resources)
 
+        def add_missing_grade_cells(self, nb, resources):
+            """nbgrader's, placing a missing grade cell after the nearest earlier source cell
+            still in the notebook (nbgrader's takes the one just before it, and fails on the
+            whole notebook when that one is missing too)."""
+            book = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+            names = [c.name for c in book.source_cells]
+            solutions = {c.name for c in book.solution_cells}
+            for grade_cell in book.grade_cells:
+                where = {key.nbgrader_meta(c).get("grade_id"): i for i, c in enumerate(nb.cells)}
+                if grade_cell.name in where:
+                    continue
+                self.log.info(
+                    "Missing grade cell %s encountered, adding to notebook", grade_cell.name
+                )
+                k = names.index(grade_cell.name)
+                earlier = [where[n] for n in names[:k] if n in where]
+                cell = self.missing_cell_transform(
+                    book.source_cells[k],
+                    grade_cell.max_score,
+                    is_solution=grade_cell.name in solutions,
+                )
+                if nb.get("nbformat_minor", 0) >= 5:  # cell ids since nbformat 4.5
+                    cell["id"] = re.sub(r"[^A-Za-z0-9_-]", "-", f"restored-{grade_cell.name}")[:64]
+                nb.cells.insert(max(earlier, default=-1) + 1, cell)
+            return nb, resources
+
     return {
         "DeduplicateIds": Deduplicate,
         "OverwriteKernelspec": OverwriteKernelspecOnGradebook,
@@ -555,11 +731,47 @@ def _timestamp(folder: Path):
     if path.is_file():
         from nbgrader.utils import parse_utc
 
+        text = path.read_text(errors="replace").strip()[:100]
         try:
-            return parse_utc(path.read_text().strip()[:100])
-        except Exception:  # noqa: BLE001 - an unreadable timestamp is ignored
+            return parse_utc(text)
+        except Exception:  # noqa: BLE001 - an unreadable timestamp: the collection time
+            log.warning(
+                "%s: timestamp.txt holds no time (%r): the collection time is used instead",
+                folder.parent.name,
+                text[:40],
+            )
             return None
     return None
+
+
+NOT_GRADED = "not_graded.json"  # COURSE/not_graded.json: assignment -> [{entry, reason}]
+
+
+def write_not_graded(course: Course, assignment: str, lost) -> None:
+    """Record the entries of this run's ``--submissions`` that were not graded, and why."""
+    path = course.root / NOT_GRADED
+    data = read_not_graded_all(course)
+    data[assignment] = [{"entry": u.entry, "reason": u.reason} for u in lost]
+    if not data[assignment]:
+        del data[assignment]
+    if not data and not path.exists():
+        return
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+def read_not_graded_all(course: Course) -> dict:
+    try:
+        data = json.loads((course.root / NOT_GRADED).read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def not_graded(course: Course, assignment: str) -> list[dict]:
+    """``[{entry, reason}]``: what the last ``grade`` of ``assignment`` could not grade."""
+    return list(read_not_graded_all(course).get(assignment, []))
 
 
 def _hash_bytes(data: bytes) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import calendar
 from .export import gradebook_rows
-from .grade import CRASH, MARKER
+from .grade import CRASH, MARKER, not_graded
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;line-height:1.45;color:#222}
@@ -158,8 +158,21 @@ def assignment_data(course, aid) -> AssignmentData:
                 labels.append(stats)
             by_cell[(nb_id, gid)] = (ex, cell_labels)
     problems, seconds = [], {}
+    for item in not_graded(course, aid):  # entries of --submissions that no student got
+        problems.append(
+            {
+                "student_id": item["entry"],
+                "notebook": "",
+                "kind": "not graded",
+                "reason": item["reason"],
+            }
+        )
     for sid, marker in found.items():
         for nb_id, result in marker.get("results", {}).items():
+            for note in result.get("notes") or []:  # graded, except what the note names
+                problems.append(
+                    {"student_id": sid, "notebook": nb_id, "kind": "partly graded", "reason": note}
+                )
             if result.get("reason"):
                 reason = result["reason"]
                 problems.append(

@@ -30,11 +30,14 @@ def check_notebook(path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"check: no notebook {path}")
-    nb = nbformat.read(str(path), as_version=4)
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as exc:  # noqa: BLE001 - not JSON, not a notebook, not UTF-8
+        raise ValueError(f"check: {path} is not a notebook ({str(exc)[:120]})") from None
     limits = Limits.load(path.parent)
     with tempfile.TemporaryDirectory(prefix="autograder-check-") as tmp:
         workdir = Path(tmp) / "work"
-        copy_support_files(path.parent, workdir)
+        copy_support_files(path.parent, workdir, student_folder=True)
         nb, _ = execute.execute_notebook(nb, workdir, limits)
     return rows_of(nb)
 
@@ -59,7 +62,8 @@ def rows_of(nb) -> list[dict]:
     outside a check or passed).
     """
     rows = []
-    for cell in nb.cells:
+    earlier = None  # (cell number, first line) of the last error outside a grade cell
+    for number, cell in enumerate(nb.cells, 1):
         meta = key.nbgrader_meta(cell)
         if meta.get("grade") and meta.get("solution"):  # a written answer: graded by a person
             rows.append(
@@ -75,13 +79,18 @@ def rows_of(nb) -> list[dict]:
             )
             continue
         if not key.is_auto_grade_cell(cell):
+            failed = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if failed:
+                earlier = (number, _first_line(failed[0]))
             continue
         meta = key.nbgrader_meta(cell)
         error = next((o for o in cell.outputs if o.get("output_type") == "error"), None)
         message = ""
         if error is not None:
-            text = f"{error.get('ename', 'Error')}: {error.get('evalue', '')}"
-            message = text.strip().splitlines()[0][:160] if text.strip() else "error"
+            message = _first_line(error)
+            if earlier is not None and error.get("ename") == "NameError":
+                # the name was to come from a cell that failed: say that cell's error
+                message = f"cell {earlier[0]} failed first: {earlier[1]}"[:160]
         possible = float(meta.get("points", 0))
         blocks = _blocks(cell, meta.get("grade_id"))
         if blocks:
@@ -101,6 +110,11 @@ def rows_of(nb) -> list[dict]:
             }
         )
     return rows
+
+
+def _first_line(error) -> str:
+    text = f"{error.get('ename', 'Error')}: {error.get('evalue', '')}"
+    return text.strip().splitlines()[0][:160] if text.strip() else "error"
 
 
 def _blocks(cell, gid) -> list[dict]:

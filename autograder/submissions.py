@@ -5,6 +5,13 @@
 its top level (one folder level above is tolerated). A zip with absolute paths, ``..``,
 links, too many members or too many bytes is rejected for that student, with a reason, and
 nothing of it is extracted.
+
+Nothing in ``DIR`` that looks like a submission is dropped without a word: an entry the grader
+cannot attribute to one student (a notebook outside a student folder, a folder whose name is
+not a valid student id, a wrongly named assignment folder, a symbolic link, a zip holding
+several students' folders, a zip beside the same student's folder) comes back from
+:func:`scan` as an :class:`Unattributed` with the reason and what to do; ``grade`` lists them
+in its summary, the report and ``grades.csv``.
 """
 
 from __future__ import annotations
@@ -34,27 +41,119 @@ class Submission:
     from_zip: bool = False
 
 
-def collect(submissions_dir: Path, assignment: str, staging: Path, max_zip_mb: int):
-    """Submissions found in ``submissions_dir``, sorted by student id.
+# what file managers and archivers leave beside submissions: never a submission
+JUNK = {".DS_Store", "__MACOSX", ".ipynb_checkpoints", "Thumbs.db", "desktop.ini", ".git"}
 
-    Zips are extracted (safely) into ``staging/<student_id>/``.
+
+@dataclasses.dataclass
+class Unattributed:
+    """An entry of ``--submissions`` that is not graded: ``entry`` (its name) and why."""
+
+    entry: str
+    reason: str
+
+    def __post_init__(self):
+        if len(self.entry) > 60:  # a 200-character folder name is shown shortened
+            self.entry = self.entry[:50] + f"...({len(self.entry)} characters)"
+
+
+class SeveralStudents(ValueError):
+    """A zip that holds the folders of several students (a whole class in one file)."""
+
+
+def id_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid student id (None when it is)."""
+    if STUDENT_ID.match(name):
+        return None
+    if len(name) > 100:
+        return f"a student id has at most 100 characters, this one {len(name)}"
+    if not name[:1].isalnum() or not name[:1].isascii():
+        return "a student id starts with a letter or digit"
+    bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c in "_.@-"))})
+    return f"a student id has only ASCII letters, digits and _.@- (not {''.join(bad)!r})"
+
+
+def collect(submissions_dir: Path, assignment: str, staging: Path, max_zip_mb: int):
+    """Submissions found in ``submissions_dir``, sorted by student id (see :func:`scan`)."""
+    return scan(submissions_dir, assignment, staging, max_zip_mb)[0]
+
+
+def scan(submissions_dir: Path, assignment: str, staging: Path, max_zip_mb: int, others=()):
+    """``(submissions, unattributed)`` found in ``submissions_dir``.
+
+    Zips are extracted (safely) into ``staging/<student_id>/``. ``others``: the course's
+    other assignments; a student folder holding only those has not submitted this one.
     """
     submissions_dir = Path(submissions_dir)
     if not submissions_dir.is_dir():
-        raise ValueError(f"grade: --submissions {submissions_dir} is not a folder")
+        what = "does not exist" if not submissions_dir.exists() else "is not a folder"
+        raise ValueError(
+            f"grade: --submissions {submissions_dir} {what}; give the folder of "
+            "<student>/<assignment>/ folders or <student>.zip files"
+        )
     found: dict[str, Submission] = {}
+    lost: list[Unattributed] = []
+    where = f"{assignment}/"
     for entry in sorted(submissions_dir.iterdir()):
-        if entry.is_dir() and not entry.is_symlink():
-            sid = entry.name
-            if not STUDENT_ID.match(sid):
+        name = entry.name
+        if name in JUNK:
+            continue
+        if entry.is_symlink():
+            if entry.is_dir() or entry.suffix in (".zip", ".ipynb"):
+                lost.append(
+                    Unattributed(
+                        name,
+                        f"a symbolic link (to {entry.readlink()}), not "
+                        "followed: copy the folder or file itself there",
+                    )
+                )
+            continue
+        if entry.is_dir():
+            problem = id_problem(name)
+            if problem is not None:
+                if _has_notebooks(entry):
+                    lost.append(
+                        Unattributed(
+                            name,
+                            f"folder name is not a student id ({problem}):"
+                            " rename the folder to the student's id",
+                        )
+                    )
                 continue
             folder = entry / assignment
-            if folder.is_dir() and not folder.is_symlink():
+            if folder.is_symlink():
+                lost.append(
+                    Unattributed(
+                        name,
+                        f"{name}/{assignment} is a symbolic link, not "
+                        "followed: copy the folder itself there",
+                    )
+                )
+            elif folder.is_dir():
                 times = [p.stat().st_mtime for p in folder.glob("*.ipynb") if p.is_file()]
-                found[sid] = Submission(sid, folder=folder, received=max(times, default=None))
+                found[name] = Submission(name, folder=folder, received=max(times, default=None))
+            else:
+                why = _misplaced(entry, assignment, set(others))
+                if why:
+                    lost.append(Unattributed(name, why))
         elif entry.suffix == ".zip" and entry.is_file():
             sid = entry.stem
-            if not STUDENT_ID.match(sid) or sid in found:
+            problem = id_problem(sid)
+            if problem is not None:
+                lost.append(
+                    Unattributed(
+                        name, f"zip name is not a student id ({problem}): name it <student_id>.zip"
+                    )
+                )
+                continue
+            if sid in found:
+                lost.append(
+                    Unattributed(
+                        name,
+                        f"{sid} also has the folder {sid}/{where}, which "
+                        "is graded: remove the zip or the folder",
+                    )
+                )
                 continue
             target = staging / sid
             received = entry.stat().st_mtime
@@ -62,10 +161,63 @@ def collect(submissions_dir: Path, assignment: str, staging: Path, max_zip_mb: i
                 extract_zip(entry, target, max_zip_mb * 2**20)
                 folder = _assignment_folder(target, assignment)
                 found[sid] = Submission(sid, folder=folder, received=received, from_zip=True)
+            except SeveralStudents as exc:
+                shutil.rmtree(target, ignore_errors=True)
+                lost.append(Unattributed(name, str(exc)))
             except ValueError as exc:
                 shutil.rmtree(target, ignore_errors=True)
                 found[sid] = Submission(sid, rejected=str(exc), received=received, from_zip=True)
-    return [found[s] for s in sorted(found)]
+        elif entry.suffix == ".ipynb" and entry.is_file():
+            lost.append(
+                Unattributed(
+                    name,
+                    f"a notebook outside any student folder: move it to <student_id>/{where}{name}",
+                )
+            )
+    return [found[s] for s in sorted(found)], lost
+
+
+def _has_notebooks(folder: Path, depth: int = 3) -> bool:
+    """Whether ``folder`` holds a notebook within ``depth`` levels (links not followed)."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return False
+    for p in entries:
+        if p.is_symlink():
+            continue
+        if p.suffix == ".ipynb" and p.is_file():
+            return True
+        if depth > 1 and p.is_dir() and p.name not in JUNK and _has_notebooks(p, depth - 1):
+            return True
+    return False
+
+
+def _misplaced(student: Path, assignment: str, others: set) -> str | None:
+    """Why a student folder without ``<assignment>/`` looks like a misplaced submission."""
+    name = student.name
+    if name == assignment or name in others:
+        return (
+            f"{name}/ is an assignment folder, not a student's: --submissions takes the "
+            "folder that holds <student_id>/ folders"
+        )
+    if any(p.is_file() for p in student.glob("*.ipynb")):
+        return f"notebook(s) at the top of the student folder: move them to {name}/{assignment}/"
+    folders = sorted(
+        p.name
+        for p in student.iterdir()
+        if p.is_dir()
+        and not p.is_symlink()
+        and p.name not in JUNK
+        and p.name not in others
+        and _has_notebooks(p, 2)
+    )
+    if folders:
+        return (
+            f"no folder {name}/{assignment}/, but notebooks in {name}/{folders[0]}/: "
+            f"rename it to {assignment} if that is this assignment"
+        )
+    return None
 
 
 def extract_zip(path: Path, target: Path, max_bytes: int) -> None:
@@ -119,9 +271,17 @@ def extract_zip(path: Path, target: Path, max_bytes: int) -> None:
 
 def _assignment_folder(root: Path, assignment: str) -> Path:
     """The folder holding the notebooks inside an extracted zip."""
-    for candidate in (root / assignment, *sorted(root.glob(f"*/{assignment}"))):
-        if candidate.is_dir():
-            return candidate
+    if (root / assignment).is_dir():
+        return root / assignment
+    nested = sorted(p for p in root.glob(f"*/{assignment}") if p.is_dir())
+    if len(nested) > 1:
+        names = ", ".join(p.parent.name for p in nested[:5]) + (", ..." if len(nested) > 5 else "")
+        raise SeveralStudents(
+            f"holds the folders of several students ({names}): unpack it so that each student "
+            f"has a folder <student_id>/{assignment}/ or a <student_id>.zip"
+        )
+    if nested:
+        return nested[0]
     if any(root.glob("*.ipynb")):
         return root
     subdirs = [p for p in root.iterdir() if p.is_dir()]
