@@ -318,6 +318,11 @@ def _run(args) -> int:
         if args.format == "lti":
             options = {"settings": args.lti_settings, "include_pending": args.include_pending}
         print(f"wrote {export(course, args.format, **options)}")
+        from .export import pending_warning
+
+        warning = pending_warning(course)
+        if warning:
+            print(warning, file=sys.stderr)
     elif args.command == "report":
         from .report import write_report
 

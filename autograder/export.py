@@ -95,6 +95,25 @@ def gradebook_rows(course) -> list[dict]:
     return rows
 
 
+def pending_warning(course, rows=None) -> str | None:
+    """One line when written answers still wait for a person, else None.
+
+    Their points count 0 in every export until a TA grades them in formgrader (a perfect
+    student's 115 of 127 is not a final grade); ``report`` lists the students too.
+    """
+    rows = gradebook_rows(course) if rows is None else rows
+    waiting = [r for r in rows if r["needs_manual_grade"]]
+    if not waiting:
+        return None
+    names = ", ".join(f"{r['student_id']}/{r['assignment']}" for r in waiting[:8])
+    names += f" and {len(waiting) - 8} more" if len(waiting) > 8 else ""
+    return (
+        f"warning: hand grading pending for {len(waiting)} submission"
+        f"{'s' * (len(waiting) > 1)} ({names}): their written answers count 0 in this export "
+        "until graded in formgrader"
+    )
+
+
 FORMATS = ("csv", "canvas", "moodle", "lti")
 CANVAS_ID_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 MOODLE_ID_COLUMNS = ["Username", "ID number", "Email address", "First name", "Last name"]

@@ -6,9 +6,13 @@ The page is built from three trusted sources, never from the outputs of the grad
 * the *release* notebook (instructor text and the grade cells' visible tests only),
 * the student's *submitted* code and answers, shown as plain text,
 * the grader's verdicts (marker file) and the answer key's labels and messages: each check
-  passed, failed or not run (the cell stopped at an earlier failure), the first failure
-  marked; visible labels with their message, hidden ones only as "hidden test k", with at
-  most a sentence about the student's own value (``score_cell``'s notes).
+  passed, failed, not attempted (the code still raises the stub's ``NotImplementedError``) or
+  not run (the cell stopped at an earlier failure), the first failure marked; visible labels
+  with their message, hidden ones only as "hidden test k" with the author's hint (what the
+  check probes, never its inputs or expected value) and at most a sentence about the
+  student's own value (``score_cell``'s notes),
+* the gradebook's hand grades: the points and comment a TA gave each written answer in
+  formgrader, or that it is still waiting for one; the total counts both.
 """
 
 from __future__ import annotations
@@ -24,7 +28,15 @@ import nbformat
 from . import calendar
 from .execute import ERROR_NAME
 from .grade import KEPT_FILES, MARKER
-from .key import FAILED, NOT_RUN, PASSED, is_auto_grade_cell, label_state, nbgrader_meta
+from .key import (
+    FAILED,
+    NOT_ATTEMPTED,
+    NOT_RUN,
+    PASSED,
+    is_auto_grade_cell,
+    label_state,
+    nbgrader_meta,
+)
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;line-height:1.45}
@@ -32,6 +44,7 @@ pre{background:#f6f8fa;padding:.6em;overflow-x:auto;border-radius:4px}
 .res{border-left:4px solid;padding:.3em .8em;margin:.5em 0 1.5em}
 .pass{border-color:#2da44e}.fail{border-color:#cf222e}.manual{border-color:#bf8700}
 li.first{background:#ffebe9;font-weight:bold}li.notrun{color:#57606a}
+.hint{color:#57606a;font-style:italic}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}
 """
 
@@ -49,6 +62,7 @@ def write_feedback(assignment, course) -> list[Path]:
         calendar.load_policy(course.source / assignment),
         calendar.display_zone(course),
     )
+    hand = hand_grades(course, assignment)
     for marker in sorted(course.autograded.glob(f"*/{assignment}/{MARKER}")):
         sid = marker.parent.parent.name
         data = json.loads(marker.read_text())
@@ -57,7 +71,7 @@ def write_feedback(assignment, course) -> list[Path]:
         dates = calendar.describe(late[sid], policy, zone) if sid in late else []
         for nb_id in course.notebooks(assignment):
             out = folder / f"{nb_id}.html"
-            page = render(course, assignment, sid, nb_id, data, dates)
+            page = render(course, assignment, sid, nb_id, data, dates, hand.get((sid, nb_id)))
             out.write_text(page, encoding="utf-8")
             written.append(out)
         submitted = course.submitted / sid / assignment
@@ -67,11 +81,43 @@ def write_feedback(assignment, course) -> list[Path]:
     return written
 
 
-def render(course, aid, sid, nb_id, data, dates=()) -> str:
+def hand_grades(course, aid) -> dict:
+    """(student, notebook) -> {grade_id: {"score", "max_score", "comment"}} from the gradebook.
+
+    ``score``: the TA's points, 0 for an answer left as released (nbgrader's "No response."),
+    None while it waits for a person. Only the written answers' entries are read by the page.
+    """
+    if not course.db_path.is_file():
+        return {}
+    out: dict = {}
+    with course.gradebook() as gb:
+        try:
+            subs = gb.assignment_submissions(aid)
+        except Exception:  # noqa: BLE001 - an assignment the gradebook does not know
+            return {}
+        for sub in subs:
+            for nb in sub.notebooks:
+                comments = {c.cell.name: c for c in nb.comments}
+                for g in nb.grades:
+                    score = g.manual_score
+                    if score is None and g.auto_score is not None and not g.needs_manual_grade:
+                        score = float(g.auto_score)
+                    c = comments.get(g.cell.name)
+                    text = (c.manual_comment or c.auto_comment or "") if c is not None else ""
+                    out.setdefault((sub.student.id, nb.name), {})[g.cell.name] = {
+                        "score": None if score is None else float(score),
+                        "max_score": float(g.max_score),
+                        "comment": text,
+                    }
+    return out
+
+
+def render(course, aid, sid, nb_id, data, dates=(), hand=None) -> str:
     """The feedback page of one notebook (a complete HTML document).
 
     ``dates``: the assignment's due date, submission time, extension and late penalty as
-    sentences (:func:`calendar.describe`), shown under the score.
+    sentences (:func:`calendar.describe`), shown under the score. ``hand``: the written
+    answers' hand grades (:func:`hand_grades`; None: none recorded yet).
     """
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
@@ -88,7 +134,7 @@ def render(course, aid, sid, nb_id, data, dates=()) -> str:
     ]
     total = sum(s["score"] for s in scores.values())
     possible = sum(s["max_score"] for s in scores.values())
-    parts.append(f"<p>Auto-graded score: <b>{total:g} / {possible:g}</b></p>")
+    parts.append(f"<p>{esc(total_line(total, possible, release, hand or {}))}</p>")
     if dates:
         parts.append("<ul class='dates'>" + "".join(f"<li>{esc(d)}</li>" for d in dates) + "</ul>")
     if result.get("reason"):
@@ -109,10 +155,7 @@ def render(course, aid, sid, nb_id, data, dates=()) -> str:
             text = submitted.get(gid, "(missing from the submission)")
             parts.append(f"<p><i>Your answer ({esc(gid)}):</i></p><pre>{esc(text)}</pre>")
             if meta.get("grade"):
-                parts.append(
-                    "<div class='res manual'>Graded by hand "
-                    f"({float(meta.get('points', 0)):g} points).</div>"
-                )
+                parts.append(_hand_box(meta, (hand or {}).get(gid)))
         elif cell.cell_type == "markdown":
             parts.append(markdown2html_mistune(cell.source))
         elif cell.cell_type == "code":
@@ -120,6 +163,51 @@ def render(course, aid, sid, nb_id, data, dates=()) -> str:
             if is_auto_grade_cell(cell) and gid in scores:
                 parts.append(_result_box(scores[gid], key["cells"].get(gid, {})))
     return "\n".join(parts)
+
+
+def written_answers(release) -> dict:
+    """grade_id -> points of the manually graded answers of a release notebook."""
+    out = {}
+    for cell in release.cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("grade") and meta.get("solution"):
+            out[meta.get("grade_id")] = float(meta.get("points", 0) or 0)
+    return out
+
+
+def total_line(auto, auto_possible, release, hand) -> str:
+    """The one total: auto points of auto possible, then the written answers' hand points
+    (graded, or pending), then the sum when nothing is pending."""
+    text = f"Auto-graded: {auto:g} / {auto_possible:g} points."
+    answers = written_answers(release)
+    if not answers:
+        return text
+    graded = {g: h for g, h in hand.items() if g in answers and h["score"] is not None}
+    pending = [g for g in answers if g not in graded]
+    got = sum(h["score"] for h in graded.values())
+    possible = sum(answers.values())
+    if pending:
+        text += (
+            f" Written answers: {possible:g} points, graded by hand; "
+            f"{len(pending)} of {len(answers)} still pending"
+        )
+        text += f" ({got:g} points so far)." if graded else "."
+        return text
+    return text + (
+        f" Written answers (graded by hand): {got:g} / {possible:g} points."
+        f" Total: {auto + got:g} / {auto_possible + possible:g}."
+    )
+
+
+def _hand_box(meta, grade) -> str:
+    esc = html.escape
+    points = float(meta.get("points", 0) or 0)
+    if grade is None or grade["score"] is None:
+        return f"<div class='res manual'>Graded by hand ({points:g} points): pending.</div>"
+    out = f"<div class='res manual'><b>{grade['score']:g} / {points:g} points</b>, graded by hand"
+    if grade["comment"]:
+        out += f"<br>Comment: {esc(grade['comment'])}"
+    return out + "</div>"
 
 
 NOT_RUN_WHY = {
@@ -140,7 +228,8 @@ def _rows(score, entry):
         hidden = 0
         if rec.get("hidden"):
             hidden_n += 1
-            hidden, name, msg = hidden_n, f"hidden test {hidden_n}", ""
+            hint = str(rec.get("hint") or "")
+            hidden, name, msg = hidden_n, f"hidden test {hidden_n}", f"probes: {hint}" * bool(hint)
         else:
             name, msg = label, rec.get("msg") or ""
         if state != FAILED:
@@ -175,7 +264,15 @@ def _summary(score, entry) -> str:
         return PASSED
     if score.get("error") == "missing":
         return "failed: test cell missing"
-    first = next((r["name"] for r in _rows(score, entry) if r["first"]), None)
+    rows = _rows(score, entry)
+    if rows and all(r["state"] == NOT_ATTEMPTED for r in rows):
+        return NOT_ATTEMPTED
+    if entry.get("partial"):
+        passed = sum(r["state"] == PASSED for r in rows)
+        text = f"{passed} of {len(rows)} checks passed"
+        untried = sum(r["state"] == NOT_ATTEMPTED for r in rows)
+        return text + (f", {untried} not attempted" if untried else "")
+    first = next((r["name"] for r in rows if r["first"]), None)
     return f"failed at {first}" if first else FAILED
 
 
@@ -195,12 +292,16 @@ def _result_box(score, entry) -> str:
     i = 0
     while i < len(rows):
         row = rows[i]
-        if row["state"] == NOT_RUN:  # a run of checks that did not run: one line
+        if row["state"] in (NOT_RUN, NOT_ATTEMPTED):  # a run of such checks: one line
             j = i
-            while j + 1 < len(rows) and rows[j + 1]["state"] == NOT_RUN:
+            while j + 1 < len(rows) and rows[j + 1]["state"] == row["state"]:
                 j += 1
             names = _names(rows[i : j + 1])
-            out.append(f"<li class='notrun'>{esc(names)}: not run: {esc(why)}</li>")
+            if row["state"] == NOT_ATTEMPTED:
+                reason = "your code still raises NotImplementedError (YOUR CODE HERE)"
+                out.append(f"<li class='notrun'>{esc(names)}: not attempted: {esc(reason)}</li>")
+            else:
+                out.append(f"<li class='notrun'>{esc(names)}: not run: {esc(why)}</li>")
             i = j + 1
             continue
         text = f"{esc(row['name'])}: {row['state']}"
@@ -214,6 +315,8 @@ def _result_box(score, entry) -> str:
     out.append("</ul>")
     if error == "missing":
         out.append("<p>This test cell was missing from the submission.</p>")
+    elif entry.get("partial") or error == "NotImplementedError":
+        pass  # every check is listed with its own verdict above
     elif error and error in dir(builtins):  # student-defined exception names are not shown
         out.append(f"<p>The test cell stopped with {esc(error)}.</p>")
     elif error == ERROR_NAME:

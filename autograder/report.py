@@ -39,7 +39,8 @@ img{max-width:100%;height:auto;display:block;margin:.5em 0}
 
 
 def status_of(verdict) -> str:
-    """A check verdict as "passed", "failed" or "not run" (older markers hold booleans)."""
+    """A check verdict as "passed", "failed", "not attempted" or "not run" (older markers
+    hold booleans)."""
     if verdict is True:
         return "passed"
     if verdict is False or verdict is None:
@@ -57,6 +58,7 @@ class LabelStats:
     message: str  # the key's message of a visible check ("" for hidden ones)
     failed: int = 0
     not_run: int = 0
+    not_attempted: int = 0  # the student's code still raised the stub's NotImplementedError
     first_failure: int = 0  # students for whom this was the first failure of the cell
 
 
@@ -66,11 +68,21 @@ class ExerciseStats:
     grade_id: str
     points: float
     graded: int = 0  # students whose notebook was executed
-    passed: int = 0
+    passed: int = 0  # with full marks
+    not_attempted: int = 0  # every check not attempted (an untouched exercise)
+    points_sum: float = 0.0  # the points the graded students earned (partial credit included)
 
     @property
     def pass_rate(self) -> float:
         return self.passed / self.graded if self.graded else 0.0
+
+    @property
+    def not_attempted_rate(self) -> float:
+        return self.not_attempted / self.graded if self.graded else 0.0
+
+    @property
+    def mean_points(self) -> float:
+        return self.points_sum / self.graded if self.graded else 0.0
 
 
 @dataclasses.dataclass
@@ -197,6 +209,9 @@ def assignment_data(course, aid) -> AssignmentData:
                 ex, cell_labels = by_cell[(nb_id, gid)]
                 ex.graded += 1
                 ex.passed += score["score"] >= score["max_score"]
+                ex.points_sum += float(score["score"])
+                states = [status_of(v) for v in score.get("labels", {}).values()]
+                ex.not_attempted += bool(states) and all(st == "not attempted" for st in states)
                 first = score.get("first_failure")
                 for label, verdict in score.get("labels", {}).items():
                     stats = cell_labels.get(label)
@@ -209,6 +224,8 @@ def assignment_data(course, aid) -> AssignmentData:
                             first = label
                     elif state == "not run":
                         stats.not_run += 1
+                    elif state == "not attempted":
+                        stats.not_attempted += 1
                 if first in cell_labels:
                     cell_labels[first].first_failure += 1
     changed = score_changes(found)
@@ -346,34 +363,64 @@ def render_assignment(data: AssignmentData, similarity: str | None = None) -> st
         f"{c['full']} with full marks, {c['zero']} with zero.</p>",
         similar,
         f"<img alt='score distribution' src='{histogram(data.scores, data.max_score)}'>",
-        "<h2>Exercises</h2>",
+        "<h2>Exercises</h2><p class='muted'>Passed: full marks. Mean points: over the graded "
+        "students, partial credit included. Not attempted: every check of the exercise still "
+        "raised NotImplementedError.</p>",
     ]
     if data.exercises:
         parts.append(f"<img alt='pass rate per exercise' src='{pass_rate_bars(data.exercises)}'>")
     parts.append(
         _table(
-            ["notebook", "exercise", "points", "graded", "passed", "pass rate"],
             [
-                (e.notebook, e.grade_id, e.points, e.graded, e.passed, f"{100 * e.pass_rate:.0f} %")
+                "notebook",
+                "exercise",
+                "points",
+                "graded",
+                "passed",
+                "pass rate",
+                "mean points",
+                "not attempted",
+            ],
+            [
+                (
+                    e.notebook,
+                    e.grade_id,
+                    e.points,
+                    e.graded,
+                    e.passed,
+                    f"{100 * e.pass_rate:.0f} %",
+                    f"{e.mean_points:.2f}",
+                    f"{100 * e.not_attempted_rate:.0f} %",
+                )
                 for e in data.exercises
             ],
-            numeric=(2, 3, 4, 5),
+            numeric=(2, 3, 4, 5, 6, 7),
         )
     )
     parts.append(
-        "<h2>Checks</h2><p class='muted'>Failed: the check ran and failed. Not run: an earlier "
-        "check of the same cell failed first. First failure: the message the student saw.</p>"
+        "<h2>Checks</h2><p class='muted'>Failed: the check ran and failed. Not attempted: the "
+        "student's code still raised the stub's NotImplementedError. Not run: an earlier check "
+        "of the same cell failed first (older grade cells), or the cell never got there. First "
+        "failure: the message the student saw. Checks nobody failed are left out.</p>"
     )
     ranked = sorted(data.labels, key=lambda s: (-s.first_failure, -s.failed))
     parts.append(
         _table(
-            ["exercise", "check", "failed", "not run", "first failure", "message"],
+            ["exercise", "check", "failed", "not attempted", "not run", "first failure", "message"],
             [
-                (s.exercise, s.name, s.failed, s.not_run, s.first_failure, s.message)
+                (
+                    s.exercise,
+                    s.name,
+                    s.failed,
+                    s.not_attempted,
+                    s.not_run,
+                    s.first_failure,
+                    s.message,
+                )
                 for s in ranked
-                if s.failed or s.not_run
+                if s.failed or s.not_run or s.not_attempted
             ],
-            numeric=(2, 3, 4),
+            numeric=(2, 3, 4, 5),
         )
     )
     parts.append("<h2>Crashes, timeouts and rejected submissions</h2>")
