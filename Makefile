@@ -11,8 +11,8 @@ LOCK   := requirements.lock
 PORT   ?= 8888
 # one pytest worker per core; a test file stays on one worker (its module fixtures start real
 # hubs, clusters and browsers once), except the notebook runs, spread case by case
-# (tests/conftest.py names those files)
-PYTEST_ARGS ?= -n auto --dist loadgroup
+# (tests/conftest.py: the scheduler behind --dist loadscope)
+PYTEST_ARGS ?= -n auto --dist loadscope
 HUB_PORT ?= 8000
 # the assignments `make hub` releases (about a minute each): HUB_ASSIGNMENTS=all for every one
 HUB_ASSIGNMENTS ?= 01_perceptron
@@ -98,7 +98,7 @@ test: lint ## Lint, then run the whole test suite (what CI runs)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: install-dev ## The quick tier for the edit-test loop (-m 'not slow', about a minute)
-	$(BIN)/python -m pytest -n auto -m "not slow" -q
+	$(BIN)/python -m pytest -n auto --dist loadscope -m "not slow" -q
 
 lock: install-dev ## Refresh requirements.lock to the newest versions pyproject.toml allows
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \

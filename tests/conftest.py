@@ -10,6 +10,7 @@ CuPy is requested that way but unusable, the run stops with the reason.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -66,14 +67,23 @@ def rng():
     return np.random.default_rng(1234)
 
 
-# `make test` runs `pytest -n auto --dist loadgroup`: the files listed here hold independent
-# notebook runs (one case per assignment, each a minute of one core) and are spread over the
-# workers case by case; every other file stays whole on one worker, as its module fixtures
-# start real hubs, clusters, browsers and slide builds once.
+# `make test` runs `pytest -n auto --dist loadscope` with the scheduler below: every test file
+# is one unit of work, kept whole on one worker (its module fixtures start real hubs, clusters,
+# browsers and slide builds once), except the files listed here, whose cases are independent
+# notebook runs (one per assignment, each up to a minute of one core): each case is a unit of
+# its own, so the notebooks spread over the workers. (xdist's own `loadgroup` marks would say
+# the same, but its renaming of node ids no longer takes effect under pytest 9.)
 SPREAD_OVER_WORKERS = {"test_notebooks.py", "test_autograder_notebooks.py"}
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.path.name not in SPREAD_OVER_WORKERS:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesWholeNotebooksSpread(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            path = nodeid.split("::", 1)[0]
+            return nodeid if Path(path).name in SPREAD_OVER_WORKERS else path
+
+    return FilesWholeNotebooksSpread(config, log)
