@@ -396,6 +396,15 @@ class LTIHub:
     def launch_url(self, login, target="/", tamper=None):
         return self.lms.launch_url(login, self.login_url, self.base + target, tamper)
 
+    def wait_for_url(self, page, pattern, timeout=2 * UI_TIMEOUT):
+        """``page.wait_for_url``; on a timeout, says where the page is and what the hub
+        logged last (a spawn on a loaded machine is the usual suspect)."""
+        try:
+            page.wait_for_url(pattern, timeout=timeout)
+        except Exception as err:
+            log = (self.root / "jupyterhub.log").read_text(errors="replace")[-3000:]
+            raise AssertionError(f"{err}\npage at {page.url}\nhub log:\n{log}") from None
+
     def hub_users(self) -> set[str]:
         import sqlite3
 
@@ -507,7 +516,8 @@ def test_student_launch_reaches_own_server_and_the_roster(lti_hub, browser):
     try:
         page = ctx.new_page()
         page.goto(lti_hub.launch_url("ann"), timeout=UI_TIMEOUT)
-        page.wait_for_url(f"**/user/{ann['sub']}/lab**", timeout=UI_TIMEOUT)
+        # the hub starts the server (its own limit: 120 s), then JupyterLab loads
+        lti_hub.wait_for_url(page, f"**/user/{ann['sub']}/lab**")
         # the Assignments tab lists the released assignment
         page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click(timeout=UI_TIMEOUT)
         page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
@@ -543,7 +553,7 @@ def test_instructor_launch_reaches_formgrader(lti_hub, browser):
     try:
         page = ctx.new_page()
         page.goto(lti_hub.launch_url("teach"), timeout=UI_TIMEOUT)  # the tool's plain link
-        page.wait_for_url("**/services/nncourse/formgrader**", timeout=UI_TIMEOUT)
+        lti_hub.wait_for_url(page, "**/services/nncourse/formgrader**")
         page.locator("tr", has_text=AID).first.wait_for(timeout=UI_TIMEOUT)
     finally:
         ctx.close()
@@ -629,6 +639,7 @@ def test_passback_after_a_real_grade(lti_hub, tmp_path):
         nbformat.write(nb, folder / "fixture.ipynb")
     proc = cli("grade", AID, "--submissions", subs, "--course-dir", course.root, "--workers", "1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    graded = proc.stdout + proc.stderr
 
     def hand_grade(login, points):  # formgrader's manual score of the written answer
         with course.gradebook() as gb:
@@ -650,7 +661,7 @@ def test_passback_after_a_real_grade(lti_hub, tmp_path):
     proc = cli("export", "--format", "lti", "--course-dir", course.root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     scores = exported()
-    assert scores[sub_of["cat"]] == 12 and scores[sub_of["dan"]] == 6  # 10 + 2; sigmoid's 4 lost
+    assert scores[sub_of["cat"]] == 12 and scores[sub_of["dan"]] == 6, graded  # 10+2; 4 lost
     assert on_lms("cat") == scores[sub_of["cat"]] and on_lms("dan") is None  # dan: pending
     cat_line = next(ln for ln in proc.stdout.splitlines() if sub_of["cat"] in ln)
     assert cat_line.split()[5] == "sent", proc.stdout
