@@ -245,18 +245,15 @@ def show_iso(when: datetime.datetime | None) -> str:
 
 
 def show_duration(seconds: float) -> str:
-    """``3 d 2 h 5 min``, ``1 h 0 min``, ``42 s``."""
-    seconds = int(round(seconds))
+    """``3 d``, ``1 h 5 min``, ``30 min``, ``2 min 5 s``, ``42 s``: the units that are not 0."""
+    seconds = int(round(abs(seconds)))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h {minutes} min"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
+    parts = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if n]
+    if secs and not days and not hours:
+        parts.append(f"{secs} s")
+    return " ".join(parts) or "0 s"
 
 
 def collection_time(mtime: float | None, now: float | None = None) -> datetime.datetime | None:
@@ -481,7 +478,7 @@ def describe(late: Lateness, policy, zone: str) -> list[str]:
         lines.append(when)
     if late.late:
         lines.append(f"Late policy: {policy.describe()}")
-        lines.append(f"Late penalty: {late.penalty:g} points")
+        lines.append(f"Late penalty: {late.penalty:g} point{'' if late.penalty == 1 else 's'}")
     lines.append(
         f"Assignment score: {late.raw_score:g} / {late.max_score:g}"
         + (f", {late.score:g} after the late penalty" if late.penalty else "")
