@@ -330,6 +330,15 @@ def digits_accuracy(ns):
 N05 = NB["05_optimization"]
 
 
+@claim(N05, "g_seq = np.random.default_rng(3)", "carry $1 - 0.9^{10} \\approx 65\\%$ of the weight")
+def momentum_running_average(ns):
+    """torch's velocity is the notes' running average divided by 1 - mu; the last 10 of the
+    weights (1 - mu) mu^(t - s) sum to 1 - 0.9^10 = 0.65."""
+    assert np.abs(ns["b_seq"] - ns["m_seq"] / (1 - ns["mu"])).max() < 1e-12
+    assert np.isclose(ns["weights"] @ ns["g_seq"], ns["m_seq"][-1])
+    near(ns["weights"][-10:].sum(), 0.65, abs_=0.005, what="weight of the last 10 gradients")
+
+
 @claim(N05, 'f"too large ({1.05 * limit:.3f})"', "slightly above the limit")
 def learning_rates(ns):
     """Too small: slow; good: converges; 1.05 x 2/lambda_max: the steep coordinate
@@ -486,6 +495,15 @@ def symmetry(ns):
     near(0.1 * x.sum(axis=1).mean(), 2.0, abs_=0.2, what="pre-activation of constant 0.1")
 
 
+@claim(N06, "bias_runs = {}", "the same few percent of units per layer are inactive")
+def small_positive_bias(ns):
+    """With He weights, biases 0 and 0.01 leave the same units inactive at initialisation (a
+    few percent per layer) and end at about the same training loss."""
+    (dead0, h0), (dead1, h1) = ns["bias_runs"][0.0], ns["bias_runs"][0.01]
+    assert np.array_equal(dead0, dead1) and 0 < dead0.max() < 0.15, (dead0, dead1)
+    assert abs(h0.train_loss[-1] - h1.train_loss[-1]) < 0.03, (h0.train_loss[-1], h1.train_loss[-1])
+
+
 @claim(N06, "X_deep = np.random.default_rng(1)", "$\\sqrt{500}\\cdot 0.01 \\approx 0.22$")
 def tanh_histograms(ns):
     """std 0.01: the spread shrinks by about 0.22 per layer and collapses; std 1: saturated."""
@@ -580,6 +598,32 @@ def risk_decomposition(ns):
     assert np.all(gap > 0) and np.all(np.diff(gap) > 0), f"gap does not grow with n: {gap}"
     left = ns["grid"][np.argmax(ns["f_star"] == 0)]
     near(left, -1.85, abs_=0.006, what="left boundary of the Bayes classifier")
+
+
+@claim(N07, "rng_r = np.random.default_rng(1)", "reaches the noise\nvariance $0.09$")
+def bayes_regression(ns):
+    """E[Y|X] reaches the noise variance 0.09; a shift of 0.1 costs 0.01 more; the best
+    constant costs Var(sin X) = 1/2 - sin(6)/12 ~ 0.52 more."""
+    r = ns["sq_risk"]
+    near(r["E[Y | X = x] = sin x"], 0.09, abs_=0.002, what="risk of E[Y|X]")
+    near(r["sin x + 0.1"] - r["E[Y | X = x] = sin x"], 0.01, abs_=0.001, what="cost of the shift")
+    var_sin = 0.5 - math.sin(6.0) / 12
+    near(
+        r["the best constant"] - r["E[Y | X = x] = sin x"],
+        var_sin,
+        abs_=0.01,
+        what="cost of a constant",
+    )
+    near(var_sin, 0.52, abs_=0.005, what="Var(sin X)")
+
+
+@claim(N07, "members = []", "lower than that of **every** member")
+def ensemble(ns):
+    """The ensemble's validation cross-entropy is below every member's; its accuracy is at
+    least the members' mean."""
+    ce = ns["val_cross_entropy"](ns["ensemble"])
+    assert ce < min(ns["member_ce"]), (ce, ns["member_ce"])
+    assert ns["ensemble_acc"] >= np.mean(ns["member_acc"]), (ns["ensemble_acc"], ns["member_acc"])
 
 
 @claim(N07, "lambdas = [0.0, 1e-4, 1e-3, 1e-2, 1e-1]", "a penalty does **not** buy validation")
@@ -701,6 +745,20 @@ def bptt_norms(ns):
     assert ratio[1.0] < 0.1 and ratio[0.9] < ratio[1.0], ratio
     assert 0.1 < ratio[1.1] < 10 and ratio[1.5] > 10 and ratio[3.0] > ratio[1.5], ratio
     assert np.linalg.det(Q) > 0, "the comment says det Q = +1 (a rotation) for this seed"
+
+
+@claim(
+    N10, "image = data.load_digits(return_images=True)", "3 of the 9\npooled values do not change"
+)
+def conv2d_and_pooling(ns):
+    """The tied dense matrix equals the sliding kernel; 10 against 2 340 parameters; the
+    shifted digit shifts the map exactly, no map value stays, 3 of 9 pooled values stay."""
+    M, image, y, ys = ns["M_edge"], ns["image"], ns["y_conv"], ns["y_shift"]
+    assert np.abs(M @ image.ravel() - y.ravel()).max() < 1e-12
+    assert len(np.unique(M[M != 0])) <= 9 and M.size + M.shape[0] == 2340
+    assert np.abs(ys[:, 1:] - y[:, :-1]).max() < 1e-12 and not np.any(ys == y)
+    pool = ns["max_pool"]
+    assert int(np.sum(pool(ys) == pool(y))) == 3
 
 
 # ------------------------------------------------------------------------------- decks
