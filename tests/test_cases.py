@@ -242,3 +242,55 @@ def test_mixed_forms_are_refused_and_cases_do_not_nest(monkeypatch):
         pass
     with pytest.raises(ValueError, match="weight"):
         c.true("w", True, weight=0)
+
+
+OLD_FORM = textwrap.dedent(
+    """
+    c = Check("ex_sigmoid")
+    y = first(1.0)
+    c.close("first", y, 2.0, msg="twice x")
+    c.close("second a", second(1.0), 3.0)
+    z = second(2.0)
+    c.close("second b", z, 6.0, weight=2)
+    ### BEGIN HIDDEN TESTS
+    for k in range(2):
+        c.close(f"hidden {k}", second(np.arange(3.0) + k))
+    ### END HIDDEN TESTS
+    """
+).strip()
+
+
+def test_migrate_groups_preparation_with_its_checks_and_adds_hints(monkeypatch):
+    from autograder.migrate import to_cases
+
+    new = to_cases(OLD_FORM, hints="an array of inputs")
+    assert new.count("with c.case(") == 3 and new.endswith("c.done()")
+    assert 'with c.case("first"):\n    y = first(1.0)' in new
+    assert 'with c.case("second b"):\n    z = second(2.0)' in new
+    assert "### BEGIN HIDDEN TESTS\nwith c.case(" in new
+    assert 'hint="an array of inputs")' in new and new.count("hint=") == 1
+    assert to_cases(new) == new  # already converted: left alone
+    outputs, exc = run_cell(new, monkeypatch, {"first": twice, "second": thrice}, key_run=True)
+    assert exc is None
+    k, _ = key.build_key(executed_notebook(new, outputs), "nb")
+    entry = k["cells"]["ex_sigmoid"]
+    assert entry["partial"] and list(entry["labels"]) == [
+        "first",
+        "second a",
+        "second b",
+        "hidden 0",
+        "hidden 1",
+    ]
+    assert entry["labels"]["hidden 1"]["hidden"] and entry["labels"]["hidden 1"]["hint"]
+    # checks written one after another share the block of the code that prepares them: the
+    # student whose first function raises loses that block ("first", "second a"), keeps the rest
+    s, _, _ = graded_source(monkeypatch, new, entry, first=lambda x: 1 / 0, second=thrice)
+    assert s["labels"]["first"] == "failed" and s["labels"]["second a"] == "failed"
+    assert s["labels"]["second b"] == "passed" and s["labels"]["hidden 1"] == "passed"
+    assert s["score"] == pytest.approx(entry["points"] * 4 / 6, abs=1e-3)  # to 1/1000
+
+
+def graded_source(monkeypatch, source, entry, **functions):
+    outputs, exc = run_cell(source, monkeypatch, functions)
+    cell = executed_notebook(source, outputs).cells[0]
+    return key.score_cell(cell, entry), exc, outputs
