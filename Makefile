@@ -57,7 +57,7 @@ install-dev: $(VENV)/.installed ## Everything, with the test and lint tools
 lab: install ## Student: JupyterLab on your own copies of the assignments (workspace/)
 	$(BIN)/python -m autograder.workspace --dir $(WORKSPACE)
 	$(LAB_ENV) JUPYTER_CONFIG_PATH="$(CURDIR)/deploy/lab/student" $(BIN)/jupyter lab \
-		--port=$(PORT) --ServerApp.root_dir=$(CURDIR)/$(WORKSPACE) $(ROOT_FLAG) index.ipynb
+		--port=$(PORT) --ServerApp.root_dir=$(CURDIR)/$(WORKSPACE) $(ROOT_FLAG) $(WORKSPACE)/index.ipynb
 
 reset: install ## Student: put one assignment back to its release (NOTEBOOK=03_mlp)
 	@test -n "$(NOTEBOOK)" || { echo "make reset: say which, e.g. NOTEBOOK=03_mlp" >&2; exit 2; }
