@@ -3,7 +3,8 @@
 The page is built from three trusted sources, never from the outputs of the graded run
 (during grading the student's kernel can see the hidden tests and could print them):
 
-* the *release* notebook (instructor text and the grade cells' visible tests only),
+* the *release* notebook (instructor text, its formulas typeset as SVG by
+  ``autograder.mathsvg``, and the grade cells' visible tests only),
 * the student's *submitted* code and answers, shown as plain text,
 * the grader's verdicts (marker file) and the answer key's labels and messages: each check
   passed, failed, not attempted (the code still raises the stub's ``NotImplementedError``) or
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import calendar
+from . import calendar, mathsvg
 from .execute import ERROR_NAME
 from .grade import KEPT_FILES, MARKER
 from .key import (
@@ -38,7 +39,8 @@ from .key import (
     nbgrader_meta,
 )
 
-STYLE = """
+STYLE = (
+    """
 body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;line-height:1.45}
 pre{background:#f6f8fa;padding:.6em;overflow-x:auto;border-radius:4px}
 .res{border-left:4px solid;padding:.3em .8em;margin:.5em 0 1.5em}
@@ -47,6 +49,8 @@ li.first{background:#ffebe9;font-weight:bold}li.notrun{color:#57606a}
 .hint{color:#57606a;font-style:italic}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}
 """
+    + mathsvg.STYLE
+)
 
 
 def write_feedback(assignment, course) -> list[Path]:
@@ -119,8 +123,6 @@ def render(course, aid, sid, nb_id, data, dates=(), hand=None) -> str:
     sentences (:func:`calendar.describe`), shown under the score. ``hand``: the written
     answers' hand grades (:func:`hand_grades`; None: none recorded yet).
     """
-    from nbconvert.filters.markdown_mistune import markdown2html_mistune
-
     release = nbformat.read(str(course.release_dir / aid / f"{nb_id}.ipynb"), as_version=4)
     key = course.load_key(aid, nb_id)
     result = data["results"].get(nb_id, {})
@@ -157,7 +159,7 @@ def render(course, aid, sid, nb_id, data, dates=(), hand=None) -> str:
             if meta.get("grade"):
                 parts.append(_hand_box(meta, (hand or {}).get(gid)))
         elif cell.cell_type == "markdown":
-            parts.append(markdown2html_mistune(cell.source))
+            parts.append(mathsvg.markdown(cell.source))  # formulas typeset as SVG
         elif cell.cell_type == "code":
             parts.append(f"<pre>{esc(cell.source)}</pre>")
             if is_auto_grade_cell(cell) and gid in scores:

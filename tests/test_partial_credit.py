@@ -74,7 +74,7 @@ CELLS = [
     ("code", EX_DOUBLE, meta("ex_double", grade=True, locked=True, points=3)),
     ("code", HALVE, meta("halve_sol", solution=True)),
     ("code", EX_HALVE, meta("ex_halve", grade=True, locked=True, points=2)),
-    ("markdown", "Why is halving linear?", None),
+    ("markdown", "Why is halving, $h(x) = \\frac{x}{2}$, linear?", None),
     (
         "markdown",
         "Because $h(x) = x/2$ scales.",
@@ -235,6 +235,8 @@ def test_feedback_says_not_attempted_hints_and_the_hand_grade(graded):
     hidden = page("hiddenwrong")
     assert "hidden test 1: failed" in hidden and "negative inputs" in hidden
     assert "halve(-3)" not in hidden  # never the hidden label
+    # the release's formula typeset offline: SVG in the page, no TeX, no script
+    assert "<svg" in untouched and "\\frac{x}{2}" not in untouched and "<script" not in untouched
     good = page("good")
     assert "1.5 / 2 points" in good and "Right idea; say what linear means." in good
     assert "Total: 6.5 / 7" in good
