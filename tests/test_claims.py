@@ -493,6 +493,18 @@ def symmetry(ns):
     assert sym["small random"][0] == 32 and sym["small random"][1] > 0.9, sym["small random"]
     x = ns["Xtr01"]
     near(0.1 * x.sum(axis=1).mean(), 2.0, abs_=0.2, what="pre-activation of constant 0.1")
+    # "with 0.1 ... the network does not learn at all": the same run with the constant 0.1
+    net = ns["tanh_net"](lambda shape, rng=None, dtype=np.float32: np.full(shape, 0.1, dtype))
+    h = ns["Trainer"](
+        net,
+        ns["SoftmaxCrossEntropyLoss"](),
+        ns["optim"].SGD(net.parameters(), lr=0.1, momentum=0.9),
+        batch_size=64,
+        epochs=5,
+        rng=0,
+        progress=False,
+    ).fit(x, ns["ytr"], val=(ns["Xva01"], ns["yva"]))
+    assert max(h.val_acc) <= 0.12 and min(h.train_loss) > math.log(10) - 0.05, h.val_acc
 
 
 @claim(N06, "bias_runs = {}", "the same few percent of units per layer are inactive")
