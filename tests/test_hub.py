@@ -567,3 +567,46 @@ def test_make_hub_accounts_are_random_and_gone_after_ctrl_c(tmp_path):
     assert not (hub_dir / "home").exists() and not (hub_dir / "exchange").exists()
     assert not ch.pids_of(uids), "processes of the demo's accounts still run"
     shutil.rmtree(hub_dir.parent, ignore_errors=True)
+
+
+def test_make_hub_default_is_one_account_and_ctrl_c_is_quiet(tmp_path):
+    """Plain ``make hub``: no account is made (even as root), one password made for this run,
+    01_perceptron released, and Ctrl-C ends the hub in time without a traceback."""
+    import pwd
+
+    from support.process import read_until
+
+    why = _skip_reasons()
+    if why:
+        pytest.skip(why)
+    demo = importlib.import_module("demo")
+    accounts_before = {e.pw_name for e in pwd.getpwall()}
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    cmd = [sys.executable, str(ch.HERE / "demo.py"), "--port", str(port),
+           "--hub-dir", str(tmp_path / "hub")]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+    try:
+        out = read_until(proc, lambda text: "Ctrl-C stops the hub" in text, timeout=400)
+        passwords = set(
+            re.findall(r"^\s+(?:instructor|student)\s+\S+\s+password (\S+)$", out, re.M)
+        )
+        assert len(passwords) == 1 and len(next(iter(passwords))) >= 12, out
+        assert "nncourse-demo" not in out and "released now: 01_perceptron\n" in out, out
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/hub/health", proc, tmp_path / "none.log", timeout=120)
+        assert _login(base, demo.STUDENTS[0], next(iter(passwords)))
+        started = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal of `make hub`
+        rest = proc.communicate(timeout=90)[0].decode(errors="replace")
+        stopped = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    assert proc.returncode == 0, rest
+    assert "Traceback" not in rest and "AttributeError" not in rest, rest
+    assert stopped < 30, f"Ctrl-C took {stopped:.0f} s:\n{rest}"
+    assert {e.pw_name for e in pwd.getpwall()} == accounts_before
