@@ -240,7 +240,8 @@ def _die_with_parent(parent: int) -> Callable[[], None]:
     :meth:`LocalProcesses.stop`), so nothing else would end it when the process that started
     it is killed: a test run killed half-way would leave a scheduler and workers behind.
     Linux only (``prctl``); elsewhere the child just runs. SIGTERM lets a nanny stop its
-    worker on the way out.
+    worker on the way out. The kernel sends it when the *thread* that started the child ends,
+    so start a cluster from a thread that lives as long as the cluster should (the main one).
     """
 
     try:  # looked up here: the child, forked from a threaded parent, only calls it
