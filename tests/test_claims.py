@@ -384,6 +384,9 @@ def batch_sizes(ns):
     assert acc["per example"] > acc["mini-batch 32"] > acc["full batch"], acc
     sec = ns["seconds"]
     assert sec["per example"] > 3 * max(sec["full batch"], sec["mini-batch 32"]), sec
+    # noisiest per update: the step-to-step change of the batch loss
+    noise = {k: float(np.std(np.diff(h.step_loss))) for k, h in ns["hist"].items()}
+    assert noise["per example"] > noise["mini-batch 32"] > noise["full batch"], noise
 
 
 @claim(N05, "factor = (1 - 0.9**t_steps)", "about 6.6 near $t = 12$")
