@@ -275,6 +275,8 @@ def test_student_fetches_fills_validates_and_submits(hub):
     welcome.wait_for(timeout=UI_TIMEOUT)
     assert "Nbgrader > Assignment List" in welcome.inner_text()
     page, item = hub.fetch(s1)
+    # the file browser shows the fetched folder by itself (it polls every 10 s)
+    page.locator(".jp-FileBrowser .jp-DirListing-item", has_text=AID).first.wait_for(timeout=30_000)
     # fill the first solution cell in the notebook, in JupyterLab, and save
     page.goto(f"{hub.base}/user/{s1}/lab/tree/{AID}/{AID}.ipynb", timeout=UI_TIMEOUT)
     editor = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").nth(index)
