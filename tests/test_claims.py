@@ -13,6 +13,14 @@ claim with it).
 
 Model answers that quote numbers are claims like any other (their ``text`` is a phrase of
 the answer cell).
+
+Adding one: write ``@claim(NOTEBOOK, code=..., text=...)`` over a function ``check(ns)`` that
+asserts, on the notebook's variables ``ns``, what the sentence says (with the tolerance the
+sentence implies: "about 0.05" is not "0.0534"). When an experiment keeps only its last run
+in a variable, let the cell keep every run in a dict (``curves[name] = h``) rather than
+repeating the experiment here. A claim that needs a run the notebook does not make (a variant
+a model answer reports) builds it from the notebook's own functions. Each notebook runs once
+per test session, in a fresh process, however many claims it has.
 """
 
 from __future__ import annotations
@@ -163,10 +171,6 @@ def near(value, target, rel=0.0, abs_=0.0, what="value"):
     value = float(value)
     ok = math.isclose(value, target, rel_tol=rel, abs_tol=abs_)
     assert ok, f"{what} is {value:.6g}, the text says about {target:g}"
-
-
-def argmax(seq):
-    return int(np.nanargmax(np.asarray(seq, dtype=float)))
 
 
 def argmin(seq):
@@ -418,18 +422,18 @@ N09 = NB["09_capstone"]
 
 def _capstone_variant(ns, standardize=True, bn=True, p=0.2, depth=1, seed=0):
     """The reference design of build_and_train with one thing changed (q_report's table)."""
-    nn, np_ = ns["nn"], np
-    rng = np_.random.default_rng(seed)
+    nn = ns["nn"]
+    rng = np.random.default_rng(seed)
     X_train, y_train = ns["X_train"], ns["y_train"]
     layers = [ns["Standardize"].fit(X_train)] if standardize else []
     n_in = X_train.shape[1]
     for _ in range(depth):
-        layers.append(nn.Linear(n_in, 256, init="he_normal", rng=rng, dtype=np_.float64))
-        layers += [nn.BatchNorm1d(256, dtype=np_.float64)] if bn else []
+        layers.append(nn.Linear(n_in, 256, init="he_normal", rng=rng, dtype=np.float64))
+        layers += [nn.BatchNorm1d(256, dtype=np.float64)] if bn else []
         layers.append(nn.ReLU())
         layers += [nn.Dropout(p, rng=rng)] if p else []
         n_in = 256
-    layers.append(nn.Linear(n_in, 10, init="xavier_uniform", rng=rng, dtype=np_.float64))
+    layers.append(nn.Linear(n_in, 10, init="xavier_uniform", rng=rng, dtype=np.float64))
     model = nn.Sequential(*layers)
     ns["Trainer"](
         model,
