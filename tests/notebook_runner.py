@@ -234,8 +234,8 @@ def visible_failure(cell, entry):
             continue
         for label, message in (block.get("failed") or {}).items():
             in_key = entry["labels"].get(label)
-            if in_key is not None and not in_key.get("hidden"):
-                return {"cell": gid, "label": label, "message": message}
+            if in_key is not None and not in_key.get("hidden"):  # as the older form's text
+                return {"cell": gid, "label": label, "message": f"[{gid}] {label}: {message}"}
     ran = [r["label"] for r in key.records_in(cell) if r.get("check") == gid]
     error = next((o for o in cell.outputs if o.get("output_type") == "error"), None)
     if not ran or error is None or error.get("ename") != "AssertionError":
