@@ -175,6 +175,7 @@ def test_scheduler_address_must_be_tcp_or_tls():
         make_executor(workers=0)
 
 
+@pytest.mark.slow  # the released fixture builds an answer key (20 s)
 def test_unreachable_scheduler_is_one_line(tmp_path, released):
     course = fresh_course(released, tmp_path)
     with socket.socket() as s:  # a port nobody listens on
