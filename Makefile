@@ -97,7 +97,7 @@ format: install-dev ## Reformat the code with ruff
 test: lint ## Lint, then run the whole test suite (what CI runs)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: install-dev ## The quick tier for the edit-test loop (-m 'not slow', about a minute)
+test-fast: install-dev ## The quick tier for the edit-test loop (-m 'not slow', 1-2 minutes)
 	$(BIN)/python -m pytest -n auto --dist loadscope -m "not slow" -q
 
 lock: install-dev ## Refresh requirements.lock to the newest versions pyproject.toml allows
