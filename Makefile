@@ -27,7 +27,7 @@ LAB_ENV = PATH="$(CURDIR)/$(BIN):$$PATH"
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-grader install-hub install-dev lab author reset playground hub \
-	dask test test-fast lint format lock bench slides clean
+	dask test test-fast lint format lock lock-upgrade bench slides clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -100,9 +100,14 @@ test: lint ## Lint, then run the whole test suite (what CI runs)
 test-fast: install-dev ## The quick tier for the edit-test loop (-m 'not slow', 1-2 minutes)
 	$(BIN)/python -m pytest -n auto --dist loadscope -m "not slow" -q
 
-lock: install-dev ## Refresh requirements.lock to the newest versions pyproject.toml allows
-	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
-		--upgrade --custom-compile-command "make lock" --quiet -o $(LOCK)
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	--custom-compile-command "make lock" --quiet -o $(LOCK)
+
+lock: install-dev ## After editing dependencies: requirements.lock in step, other pins kept
+	$(UV_COMPILE)
+
+lock-upgrade: install-dev ## Scheduled (monthly): every pin to the newest version allowed
+	$(UV_COMPILE) --upgrade
 
 slides: install ## Build the lecture decks (reveal.js HTML, offline) into slides/_build
 	$(BIN)/python slides/build.py
