@@ -305,13 +305,11 @@ def _score_cases(cell, entry) -> dict:
         name = key_rec.get("case")
         ends = cases.get(name, [])
         if name not in block_end:
-            if len(ends) == 1:
-                block_end[name] = (seen_end, ends[0][0], ends[0][1])
-                seen_end = max(seen_end, ends[0][0])
-            else:
-                block_end[name] = None
-                if len(ends) > 1:
-                    notes[label] = "its block was recorded more than once"
+            block_end[name] = (seen_end, ends[0][0], ends[0][1]) if len(ends) == 1 else None
+            # every end record of an earlier block counts, a duplicated (forged) one too
+            seen_end = max([seen_end, *(pos for pos, _ in ends)])
+            if len(ends) > 1:
+                notes[label] = "its block was recorded more than once"
         block = block_end[name]
         found = records.get(label, [])
         if block is None:
