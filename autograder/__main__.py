@@ -153,6 +153,9 @@ def main(argv=None) -> int:
     debug = args.debug or os.environ.get("AUTOGRADER_DEBUG") == "1"
     if threading_main():
         signal.signal(signal.SIGTERM, _on_sigterm)
+        # also when started with SIGINT ignored (a background job of a script): a SIGINT
+        # stops the command cleanly instead of reaching only its kernels
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.command == "check" or (
         args.command == "grade"
         and args.workers == 1
@@ -163,6 +166,9 @@ def main(argv=None) -> int:
 
         forkserver.prestart()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not debug:
+        logging.getLogger("tornado.application").addFilter(_quiet_rollbacks)
+        logging.getLogger("asyncio").addFilter(_quiet_interrupted_polls)
     warnings.filterwarnings("ignore", module="sqlalchemy")
     warnings.filterwarnings("ignore", message=".*not in session.*")
     try:
@@ -177,6 +183,33 @@ def main(argv=None) -> int:
             traceback.print_exc()
         print(line, file=sys.stderr)
         return code
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The exception to explain: a database or file-system fault anywhere in the chain
+    (nbgrader turns a full disk into "No such student" when it cannot add one), else ``exc``."""
+    seen, link = set(), exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        module = type(link).__module__
+        if isinstance(link, OSError) or module.startswith(("sqlite3", "sqlalchemy")):
+            return link
+        link = link.__cause__ or link.__context__
+    return exc
+
+
+def _quiet_rollbacks(record) -> bool:
+    """nbgrader logs a database error with its traceback before raising it: the error
+    reaches the command line, which says it in one line (the traceback: --debug)."""
+    return not str(record.msg).startswith("Rolling back session")
+
+
+def _quiet_interrupted_polls(record) -> bool:
+    """nbclient's kernel-alive poll, left behind when Ctrl-C or SIGTERM stops a notebook,
+    fails once its client is gone; asyncio reports that with a traceback ("Task exception was
+    never retrieved"), after the kernel was killed as it should be."""
+    text = str(record.msg)
+    return not (text.startswith("Task exception was never retrieved") and "kernel_alive" in text)
 
 
 def threading_main() -> bool:
@@ -198,9 +231,15 @@ def explain(exc: BaseException, args) -> tuple[int, str]:
     if isinstance(exc, ClusterLost):  # markers of the students recorded so far are kept
         return EXIT_CLUSTER, f"error: {exc}; run `grade` again to continue"
     db = f"{course}/gradebook.db" if course else "the gradebook"
+    exc = _root_cause(exc)
     name = type(exc).__name__
     text = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else name
     if name in ("OperationalError", "DatabaseError") or "sqlite" in type(exc).__module__:
+        if "disk is full" in text:
+            return EXIT_FAULT, (
+                f"error: no space left on the disk of {db}: free some space, then run "
+                f"`{command}` again (finished work is kept)"
+            )
         if "locked" in text:
             return EXIT_FAULT, (
                 f"error: the gradebook {db} is locked by another program (formgrader, another "

@@ -366,6 +366,11 @@ def _run_interruptibly(coro):
 
         for signum in handlers:
             signal.signal(signum, on_signal)
+        # nbclient puts its own handlers on the loop for the kernel's lifetime: they clean up
+        # the kernel and swallow the signal (the run would go on, the student charged with a
+        # crash), and on removal leave SIGTERM at SIG_DFL; ours stay in place instead
+        loop.add_signal_handler = _no_loop_signals
+        loop.remove_signal_handler = _no_loop_signals
         try:
             return await coro
         finally:
@@ -374,13 +379,34 @@ def _run_interruptibly(coro):
 
     try:
         result = asyncio.run(main())
-    except asyncio.CancelledError:
+    except BaseException as exc:  # a cancelled kernel start may end in any error
+        interrupt = _interruption(exc)
+        if interrupt is not None:  # the signal came before on_signal was in place
+            raise interrupt from None
         if not pressed:
             raise
     if pressed:
         handlers[pressed[0]](pressed[0], None)  # raises: KeyboardInterrupt or the caller's own
         raise KeyboardInterrupt
     return result
+
+
+def _no_loop_signals(*args, **kwargs) -> bool:
+    """Stands in for the event loop's ``add_signal_handler``/``remove_signal_handler``."""
+    return False
+
+
+def _interruption(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM (a ``KeyboardInterrupt``) behind ``exc``, if any: the kernel
+    libraries' clean-up may replace it by an error of their own (nbclient's
+    ``assert self.km is not None``), which would charge the student a grader crash."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _server_for(workdir, extra_env):

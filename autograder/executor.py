@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -36,8 +37,10 @@ import multiprocessing
 import os
 import pickle
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -229,7 +232,9 @@ class ProcessPool(_OnThisMachine):
             def submit_next():
                 job = next(todo, None)
                 if job is not None:
-                    pending[pool.submit(self.run_fn, prepare(job), context.name)] = job
+                    task = prepare(job)
+                    with _workers_ignore_sigint():  # submit may start a worker
+                        pending[pool.submit(self.run_fn, task, context.name)] = job
 
             try:
                 for _ in range(2 * self.workers):
@@ -251,10 +256,25 @@ class ProcessPool(_OnThisMachine):
                 raise
 
 
+@contextlib.contextmanager
+def _workers_ignore_sigint():
+    """Start pool workers with SIGINT ignored (a disposition they inherit, which Python keeps):
+    a Ctrl-C reaches the whole foreground process group, and a worker interrupted while it
+    imports would print a traceback, or return the interruption as a student's crash. The
+    parent alone stops on Ctrl-C, and stops its workers (:func:`_stop_workers`)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _worker_init(context: RunContext) -> None:
     """A pool worker: SIGTERM ends its task as Ctrl-C does (the kernel is killed on the way
     out), then :func:`install` the run's context."""
-    import signal
 
     def stop(signum, frame):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -423,7 +423,7 @@ def render_assignment(data: AssignmentData, similarity: str | None = None) -> st
             numeric=(2, 3, 4, 5),
         )
     )
-    parts.append("<h2>Crashes, timeouts and rejected submissions</h2>")
+    parts.append("<h2>Crashes, timeouts, rejected and ungraded submissions</h2>")
     if data.problems:
         parts.append(
             _table(
