@@ -329,8 +329,8 @@ def _run(args) -> int:
         grades = import_grades(course, args.assignment, args.csv)
         print(f"imported {len(grades)} hand grade(s); wrote {course.grades_csv}")
     elif args.command == "grade":
-        from .executor import make_executor
         from .grade import grade, not_graded
+        from .placement import make_executor
 
         executor = make_executor(args.workers, args.scheduler, args.scheduler_file)
         print(f"sandbox: {executor.describe()}")

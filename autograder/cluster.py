@@ -31,7 +31,6 @@ import ctypes
 import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -61,9 +60,7 @@ class ContextPlugin(WorkerPlugin):
         executor.install(self.context)
 
     def teardown(self, worker):
-        _context, folder = executor._CONTEXTS.pop(self.context.name, (None, None))
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+        executor.uninstall(self.context.name)
 
 
 def _quiet_distributed() -> dict:

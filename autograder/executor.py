@@ -32,9 +32,7 @@ import concurrent.futures as cf
 import contextlib
 import dataclasses
 import hashlib
-import json
 import multiprocessing
-import os
 import pickle
 import shutil
 import signal
@@ -44,6 +42,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import nbformat
 
@@ -145,6 +144,18 @@ def install(context: RunContext) -> None:
     _CONTEXTS[context.name] = (context, folder)
 
 
+def uninstall(name: str) -> None:
+    """Forget context ``name`` in this process and remove its support folder."""
+    _context, folder = _CONTEXTS.pop(name, (None, None))
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def support_folder(name: str) -> Path:
+    """The private folder holding context ``name``'s support files in this process."""
+    return _CONTEXTS[name][1]
+
+
 def run_task(task: Task, context_name: str) -> Outcome:
     """Execute one student's notebooks in this worker's sandboxes (no scoring here)."""
     try:
@@ -176,6 +187,23 @@ def run_task(task: Task, context_name: str) -> Outcome:
 
 Prepare = Callable[[object], Task]
 Results = Iterator[tuple[object, "Outcome | BaseException"]]
+
+
+class Executor(Protocol):
+    """The seam: where a run's tasks execute. ``InProcess`` and ``ProcessPool`` (here) and
+    ``cluster.DaskExecutor`` implement it; ``placement.make_executor`` picks one. Nothing in
+    this module imports an implementation."""
+
+    def describe(self) -> str:
+        """One line for the log: where and under which sandbox tasks run."""
+
+    def __enter__(self) -> Executor: ...
+
+    def __exit__(self, *exc) -> bool | None: ...
+
+    def run(self, context: RunContext, jobs: Iterable, prepare: Prepare) -> Results:
+        """Yield ``(job, Outcome or exception)`` per job, in any order; ``prepare(job)``
+        is called just before the job's task is handed to a worker."""
 
 
 class _OnThisMachine:
@@ -298,40 +326,3 @@ def _stop_workers(pool: cf.ProcessPoolExecutor, grace: float = 10.0) -> None:
         if proc.is_alive():
             proc.kill()
             proc.join(5)
-
-
-def max_workers() -> int:
-    """Most local workers ``grade`` accepts: 4 per core (a kernel per worker)."""
-    return 4 * (os.cpu_count() or 1)
-
-
-def make_executor(workers: int = 1, scheduler: str | None = None, scheduler_file=None):
-    """The executor for ``--workers`` / ``--scheduler`` / ``--scheduler-file``."""
-    if scheduler_file is not None and not Path(scheduler_file).is_file():
-        raise ValueError(
-            f"grade: --scheduler-file {scheduler_file} does not exist; start the cluster first "
-            "(python -m autograder.cluster) or give the file it wrote"
-        )
-    if scheduler_file is not None:
-        try:
-            address = json.loads(Path(scheduler_file).read_text())["address"]
-            if not isinstance(address, str):
-                raise TypeError(address)
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            raise ValueError(
-                f"grade: --scheduler-file {scheduler_file} is not a Dask scheduler file (JSON "
-                'with an "address"); give the file `dask scheduler --scheduler-file` wrote'
-            ) from None
-    if scheduler is not None or scheduler_file is not None:
-        from .cluster import DaskExecutor
-
-        return DaskExecutor(address=scheduler, scheduler_file=scheduler_file)
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ValueError(f"grade: --workers must be a positive integer, received {workers!r}")
-    most = max_workers()
-    if workers > most:
-        raise ValueError(
-            f"grade: --workers {workers} is more than this machine can run ({os.cpu_count()} "
-            f"cores: at most {most}); use --scheduler for a cluster"
-        )
-    return InProcess() if workers == 1 else ProcessPool(workers)

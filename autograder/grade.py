@@ -39,8 +39,9 @@ import nbformat
 from . import calendar, execute, key, submissions
 from .config import Limits
 from .course import Course
-from .executor import NotebookTask, Outcome, RunContext, Task, make_executor
+from .executor import NotebookTask, Outcome, RunContext, Task
 from .export import export_csv
+from .placement import make_executor
 
 log = logging.getLogger("autograder")
 MARKER = ".autograder.json"

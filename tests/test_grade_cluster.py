@@ -167,7 +167,7 @@ def slow(release, seconds, **sources):
 
 
 def test_scheduler_address_must_be_tcp_or_tls():
-    from autograder.executor import make_executor
+    from autograder.placement import make_executor
 
     with pytest.raises(ValueError, match=r"--scheduler must be tcp://host:port or tls://"):
         make_executor(scheduler="127.0.0.1:8786")
@@ -209,7 +209,7 @@ def test_support_files_reach_the_work_folder_without_a_shared_file_system(tmp_pa
     assert ctx.support == (("data/points.csv", b"1,2\n"),)
     shutil.rmtree(release)  # a worker elsewhere: nothing of the release folder is reachable
     executor.install(ctx)
-    _, folder = executor._CONTEXTS[ctx.name]
+    folder = executor.support_folder(ctx.name)
     assert (folder / "data" / "points.csv").read_text() == "1,2\n"
     bad = executor.RunContext("a1", Limits(), (("../escape.txt", b"x"),))
     with pytest.raises(ValueError, match="outside the work folder"):
