@@ -60,6 +60,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import properties
+
 #: MIME type of the records a check emits (a JSON object, see :func:`make_record`).
 MIME = "application/vnd.nncourse.check+json"
 
@@ -355,6 +357,7 @@ KINDS = {
         Kind("at_least", _decide_at_least, _explain_at_least, uses_reference=False, numeric=True),
         Kind("at_most", _decide_at_most, _explain_at_most, uses_reference=False, numeric=True),
         Kind("accuracy", _decide_accuracy, _explain_accuracy, uses_reference=True, numeric=True),
+        *(Kind(*spec) for spec in properties.KIND_SPECS),  # inputs kept, rng, edges, ...
     )
 }
 
@@ -384,7 +387,7 @@ class ChecksFailed(AssertionError):
         return [f"\x1b[1;31m{self.lines[0]}\x1b[0m", *self.lines[1:]]
 
 
-class Check:
+class Check(properties.PropertyChecks):
     """Checks of one grade cell; ``check_id`` must be the cell's nbgrader ``grade_id``.
 
     Every method takes a ``label`` (unique within the cell: it names the test in feedback
@@ -693,8 +696,8 @@ def _blocker(name, text):
 def _caller_line():
     """Line number of the grade-cell line that called the check (None if unknown)."""
     frame = sys._getframe(1)
-    here = __file__
-    while frame is not None and frame.f_code.co_filename == here:
+    here = (__file__, properties.__file__)
+    while frame is not None and frame.f_code.co_filename in here:
         frame = frame.f_back
     return frame.f_lineno if frame is not None else None
 

@@ -95,6 +95,13 @@ def test_every_kind_has_its_method_and_records_its_name(monkeypatch):
         "at_least": (1.0, 0.0),
         "at_most": (0.0, 1.0),
         "accuracy": ([1, 0], [1, 0], 0.5),
+        # the property kinds (autograder/properties.py; tests/test_property_checks.py)
+        "unchanged": (np.abs, np.array([-1.0, 2.0])),
+        "same_twice": (lambda: np.ones(2),),
+        "honours_rng": (lambda rng: rng.normal(size=3),),
+        "at_points": (np.abs, [-1.0, 0.0, 1.0], [1.0, 0.0, 1.0]),
+        "strict": (np.exp, np.array([1.0])),
+        "fitted_on": ([0.5, 2.0], [0.5, 2.0]),
     }
     assert set(checks.KINDS) == set(example_args)
     for name, kind in checks.KINDS.items():
