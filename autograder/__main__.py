@@ -191,8 +191,8 @@ def _root_cause(exc: BaseException) -> BaseException:
     seen, link = set(), exc
     while link is not None and id(link) not in seen:
         seen.add(id(link))
-        module = type(link).__module__
-        if isinstance(link, OSError) or module.startswith(("sqlite3", "sqlalchemy")):
+        name = type(link).__name__
+        if isinstance(link, OSError) or name in ("OperationalError", "DatabaseError"):
             return link
         link = link.__cause__ or link.__context__
     return exc
@@ -234,7 +234,7 @@ def explain(exc: BaseException, args) -> tuple[int, str]:
     exc = _root_cause(exc)
     name = type(exc).__name__
     text = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else name
-    if name in ("OperationalError", "DatabaseError") or "sqlite" in type(exc).__module__:
+    if name in ("OperationalError", "DatabaseError"):
         if "disk is full" in text:
             return EXIT_FAULT, (
                 f"error: no space left on the disk of {db}: free some space, then run "
