@@ -266,8 +266,9 @@ def _explain_close(got, expected, params):
         err = np.max(np.abs(got_arr - exp_arr)) if got_arr.size else 0.0
         detail = f"values differ (max abs difference {err:.3g}, rtol={rtol}, atol={atol})"
     if got_arr.size <= 12:
-        detail += f"\n  got:      {np.array2string(got_arr, precision=6)}"
-        detail += f"\n  expected: {np.array2string(exp_arr, precision=6)}"
+        # prefix: the rows of a matrix line up under its first row
+        detail += f"\n  got:      {np.array2string(got_arr, precision=6, prefix='  got:      ')}"
+        detail += f"\n  expected: {np.array2string(exp_arr, precision=6, prefix='  expected: ')}"
     return detail
 
 

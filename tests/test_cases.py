@@ -294,3 +294,18 @@ def graded_source(monkeypatch, source, entry, **functions):
     outputs, exc = run_cell(source, monkeypatch, functions)
     cell = executed_notebook(source, outputs).cells[0]
     return key.score_cell(cell, entry), exc, outputs
+
+
+def test_matrix_rows_line_up_in_the_verdict():
+    text = checks.KINDS["close"].explain(
+        np.array([[0.25, 1.0], [2.0, 1.0]]), np.array([[0.25, 1.0], [0.5, 1.0]]), checks_tol()
+    )
+    lines = text.splitlines()
+    got = next(i for i, ln in enumerate(lines) if ln.startswith("  got:"))
+    assert lines[got + 1].index("[") == lines[got].index("[[") + 1
+    exp = next(i for i, ln in enumerate(lines) if ln.startswith("  expected:"))
+    assert lines[exp + 1].index("[") == lines[exp].index("[[") + 1
+
+
+def checks_tol():
+    return {"rtol": 1e-6, "atol": 1e-8}
