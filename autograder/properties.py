@@ -19,7 +19,9 @@ student's code the way the rest of the notebook will, and record what they saw:
 
 Trust model, as for every kind (see :mod:`autograder.checks`): the record holds the raw
 observations (the arguments after the call, both results, the draws), never a verdict, and
-the trusted grader decides them again with the same function. The kinds copy their own
+the trusted grader decides them again with the same function. ``same_twice`` and
+``honours_rng`` decide the property on the observations alone (the kernel has no reference, and
+the two must agree); a wrong value is left to the value checks beside them. The kinds copy their own
 reference values before the student's code runs, so aliasing in that code can never change
 what they compare with. Each failure message names the mistake in the student's words.
 
@@ -108,9 +110,9 @@ def _explain_unchanged(got, expected, params):
 
 
 def _decide_same_twice(got, reference, params):
+    # the property only, never the values: the kernel (no reference) and the grader must
+    # agree, and a wrong gradient is the business of the checks of its value
     if not _is_array(got) or got.ndim != 2 or got.shape[0] != 2:
-        return False
-    if reference is not None and (not _is_array(reference) or reference.shape != got.shape):
         return False
     first, second = got.astype(np.float64)
     return bool(np.allclose(second, first, rtol=params["rtol"], atol=params["atol"]))
@@ -148,8 +150,9 @@ def _rng_parts(got, params):
     """(same state, other global state, other state, global draws) or None."""
     if not _is_array(got) or got.ndim != 1:
         return None
-    n = int(params.get("n", -1))
-    if n < 0 or got.size != 3 * n + GLOBAL_DRAWS:
+    # the size comes from the record itself: the key's parameters hold the solution's size
+    n, rest = divmod(got.size - GLOBAL_DRAWS, 3)
+    if n < 0 or rest:
         return None
     got = got.astype(np.float64)
     return got[:n], got[n : 2 * n], got[2 * n : 3 * n], got[3 * n :]
@@ -171,10 +174,8 @@ def _rng_problem(got, params):
 
 
 def _decide_honours_rng(got, reference, params):
-    if not _is_array(got):
-        return False
-    if reference is not None and (not _is_array(reference) or reference.shape != got.shape):
-        return False
+    # the property only (see _decide_same_twice); the draws are checked against the global
+    # seed, which the grader knows without the kernel's help
     return _rng_problem(got, params) is None
 
 
@@ -363,11 +364,10 @@ class PropertyChecks:
         finally:
             np.random.set_state(saved)  # noqa: NPY002 - the global state is what is checked
         parts = [_flat([copy.deepcopy(first_raw)]), _flat([again]), _flat([other])]
-        value, n = None, -1
+        value = None
         if all(p is not None for p in parts) and len({p.size for p in parts}) == 1:
-            n = parts[0].size
             value = np.concatenate([*parts, draws])
-        params = {"name": name or getattr(fn, "__name__", "function"), "n": n}
+        params = {"name": name or getattr(fn, "__name__", "function")}
         self._check("honours_rng", label, value, _KEY(), params, msg, weight, hint)
         return first_raw
 

@@ -203,14 +203,16 @@ def test_honours_rng_restores_the_global_state(monkeypatch):
     assert np.array_equal(np.random.random_sample(2), expected_next)  # noqa: NPY002
 
 
-def test_honours_rng_grader_needs_the_solution_size():
-    """A record of another size than the key's fails, even when self-consistent."""
-    n = 2
+def test_honours_rng_decides_the_property_alone():
+    """Values unlike the solution's (a wrong trajectory) still honour the generator: the kernel
+    and the grader agree; the global draws are compared with the grader's own."""
     draws = properties._global_draws()
     good = np.concatenate([[1.0, 2.0], [1.0, 2.0], [3.0, 4.0], draws])
-    params = {"n": n}
-    assert properties._decide_honours_rng(good, good, params)
-    assert not properties._decide_honours_rng(good, np.zeros(3 * 3 + len(draws)), params)
+    params = {"name": "noise"}
+    assert properties._decide_honours_rng(good, None, params)
+    assert properties._decide_honours_rng(good, np.zeros(3 * 5 + len(draws)), params)
+    forged = np.concatenate([good[: -len(draws)], draws + 1.0])
+    assert not properties._decide_honours_rng(forged, None, params)
     assert not properties._decide_honours_rng(None, good, params)
 
 
