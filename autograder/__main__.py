@@ -262,6 +262,12 @@ def explain(exc: BaseException, args) -> tuple[int, str]:
                 f"for this user, then run `{command}` again"
             )
         if exc.errno == errno.ENOENT:
+            parts = set(os.path.normpath(str(where)).split(os.sep))
+            if course and parts & {"release", "source", "keys"}:  # a course folder was removed
+                return EXIT_BAD_INPUT, (
+                    f"error: {where} does not exist: the course is incomplete; run `release` "
+                    f"for that assignment again (grades are kept), then `{command}`"
+                )
             return EXIT_BAD_INPUT, f"error: {where} does not exist ({command}: check the path)"
         return EXIT_FAULT, f"error: {where}: {exc.strerror or text}"
     if isinstance(exc, ValueError):

@@ -477,7 +477,10 @@ def sanitize(trusted: Trusted, gb, sid, path: Path, limits, notes: list | None =
         )
     for gid, _, _ in trusted.order:
         if gid in trusted.solutions and gid not in present:
-            notes.append(f"answer cell {gid} not found (deleted, or copied without its metadata)")
+            notes.append(
+                f"answer cell {gid} not found (deleted, or copied without its metadata): its "
+                "tests ran on what the rest of the notebook defines"
+            )
     try:
         _restore_flags(nb, trusted)
         for pp in sanitizers(gb):

@@ -827,15 +827,20 @@ def test_feedback_after_release_folder_deleted(course):
     course_dir, _ = course
     shutil.rmtree(course_dir / "release")
     proc = cli("feedback", AID, "--course-dir", course_dir)
-    ok = proc.returncode == 0 or "release" in proc.stderr.splitlines()[-1]
     verdict = judge(
         "feedback after release/ deleted",
         proc,
-        "ok" if proc.returncode == 0 else "bad input",
-        "release",
+        "bad input",
+        "does not exist",
+        "run `release`",
         course=course_dir,
-        extra=[] if ok else ["unclear"],
     )
+    assert verdict == "ok", proc.stderr
+    # what the line says to do works, and keeps the grades
+    proc = cli("release", AID, "--course-dir", course_dir, "--notebooks", FIXTURES / "notebooks")
+    assert proc.returncode == 0, proc.stderr
+    proc = cli("feedback", AID, "--course-dir", course_dir)
+    verdict = judge("feedback after release again", proc, "ok", course=course_dir)
     assert verdict == "ok", proc.stderr
 
 
