@@ -351,7 +351,18 @@ def _score_cases(cell, entry) -> dict:
             if note:
                 notes[label] = note
     share = weights(entry)
-    earned = sum(share[lb] for lb, st in labels.items() if st == PASSED)
+    # a check whose passing record needs no right value (a condition, a bound, a property
+    # the kernel observed) could be forged by a student who replaces Check in their kernel:
+    # its share counts only once every check of the cell that the key verifies by value has
+    # passed, which no forgery can do without the right values (as when cells scored all or
+    # nothing)
+    by_value = [lb for lb in labels if _verified_by_value(entry["labels"][lb])]
+    held = []
+    if any(labels[lb] != PASSED for lb in by_value):
+        held = [lb for lb, st in labels.items() if st == PASSED and lb not in by_value]
+        for lb in held:
+            notes[lb] = "counts once this cell's checks of values pass"
+    earned = sum(share[lb] for lb, st in labels.items() if st == PASSED and lb not in held)
     max_score = entry["points"]
     all_passed = bool(labels) and all(st == PASSED for st in labels.values())
     score = max_score if all_passed else round(max_score * earned, 3)
@@ -374,6 +385,12 @@ def _kernel_failed(cell, gid, label) -> bool:
                 f"[{gid}] {label}:"
             )
     return False
+
+
+def _verified_by_value(key_rec) -> bool:
+    """Does a passing record of this check need the right value (compared with the key's)?"""
+    kind = KINDS.get(key_rec.get("kind"))
+    return kind is not None and kind.uses_reference
 
 
 def _kernel_decides(key_rec) -> bool:

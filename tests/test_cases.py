@@ -309,3 +309,35 @@ def test_matrix_rows_line_up_in_the_verdict():
 
 def checks_tol():
     return {"rtol": 1e-6, "atol": 1e-8}
+
+
+CELL_WITH_CONDITION = textwrap.dedent(
+    """
+    c = Check("ex_sigmoid")
+    with c.case("value"):
+        c.close("value", first(1.0), 2.0)
+    with c.case("condition"):
+        c.true("condition", first(1.0) is not None)
+    c.done()
+    """
+)
+
+
+def test_a_check_without_a_value_counts_only_once_the_value_checks_pass(monkeypatch):
+    """A condition's record needs no right value, so a student who replaces Check could
+    forge it: its share waits for the cell's checks of values (no way to forge those)."""
+    outputs, exc = run_cell(CELL_WITH_CONDITION, monkeypatch, {"first": twice}, key_run=True)
+    assert exc is None, exc
+    entry = key.build_key(executed_notebook(CELL_WITH_CONDITION, outputs), "nb")[0]["cells"][
+        "ex_sigmoid"
+    ]
+    scores = {}
+    for name, fn in (("right", twice), ("wrong", thrice)):
+        outputs, _ = run_cell(CELL_WITH_CONDITION, monkeypatch, {"first": fn})
+        scores[name] = key.score_cell(
+            executed_notebook(CELL_WITH_CONDITION, outputs).cells[0], entry
+        )
+    assert scores["right"]["score"] == entry["points"]
+    wrong = scores["wrong"]
+    assert wrong["labels"] == {"value": "failed", "condition": "passed"}
+    assert wrong["score"] == 0 and "values pass" in wrong["notes"]["condition"]
