@@ -194,7 +194,9 @@ def _root_cause(exc: BaseException) -> BaseException:
         name = type(link).__name__
         if isinstance(link, OSError) or name in ("OperationalError", "DatabaseError"):
             return link
-        link = link.__cause__ or link.__context__
+        # `raise ... from None` is a deliberate translation (lti's "no line items URL"):
+        # the error it hides is not the one to explain
+        link = link.__cause__ or (None if link.__suppress_context__ else link.__context__)
     return exc
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 import sys
 
 import nbformat
@@ -605,6 +606,7 @@ def test_no_submissions_is_one_clear_line(course, tmp_path):
     empty.mkdir()
     (empty / "source").symlink_to(course.source)
     (empty / "release").symlink_to(course.release_dir)
+    shutil.copy(course.root / "gradebook.db", empty / "gradebook.db")  # a course, released
     proc = cli("similarity", "00_fixture", "--course-dir", empty, check=False)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1
