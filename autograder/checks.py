@@ -262,6 +262,12 @@ def _explain_close(got, expected, params):
             f"your result has {what} (NaN: not a number, or inf) where a finite number is "
             "expected: an overflow (exp of a large number), 0/0 or log(0) on the way?"
         )
+        if not np.isnan(got_arr).any():  # only +-inf: returned on purpose as often as overflowed
+            detail = (
+                f"your result has {what.replace('a NaN or infinite', 'an infinite')} (inf or -inf) "
+                "where a finite number is expected: an infinite value chosen or returned (a "
+                "candidate such as -inf, a max over nothing), or an overflow on the way?"
+            )
     else:
         err = np.max(np.abs(got_arr - exp_arr)) if got_arr.size else 0.0
         detail = f"values differ (max abs difference {err:.3g}, rtol={rtol}, atol={atol})"

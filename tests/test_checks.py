@@ -250,3 +250,11 @@ def test_check_raises_with_message_and_forbid_restores():
         with pytest.raises(AssertionError, match="reference solution"):
             F.sigmoid(np.zeros(2))
     assert F.sigmoid is original
+
+
+def test_an_infinite_result_is_not_only_blamed_on_an_overflow():
+    """-inf returned on purpose (a threshold candidate) is named as such, NaN keeps 0/0."""
+    params = {"rtol": 1e-6, "atol": 1e-8}
+    text = checks._explain_close(-np.inf, 1.0, params)
+    assert "an infinite value (inf or -inf)" in text and "chosen or returned" in text
+    assert "0/0" in checks._explain_close([np.nan], [1.0], params)
