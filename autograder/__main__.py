@@ -156,15 +156,6 @@ def main(argv=None) -> int:
         # also when started with SIGINT ignored (a background job of a script): a SIGINT
         # stops the command cleanly instead of reaching only its kernels
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    if args.command == "check" or (
-        args.command == "grade"
-        and args.workers == 1
-        and not (args.scheduler or args.scheduler_file)
-    ):
-        # this process will run the kernels: the fork server preloads while we import
-        from . import forkserver
-
-        forkserver.prestart()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not debug:
         logging.getLogger("tornado.application").addFilter(_quiet_rollbacks)
@@ -172,6 +163,15 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", module="sqlalchemy")
     warnings.filterwarnings("ignore", message=".*not in session.*")
     try:
+        if args.command == "check" or (
+            args.command == "grade"
+            and args.workers == 1
+            and not (args.scheduler or args.scheduler_file)
+        ):
+            # this process will run the kernels: the fork server preloads while we import
+            from . import forkserver
+
+            forkserver.prestart()
         return _run(args)
     except BaseException as exc:  # noqa: BLE001 - every error ends in one line (see explain)
         if isinstance(exc, SystemExit):
