@@ -29,6 +29,7 @@ class Limits:
     max_file_mb: int = 64  # RLIMIT_FSIZE: largest file the kernel may write
     max_open_files: int = 1024  # RLIMIT_NOFILE of the kernel process
     max_tmp_mb: int = 256  # size of the kernel's private /tmp (a tmpfs: memory)
+    max_disk_mb: int = 512  # size of the work folder while it is graded (a tmpfs, as root)
     max_output_kb: int = 1024  # outputs kept per cell; more is dropped and the cell fails
     max_notebook_mb: int = 20  # larger submitted notebooks are rejected unread
     max_zip_mb: int = 50  # uncompressed size limit of a submitted zip

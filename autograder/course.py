@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import calendar, execute, key
+from . import calendar, execute, key, sandbox
 from .config import CONFIG_NAME, Limits
 
 log = logging.getLogger("autograder")
@@ -338,7 +338,7 @@ def record_release(course: Course, aid: str, src: Path) -> None:
 def build_answer_key(course: Course, aid: str, nb_path: Path, limits: Limits) -> list[str]:
     """Execute the source notebook in the sandbox and store its records as the key."""
     nb = nbformat.read(str(nb_path), as_version=4)
-    with tempfile.TemporaryDirectory(prefix="autograder-key-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="autograder-key-", dir=sandbox.work_base()) as tmp:
         workdir = Path(tmp) / "work"
         copy_support_files(course.release_dir / aid, workdir)
         nb, info = execute.execute_notebook(nb, workdir, limits, env={"AUTOGRADER_KEY_RUN": "1"})

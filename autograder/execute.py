@@ -334,8 +334,12 @@ def execute_notebook(
     ``info`` has ``mechanism``, ``kernel`` ("forked" from the warm fork server or "cold"),
     ``uid``, ``restarts``, ``failed_cells`` (index -> reason) and ``seconds``.
     """
-    with sandbox.leased_uid(uid) as uid:
-        return _run_interruptibly(_execute(nb, Path(workdir), limits, uid, env or {}))
+    # the folder's tmpfs (if any) is detached only once no process of the uid is left
+    with (
+        sandbox.bounded_workdir(Path(workdir), limits.max_disk_mb) as workdir,
+        sandbox.leased_uid(uid) as uid,
+    ):
+        return _run_interruptibly(_execute(nb, workdir, limits, uid, env or {}))
 
 
 def _run_interruptibly(coro):

@@ -165,7 +165,7 @@ def run_task(task: Task, context_name: str) -> Outcome:
     start = time.monotonic()
     host = socket.gethostname()
     done = []
-    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="autograder-", dir=sandbox.work_base()) as tmp:
         for item in task.notebooks:
             if item.nb is None:
                 done.append(Executed(item.notebook_id, None, item.reason, None))

@@ -165,6 +165,8 @@ class ForkServer:
 
     def __init__(self, base: Path | None = None):
         """Start the server; :meth:`ready` waits for its preload (the caller may work meanwhile)."""
+        # made before the server: its mount namespace must hold the shared work base
+        sandbox.work_base()
         self.base = Path(base or tempfile.gettempdir()).resolve()
         self._lock = threading.Lock()
         self._log = tempfile.TemporaryFile()  # the server's stderr; gone with this process

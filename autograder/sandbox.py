@@ -22,10 +22,13 @@ kernels also get the system-call filter of ``seccomp.py``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import ctypes
 import fcntl
 import functools
 import importlib.util
+import multiprocessing.util
 import os
 import shutil
 import signal
@@ -308,6 +311,99 @@ def _reachable_by_others() -> bool:
             if not os.stat(parent).st_mode & 0o001:
                 return False
     return True
+
+
+@functools.cache
+def work_base() -> Path:
+    """The folder every work folder of this process lives under.
+
+    As root with bubblewrap it is a fresh folder in the temporary directory, bind-mounted on
+    itself with *shared* propagation, made before any fork server starts: a work folder's
+    tmpfs (:func:`bounded_workdir`), mounted later on this machine, then reaches the servers'
+    mount namespaces too (theirs are slaves of ours). It is detached and removed at exit.
+    Elsewhere it is the temporary directory itself."""
+    tmp = Path(tempfile.gettempdir())
+    if os.geteuid() != 0 or mechanism() != "bwrap":
+        return tmp
+    _sweep_bases(tmp)
+    base = Path(tempfile.mkdtemp(prefix=f"autograder-work-{os.getpid()}-", dir=tmp))
+    try:
+        _mount(str(base), base, None, _MS_BIND)
+    except OSError:
+        base.rmdir()
+        return tmp
+    atexit.register(_release_base, base)
+    # a pool worker ends through multiprocessing's exit, which skips atexit
+    multiprocessing.util.Finalize(None, _release_base, args=(base,), exitpriority=10)
+    try:
+        _mount(None, base, None, _MS_SHARED)
+    except OSError:
+        return base  # usable, but a work folder's tmpfs would not reach the servers
+    _SHARED.add(base)
+    return base
+
+
+_SHARED: set[Path] = set()
+
+
+def _release_base(base: Path) -> None:
+    if base.is_dir():
+        _libc.umount2(str(base).encode(), _MNT_DETACH)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _sweep_bases(tmp: Path) -> None:
+    """Release the work bases of grading processes that were killed before their exit."""
+    for path in tmp.glob("autograder-work-*-*"):
+        pid = path.name.split("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            _release_base(path)
+
+
+@contextlib.contextmanager
+def bounded_workdir(workdir: Path, size_mb: int):
+    """Hold ``workdir`` on a tmpfs of ``size_mb`` MB while it is graded, so that a student
+    cannot fill the grading machine's disk. Only for a folder under :func:`work_base` with
+    shared propagation (root and bubblewrap); elsewhere the folder stays as it is. What the
+    folder held is copied in first; the tmpfs is detached when the block ends (the caller
+    has ended every process of the notebook by then)."""
+    workdir = Path(workdir)
+    if not any(base in workdir.parents for base in _SHARED):
+        yield workdir
+        return
+    staged = workdir.with_name(workdir.name + ".staged")
+    os.rename(workdir, staged)
+    workdir.mkdir(mode=0o700)
+    try:
+        _mount("tmpfs", workdir, "tmpfs", _MS_NOSUID | _MS_NODEV, f"mode=0700,size={size_mb}m")
+    except OSError:
+        workdir.rmdir()
+        os.rename(staged, workdir)
+        raise
+    try:
+        shutil.copytree(staged, workdir, symlinks=True, dirs_exist_ok=True)
+        shutil.rmtree(staged)
+        yield workdir
+    finally:
+        if _libc.umount2(str(workdir).encode(), _MNT_DETACH) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"umount {workdir}: {os.strerror(err)}")
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+# <linux/mount.h>
+_MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_SHARED, _MNT_DETACH = 0x2, 0x4, 0x1000, 1 << 20, 0x2
+
+
+def _mount(source, target, fstype, flags, data=None) -> None:
+    def enc(s):
+        return None if s is None else str(s).encode()
+
+    if _libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {target}: {os.strerror(err)}")
 
 
 def prepare_workdir(workdir: Path, uid: int) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import execute, key
+from . import execute, key, sandbox
 from .checks import CASE_MIME, KINDS
 from .config import Limits
 from .course import copy_support_files
@@ -35,7 +35,7 @@ def check_notebook(path) -> list[dict]:
     except Exception as exc:  # noqa: BLE001 - not JSON, not a notebook, not UTF-8
         raise ValueError(f"check: {path} is not a notebook ({str(exc)[:120]})") from None
     limits = Limits.load(path.parent)
-    with tempfile.TemporaryDirectory(prefix="autograder-check-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="autograder-check-", dir=sandbox.work_base()) as tmp:
         workdir = Path(tmp) / "work"
         copy_support_files(path.parent, workdir, student_folder=True)
         nb, _ = execute.execute_notebook(nb, workdir, limits)

@@ -593,3 +593,37 @@ def test_a_work_folder_with_a_long_path_still_grades(tmp_path, cold, kind):
     assert len(str(deep / "long" / "work" / "ipc-0-1")) > 107
     assert text.strip() == "42" and info["kernel"] == kind, info
     assert not list((deep / "long" / "work").glob("ipc-*"))  # removed in their folder
+
+
+DISK = r"""
+import os
+print(open("given.txt").read())
+try:
+    with open("fill", "wb") as f:
+        for _ in range(16):
+            f.write(b"x" * 2**20)
+            f.flush()
+            os.fsync(f.fileno())
+    print("wrote 16 MB")
+except OSError as exc:
+    print("refused", exc.errno)
+"""
+
+
+@pytest.mark.parametrize("kind", ["forked", "cold"])
+def test_the_work_folder_is_bounded_and_detached_after(monkeypatch, kind):
+    """A student cannot fill the grading machine's disk: a work folder under the grader's
+    work base is a tmpfs of max_disk_mb while graded (support files copied in), and is
+    detached once the notebook ends."""
+    if kind == "cold":
+        monkeypatch.setenv("AUTOGRADER_FORKSERVER", "0")
+    with tempfile.TemporaryDirectory(dir=sandbox.work_base()) as tmp:
+        folder = Path(tmp) / "work"
+        folder.mkdir()
+        (folder / "given.txt").write_text("support file")
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(DISK)])
+        out, info = execute.execute_notebook(nb, folder, Limits(cell_timeout_s=30, max_disk_mb=8))
+        text = "".join(o.get("text", "") for o in out.cells[0].outputs)
+        assert info["kernel"] == kind
+        assert text.split("\n")[:2] == ["support file", "refused 28"], text  # ENOSPC
+        assert not os.path.ismount(folder) and not (folder / "fill").exists()
