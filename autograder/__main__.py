@@ -159,7 +159,10 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not debug:
         logging.getLogger("tornado.application").addFilter(_quiet_rollbacks)
-        logging.getLogger("asyncio").addFilter(_quiet_interrupted_polls)
+        if args.command in ("grade", "check", "release"):  # the commands that run kernels
+            from .execute import quiet_interrupted_kernel_tasks
+
+            logging.getLogger("asyncio").addFilter(quiet_interrupted_kernel_tasks)
     warnings.filterwarnings("ignore", module="sqlalchemy")
     warnings.filterwarnings("ignore", message=".*not in session.*")
     try:
@@ -204,14 +207,6 @@ def _quiet_rollbacks(record) -> bool:
     """nbgrader logs a database error with its traceback before raising it: the error
     reaches the command line, which says it in one line (the traceback: --debug)."""
     return not str(record.msg).startswith("Rolling back session")
-
-
-def _quiet_interrupted_polls(record) -> bool:
-    """nbclient's kernel-alive poll, left behind when Ctrl-C or SIGTERM stops a notebook,
-    fails once its client is gone; asyncio reports that with a traceback ("Task exception was
-    never retrieved"), after the kernel was killed as it should be."""
-    text = str(record.msg)
-    return not (text.startswith("Task exception was never retrieved") and "kernel_alive" in text)
 
 
 def threading_main() -> bool:

@@ -395,6 +395,18 @@ def _run_interruptibly(coro):
     return result
 
 
+def quiet_interrupted_kernel_tasks(record) -> bool:
+    """A logging filter (for the ``asyncio`` logger): nbclient's kernel tasks left behind when
+    Ctrl-C or SIGTERM stops a notebook (its alive poll, its clean-up) fail once the kernel
+    is gone, and asyncio reports each with a traceback ("Task exception was never retrieved")
+    after the kernel was killed as it should be. The command line and pool workers use it."""
+    text = str(record.msg)
+    return not (
+        text.startswith("Task exception was never retrieved")
+        and ("kernel_alive" in text or "cleanup_kernel" in text)
+    )
+
+
 def _no_loop_signals(*args, **kwargs) -> bool:
     """Stands in for the event loop's ``add_signal_handler``/``remove_signal_handler``."""
     return False

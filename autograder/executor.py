@@ -32,6 +32,7 @@ import concurrent.futures as cf
 import contextlib
 import dataclasses
 import hashlib
+import logging
 import multiprocessing
 import pickle
 import shutil
@@ -309,6 +310,7 @@ def _worker_init(context: RunContext) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    logging.getLogger("asyncio").addFilter(execute.quiet_interrupted_kernel_tasks)
     install(context)
 
 
