@@ -159,10 +159,6 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not debug:
         logging.getLogger("tornado.application").addFilter(_quiet_rollbacks)
-        if args.command in ("grade", "check", "release"):  # the commands that run kernels
-            from .execute import quiet_interrupted_kernel_tasks
-
-            logging.getLogger("asyncio").addFilter(quiet_interrupted_kernel_tasks)
     warnings.filterwarnings("ignore", module="sqlalchemy")
     warnings.filterwarnings("ignore", message=".*not in session.*")
     try:
@@ -175,6 +171,11 @@ def main(argv=None) -> int:
             from . import forkserver
 
             forkserver.prestart()
+        if not debug and args.command in ("grade", "check", "release"):  # they run kernels
+            # imported after the fork server's start: execute imports nbclient (slow)
+            from .execute import quiet_interrupted_kernel_tasks
+
+            logging.getLogger("asyncio").addFilter(quiet_interrupted_kernel_tasks)
         return _run(args)
     except BaseException as exc:  # noqa: BLE001 - every error ends in one line (see explain)
         if isinstance(exc, SystemExit):
