@@ -66,12 +66,12 @@ def test_the_checker_finds_each_kind_of_broken_reference(tmp_path):
     doc = tmp_path / "page.md"
     doc.write_text(
         "[ok](other.md#other) [web](https://example.org/x.md) [self](#top) `other.md`\n"
-        "`tests/test_a.py::test_here` and the broken ones: [gone](missing.md), `GUIDE.md`,\n"
+        "`tests/test_a.py::test_here` and the broken ones: [gone](missing.md), `NOTES.md`,\n"
         "`tests/test_a.py::test_gone`, `tests/test_b.py::test_here`\n"
     )
     assert broken_references(doc, root=tmp_path) == [
         "link to missing.md (no such file)",
-        "`GUIDE.md` (no such page)",
+        "`NOTES.md` (no such page)",
         "`tests/test_a.py::test_gone` (test_gone is not defined there)",
         "`tests/test_b.py::test_here` (no such file)",
     ]
