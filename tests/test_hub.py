@@ -248,20 +248,7 @@ def hub():
                 log.close()
             ch.stop_proxy(settings)  # only if it outlived a crashed hub
             if accounts:
-                import pwd
-
-                uids = set()
-                for name in names:
-                    try:
-                        uids.add(pwd.getpwnam(name).pw_uid)
-                    except KeyError:
-                        pass
-                for pid in ch.pids_of(uids):  # only processes of this test's accounts
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                ch.remove_accounts(names)
+                ch.end_accounts(names)  # only this test's accounts and their processes
             shutil.rmtree(root, ignore_errors=True)
 
 
@@ -558,9 +545,7 @@ def test_make_hub_accounts_are_random_and_gone_after_ctrl_c(tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=30)
-                for pid in ch.pids_of(uids):
-                    os.kill(pid, signal.SIGKILL)
-                ch.remove_accounts(names)  # only accounts the demo made (marked)
+                ch.end_accounts(names)  # only accounts the demo made (marked)
     assert "Traceback" not in rest and "AttributeError" not in rest, rest
     assert stopped < 30, f"Ctrl-C took {stopped:.0f} s:\n{rest}"
     left = [n for n in names if n in {e.pw_name for e in pwd.getpwall()}]

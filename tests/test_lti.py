@@ -487,23 +487,8 @@ def lti_hub():
             log.close()
         ch.stop_proxy(settings)
         if accounts:  # the accounts made for the grader and the launched users
-            import pwd
-            import signal
-
-            names = [settings.grader, *(u["sub"] for u in (platform.users if platform
-                                                             else {}).values())]  # fmt: skip
-            uids = set()
-            for name in names:
-                try:
-                    uids.add(pwd.getpwnam(name).pw_uid)
-                except KeyError:
-                    pass
-            for pid in ch.pids_of(uids):  # only processes of this test's accounts
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            ch.remove_accounts(names)
+            users = (platform.users if platform else {}).values()
+            ch.end_accounts([settings.grader, *(u["sub"] for u in users)])
         shutil.rmtree(root, ignore_errors=True)
 
 

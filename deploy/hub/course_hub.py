@@ -29,6 +29,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 COURSE_ID = "nncourse"  # autograder's course directories use the same id
@@ -166,6 +167,27 @@ def remove_accounts(names) -> None:
             continue
         if entry.pw_gecos == ACCOUNT_COMMENT:
             subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+def end_accounts(names) -> None:
+    """Stop every process of the accounts :func:`create_accounts` made among ``names``
+    (servers, kernels, terminals the hub did not stop), then delete those accounts."""
+    uids = set()
+    for name in names:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        if entry.pw_gecos == ACCOUNT_COMMENT:
+            uids.add(entry.pw_uid)
+    for _ in range(2):  # a process may fork while we kill
+        for pid in pids_of(uids):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+    remove_accounts(names)
 
 
 def pids_of(uids) -> list[int]:

@@ -23,7 +23,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -120,22 +119,7 @@ def remove_demo(hub: ch.HubSettings, created_root: bool) -> list[str]:
     import pwd
 
     names = [hub.grader, *hub.users]
-    uids = set()
-    for name in names:
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            continue
-        if entry.pw_gecos == ch.ACCOUNT_COMMENT:
-            uids.add(entry.pw_uid)
-    for _ in range(2):  # servers, kernels and terminals the hub did not stop
-        for pid in ch.pids_of(uids):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.2)
-    ch.remove_accounts(names)
+    ch.end_accounts(names)
     for path in [*(hub.home(n) for n in names), hub.exchange]:
         shutil.rmtree(path, ignore_errors=True)
     for name in ("hub.json", "jupyterhub.sqlite", "jupyterhub_cookie_secret", "proxy.pid",
