@@ -14,7 +14,8 @@ student's code the way the rest of the notebook will, and record what they saw:
 ``at_points``   an element-wise function at its edge points (kinks, exact zeros, both signs)
 ``strict``      a call at large magnitudes with every floating-point warning an error
 ``fitted_on``   a fitted step holds the training set's statistics (no validation or test
-                rows: data leakage)
+                rows: data leakage); ``trained_on`` records through it how many held-out
+                rows a model was trained on (a spy on ``Trainer.fit`` collects the rows)
 ==============  ==========================================================================
 
 Trust model, as for every kind (see :mod:`autograder.checks`): the record holds the raw
@@ -277,6 +278,8 @@ def _decide_fitted_on(got, reference, params):
 def _explain_fitted_on(got, expected, params):
     name = _name(params)
     arr = _numeric(got)
+    if params.get("held_out") is not None and arr is not None and arr.size == 1:
+        return _explain_trained_on(float(arr.ravel()[0]), params)
     leaked = params.get("leaked")
     if arr is not None and leaked is not None:
         leaked = np.asarray(leaked, dtype=np.float64)
@@ -290,6 +293,18 @@ def _explain_fitted_on(got, expected, params):
         f"your {name} does not hold the training set's statistics: fit it on the training "
         "set, exactly once, before using it on other data"
     )
+
+
+def _explain_trained_on(used, params):
+    """The message of :meth:`PropertyChecks.trained_on`: how many held-out rows were used."""
+    name, what = _name(params), str(params.get("what") or "held-out rows")
+    if used > 0:
+        return (
+            f"your {name} was trained on {used:g} of the {params['held_out']} {what}: that is "
+            "data leakage, their score no longer measures how it does on data it has not "
+            f"seen. Train on the training rows only; the {what} are for measuring"
+        )
+    return f"your {name} should be trained on the training rows only"
 
 
 #: (name, decide, explain, uses_reference, numeric) of every property kind, in the order of
@@ -460,10 +475,51 @@ class PropertyChecks:
             params["leaked"] = [float(v) for v in _flat([leaked])]
         self._check("fitted_on", label, _flat([fitted]), expected, params, msg, weight, hint)
 
+    def trained_on(
+        self, label, rows, held_out, train=None, name="model", what="validation rows",
+        decimals=4, msg="", weight=1, hint="",
+    ):  # fmt: skip
+        """No row of ``held_out`` is among ``rows``, the inputs a model was trained on.
+
+        ``rows``: an (N, D) array, or a list of them (one per training call, as a spy on
+        ``Trainer.fit`` collects them; an empty list when no call was seen). Rows are
+        compared rounded to ``decimals`` places, so a float32 copy is still found.
+        ``train`` (optional): the training rows; held-out rows that also occur among them
+        (duplicate examples) are not counted. Records how many held-out rows were used, as a
+        ``fitted_on`` check whose reference is 0; the message names data leakage. A model
+        trained without the spied call (a loop of one's own) is not observed: 0 rows used.
+        """
+        used, allowed = set(_row_keys(rows, decimals)), set(_row_keys(train, decimals))
+        held = [k for k in _row_keys(held_out, decimals) if k not in allowed]
+        count = float(sum(k in used for k in held))
+        params = {
+            "name": name,
+            "what": what,
+            "held_out": len(held),
+            "rtol": 0.0,
+            "atol": 0.5,
+        }
+        self._check("fitted_on", label, [count], [0.0], params, msg, weight, hint)
+
     def _misuse(self, label, text):
         from .checks import CheckMisuse
 
         return CheckMisuse(f"Check({self.id!r}) {label!r}: {text}")
+
+
+def _row_keys(rows, decimals):
+    """The rows of an (N, D) array, or of a list of such arrays, as tuples rounded to
+    ``decimals`` places (a list, in order, multiplicity kept)."""
+    if rows is None:
+        return []
+    parts = list(rows) if isinstance(rows, list | tuple) else [rows]
+    if parts and not all(isinstance(p, np.ndarray) and p.ndim == 2 for p in parts):
+        parts = [np.asarray(rows)]  # one array written as nested lists
+    keys = []
+    for part in parts:
+        arr = np.round(np.asarray(part, dtype=np.float64), decimals) + 0.0  # -0.0 as 0.0
+        keys += [tuple(r) for r in arr.reshape(len(arr), -1)] if arr.ndim else []
+    return keys
 
 
 def _KEY():  # noqa: N802 - the sentinel's name in checks

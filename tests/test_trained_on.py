@@ -1,0 +1,82 @@
+"""autograder.properties: ``Check.trained_on``, data leakage seen through the rows a model was
+trained on (a ``fitted_on`` record: how many held-out rows were used, against 0).
+
+The grade cells of 04 and 09 spy on ``Trainer.fit`` and hand it the rows it saw; here a plain
+list of arrays stands for that spy. Kernel and grader must agree, the message must name data
+leakage, and a held-out row that duplicates a training row must not count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_checks import executed_notebook, run_cell
+
+from autograder import checks, key
+
+TRAIN = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0]])
+VAL = np.array([[100.0, 1.0], [-3.5, 0.25], [9.0, 9.0]])
+
+SOURCE = (
+    'c = Check("ex_digits")\nwith c.case("block"):\n'
+    '    c.trained_on("held out", seen, VAL, train=TRAIN, name="digits model")\nc.done()\n'
+)
+
+
+def verdicts(monkeypatch, seen):
+    """(kernel error or None, the grader's share of the points), against a key built from the
+    right rows."""
+    ns = {"TRAIN": TRAIN, "VAL": VAL}
+    outputs, exc = run_cell(SOURCE, monkeypatch, {**ns, "seen": [TRAIN]}, key_run=True)
+    assert exc is None, exc
+    the_key, _ = key.build_key(executed_notebook(SOURCE, outputs, "ex_digits"), "nb")
+    outputs, exc = run_cell(SOURCE, monkeypatch, {**ns, "seen": seen}, key_run=False)
+    scores = key.score_notebook(executed_notebook(SOURCE, outputs, "ex_digits"), the_key)
+    return exc, scores["ex_digits"]["score"] / scores["ex_digits"]["max_score"]
+
+
+@pytest.mark.parametrize(
+    "seen, used",
+    [
+        ([np.vstack([TRAIN, VAL])], 3),  # train + validation in one call
+        ([TRAIN, VAL[:2]], 2),  # a second call on part of the validation set
+        ([np.vstack([VAL, TRAIN]).astype(np.float32)], 3),  # another order, float32
+    ],
+)
+def test_validation_rows_in_training_lose_the_points_and_name_data_leakage(monkeypatch, seen, used):
+    exc, score = verdicts(monkeypatch, seen)
+    assert score == 0
+    assert exc is not None and "data leakage" in str(exc), exc
+    assert f"trained on {used} of the 3 validation rows" in str(exc)
+
+
+@pytest.mark.parametrize(
+    "seen",
+    [
+        [TRAIN],
+        [TRAIN[:2], TRAIN[2:]],  # two calls, training rows only
+        [np.vstack([TRAIN, TRAIN + 0.3])],  # augmented copies are not validation rows
+        [],  # no call seen (a loop of one's own): nothing observed, nothing lost
+    ],
+)
+def test_training_rows_only_earn_the_points(monkeypatch, seen):
+    exc, score = verdicts(monkeypatch, seen)
+    assert exc is None and score == 1
+
+
+def test_a_validation_row_that_duplicates_a_training_row_does_not_count(monkeypatch):
+    monkeypatch.setattr(checks, "_publish", lambda rec: None)
+    val = np.vstack([VAL, TRAIN[1:2]])
+    checks.Check("g").trained_on("l", [TRAIN], val, train=TRAIN)
+    with pytest.raises(AssertionError, match="trained on 3 of the 3 validation rows"):
+        checks.Check("g").trained_on("l", [TRAIN, val], val, train=TRAIN)
+
+
+def test_the_record_holds_the_count_not_a_verdict(monkeypatch):
+    records = []
+    monkeypatch.setattr(checks, "_publish", records.append)
+    with pytest.raises(AssertionError):
+        checks.Check("g").trained_on("l", [VAL[:1]], VAL)
+    rec = records[0]
+    assert rec["kind"] == "fitted_on" and rec["params"]["held_out"] == 3
+    assert np.array_equal(checks.decode_value(rec["value"]), [1.0])
