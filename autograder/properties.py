@@ -126,7 +126,8 @@ def _explain_same_twice(got, expected, params):
         return f"calling {name} twice on the same input should give the same values twice"
     first, second = arr
     moved = ~np.isclose(second, first, rtol=params["rtol"], atol=params["atol"])
-    if moved.any() and np.allclose(second[moved], 2.0 * first[moved], rtol=1e-6, atol=1e-12):
+    doubled = moved.any() and np.allclose(second[moved], 2.0 * first[moved], rtol=1e-6, atol=1e-12)
+    if doubled and params.get("overwrite", True):
         return (
             f"your {name} added to the gradients of the previous call: called twice on the "
             "same input it gave twice the gradients. Overwrite them "
@@ -343,12 +344,18 @@ class PropertyChecks:
         self._check("unchanged", label, after, before, params, msg, weight, hint)
         return result
 
-    def same_twice(self, label, call, name="", rtol=1e-10, atol=1e-12, msg="", weight=1, hint=""):
+    def same_twice(
+        self, label, call, name="", rtol=1e-10, atol=1e-12, overwrite=True, msg="", weight=1,
+        hint="",
+    ):  # fmt: skip
         """``call()`` twice gives the same numbers twice (e.g. a backward pass and its grads).
 
         ``call`` takes no argument and returns what is compared: an array, or a dict / list
         of arrays (``lambda: (layer.backward(dout), layer.grads)``). The first result is
         copied before the second call. Records both, stacked (2, n). Returns the second.
+        ``overwrite=False`` where adding is right and state kept between calls is the
+        mistake (a penalty's backward adds into p.grad): a doubled result is then not read as
+        ``+=`` instead of ``=``.
         """
         first = _flat([copy.deepcopy(call())])
         second_raw = call()
@@ -357,6 +364,8 @@ class PropertyChecks:
         if first is not None and second is not None and first.shape == second.shape:
             value = np.stack([first, second])
         params = {"name": name or "the call", "rtol": float(rtol), "atol": float(atol)}
+        if not overwrite:
+            params["overwrite"] = False
         self._check("same_twice", label, value, _KEY(), params, msg, weight, hint)
         return second_raw
 

@@ -1,5 +1,6 @@
-"""autograder.properties: ``Check.trained_on``, data leakage seen through the rows a model was
-trained on (a ``fitted_on`` record: how many held-out rows were used, against 0).
+"""autograder.properties for training code: ``Check.trained_on``, data leakage seen through the
+rows a model was trained on (a ``fitted_on`` record: how many held-out rows were used, against
+0), and ``same_twice(overwrite=False)`` for calls that add by design (a penalty's backward).
 
 The grade cells of 04 and 09 spy on ``Trainer.fit`` and hand it the rows it saw; here a plain
 list of arrays stands for that spy. Kernel and grader must agree, the message must name data
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from test_checks import executed_notebook, run_cell
 
-from autograder import checks, key
+from autograder import checks, key, properties
 
 TRAIN = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0]])
 VAL = np.array([[100.0, 1.0], [-3.5, 0.25], [9.0, 9.0]])
@@ -80,3 +81,20 @@ def test_the_record_holds_the_count_not_a_verdict(monkeypatch):
     rec = records[0]
     assert rec["kind"] == "fitted_on" and rec["params"]["held_out"] == 3
     assert np.array_equal(checks.decode_value(rec["value"]), [1.0])
+
+
+def test_same_twice_without_overwrite_names_kept_state_not_plus_equals():
+    """A penalty whose backward adds by design: a doubled result is state kept between calls."""
+    arr = np.array([[0.5, 1.0, 2.0], [1.0, 1.0, 2.0]])  # a running total doubled the penalty
+    params = {"name": "MyL2", "rtol": 1e-10, "atol": 1e-12}
+    assert "do not accumulate (+=)" in properties._explain_same_twice(arr, None, params)
+    text = properties._explain_same_twice(arr, None, {**params, "overwrite": False})
+    assert "keeps something from the previous call" in text and "+=)" not in text
+
+
+def test_same_twice_records_overwrite_false_only_when_asked(monkeypatch):
+    records = []
+    monkeypatch.setattr(checks, "_publish", records.append)
+    checks.Check("g").same_twice("a", lambda: np.ones(2))
+    checks.Check("g").same_twice("b", lambda: np.ones(2), overwrite=False)
+    assert "overwrite" not in records[0]["params"] and records[1]["params"]["overwrite"] is False
