@@ -36,8 +36,8 @@ Two things happen for every check:
    never contains the expected value.
 
 The verdict that counts is not the one taken in the student's kernel (student code can
-monkeypatch anything there). The trusted grader (``autograder.key``) compares the records of
-the graded notebook with an *answer key*: the records of the instructor's source notebook,
+monkeypatch anything there). The trusted grader (``autograder.grading``) compares the records
+of the graded notebook with an *answer key*: the records of the instructor's source notebook,
 executed at release time, with the tolerances stored there. To forge a record a student has to
 produce the right value, which is the exercise.
 
@@ -60,7 +60,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import properties
+from autograder import properties
 
 #: MIME type of the records a check emits (a JSON object, see :func:`make_record`).
 MIME = "application/vnd.nncourse.check+json"
@@ -186,7 +186,7 @@ class Kind:
     ``decide(got, reference, params) -> bool`` works on *decoded* record values
     (:func:`decode_value`: numpy arrays, str, None or ``("repr", text)``) and never calls
     student code. The same function decides in the student's kernel (visible checks, against
-    the expected value the cell passes) and in the trusted grader (``autograder.key``,
+    the expected value the cell passes) and in the trusted grader (``autograder.grading``,
     against the answer key's reference and tolerances), so the two can only disagree when
     their expected values differ. ``reference`` is the key's ``expected`` when the solution's
     cell passed one, else the solution's own recorded value.

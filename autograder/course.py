@@ -20,8 +20,10 @@ from pathlib import Path
 
 import nbformat
 
-from . import calendar, execute, key, sandbox
-from .config import CONFIG_NAME, Limits
+from autograder import kernel, sandbox
+from autograder.config import CONFIG_NAME, Limits
+from autograder.grading import answer_key
+from autograder.term import calendar
 
 log = logging.getLogger("autograder")
 
@@ -341,8 +343,8 @@ def build_answer_key(course: Course, aid: str, nb_path: Path, limits: Limits) ->
     with tempfile.TemporaryDirectory(prefix="autograder-key-", dir=sandbox.work_base()) as tmp:
         workdir = Path(tmp) / "work"
         copy_support_files(course.release_dir / aid, workdir)
-        nb, info = execute.execute_notebook(nb, workdir, limits, env={"AUTOGRADER_KEY_RUN": "1"})
-    answer, warnings = key.build_key(nb, nb_path.stem)
+        nb, info = kernel.execute_notebook(nb, workdir, limits, env={"AUTOGRADER_KEY_RUN": "1"})
+    answer, warnings = answer_key.build_key(nb, nb_path.stem)
     answer["assignment"] = aid
     answer["mechanism"] = info["mechanism"]
     path = course.key_path(aid, nb_path.stem)

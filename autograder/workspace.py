@@ -67,7 +67,7 @@ def folder_digest(folder: Path) -> str:
 def student_versions(ids: list[str], notebooks: Path, out: Path) -> None:
     """Write the student version of each assignment to ``out/<id>/``, as ``release`` does
     (nbgrader's generate_assignment on a throw-away course folder: no answer keys)."""
-    from .course import Course
+    from autograder.course import Course
 
     with tempfile.TemporaryDirectory(prefix="autograder-workspace-") as tmp:
         course = Course(Path(tmp) / "course").ensure()

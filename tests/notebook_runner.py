@@ -9,7 +9,7 @@ cell that has mutations, forks: the child runs the mutated cell and the cells
 after it until a grade cell loses its points, then reports. The parent goes on
 with the original cell.
 
-Verdicts use the autograder's own trusted logic (``autograder.key``): a first
+Verdicts use the autograder's own trusted logic (``autograder.grading.answer_key``): a first
 pass over the source builds the answer key, exactly as ``release`` does; each
 run is then scored with ``score_cell``, as ``grade`` does. Hidden checks that
 decide nothing in the kernel are therefore decided here too.

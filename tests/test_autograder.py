@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import checks, key
+from autograder import checks
+from autograder.grading import answer_key
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "autograder"
@@ -200,10 +201,10 @@ def test_answer_key_rejects_hidden_checks_that_pass_expected_values():
         cell.outputs = [nbformat.v4.new_output("display_data", data={checks.MIME: rec})]
         return nbformat.v4.new_notebook(cells=[cell])
 
-    the_key, _ = key.build_key(executed(None), "nb")
+    the_key, _ = answer_key.build_key(executed(None), "nb")
     assert the_key["cells"]["g"]["labels"]["h"]["hidden"] is True
     with pytest.raises(ValueError, match=r"hidden check 'h' passes an expected value"):
-        key.build_key(executed([1.0]), "nb")
+        answer_key.build_key(executed([1.0]), "nb")
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ import nbformat
 import pytest
 from test_autograder import ASSIGNMENTS, ROOT, cli, fixture_subs, gradebook_scores
 
-from autograder import grade as grade_mod
+from autograder.grading import pipeline as grade_mod
 
 # ------------------------------------------------------------------ progress bar (fast)
 
@@ -27,7 +27,7 @@ from autograder import grade as grade_mod
 def test_progress_bar_counts_students_and_can_be_turned_off(capsys):
     """``grade`` shows a tqdm bar over the students it grades (on stderr)."""
     from autograder.config import Limits
-    from autograder.executor import InProcess, RunContext, Task
+    from autograder.executors.base import InProcess, RunContext, Task
 
     def fake_run(task, context_name):
         return task.student_id

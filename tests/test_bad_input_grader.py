@@ -1050,7 +1050,7 @@ CRASH_TEXT = "grader crashed"
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_on_the_cluster_executor(course, base, tmp_path, sig):
     """The same on ``--scheduler-file``: one line, nobody charged, the next run resumes."""
-    from autograder.cluster import LocalProcesses
+    from autograder.executors.cluster import LocalProcesses
 
     course_dir, subs = course
     for i in range(4):

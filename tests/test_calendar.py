@@ -1,4 +1,4 @@
-"""Due dates, extensions and late policies (autograder/calendar.py) on a real graded class.
+"""Due dates, extensions and late policies (autograder/term/calendar.py) on a real graded class.
 
 One module fixture releases the fixture assignment with a due date, grades seven students
 once with the real ``grade`` command (sandbox on), and then every policy is applied by editing
@@ -24,10 +24,10 @@ import nbformat
 import pytest
 from test_autograder import FIXTURES, cli
 
-from autograder import calendar
 from autograder.course import Course
-from autograder.export import export
-from autograder.feedback import write_feedback
+from autograder.reporting.export import export
+from autograder.reporting.feedback import write_feedback
+from autograder.term import calendar
 
 sys.path.insert(0, str(FIXTURES))
 import submissions as fixture_subs  # noqa: E402
@@ -379,7 +379,7 @@ def test_nbgraders_own_late_penalty_step_agrees(graded):
     with course.gradebook() as gb:
         gb.find_submission_notebook("fixture", AID, "late_3d").late_submission_penalty = None
         gb.db.commit()
-    pp = AssignLatePenalties(plugin_class="autograder.calendar.LatePolicy")
+    pp = AssignLatePenalties(plugin_class="autograder.term.calendar.LatePolicy")
     resources = {
         "nbgrader": {"notebook": "fixture", "assignment": AID, "student": "late_3d"},
     }

@@ -1,6 +1,6 @@
 """Grade cells in the case-block form: every check runs and counts (partial credit).
 
-Unit tests of ``Check.case`` / ``Check.done`` (kernel side) and of ``key.score_cell`` on
+Unit tests of ``Check.case`` / ``Check.done`` (kernel side) and of ``answer_key.score_cell`` on
 their records (grader side), including records that try to earn points for checks that
 never ran. The end-to-end run through ``grade``, the gradebook and the exports is in
 ``tests/test_partial_credit.py``.
@@ -13,7 +13,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from autograder import checks, key
+from autograder import checks
+from autograder.grading import answer_key
 from tests.test_checks import executed_notebook, run_cell
 
 CELL = textwrap.dedent(
@@ -48,7 +49,7 @@ def thrice(x):
 def the_key(monkeypatch):
     outputs, exc = run_cell(CELL, monkeypatch, {"first": twice, "second": thrice}, key_run=True)
     assert exc is None, exc
-    k, warnings = key.build_key(executed_notebook(CELL, outputs), "nb")
+    k, warnings = answer_key.build_key(executed_notebook(CELL, outputs), "nb")
     assert not warnings
     return k["cells"]["ex_sigmoid"]
 
@@ -56,7 +57,7 @@ def the_key(monkeypatch):
 def graded(monkeypatch, entry, **functions):
     outputs, exc = run_cell(CELL, monkeypatch, functions)
     cell = executed_notebook(CELL, outputs).cells[0]
-    return key.score_cell(cell, entry), exc, outputs
+    return answer_key.score_cell(cell, entry), exc, outputs
 
 
 def test_the_key_knows_blocks_weights_and_hints(monkeypatch):
@@ -66,7 +67,7 @@ def test_the_key_knows_blocks_weights_and_hints(monkeypatch):
     assert [labels[lb]["case"] for lb in labels] == ["first", "second", "second", "hidden"]
     assert labels["second b"]["weight"] == 2.0 and labels["hidden one"]["hidden"] is True
     assert labels["hidden one"]["hint"] == "an array of inputs"
-    assert key.weights(entry) == {
+    assert answer_key.weights(entry) == {
         "first": 0.2,
         "second a": 0.2,
         "second b": 0.4,
@@ -219,7 +220,7 @@ def test_a_cell_that_died_in_a_block_leaves_the_rest_not_run(monkeypatch):
         or o["data"][checks.CASE_MIME]["case"] == "first"
     ]
     cell = executed_notebook(CELL, cut).cells[0]
-    s = key.score_cell(cell, entry)
+    s = answer_key.score_cell(cell, entry)
     assert s["labels"] == {
         "first": "passed",
         "second a": "not run",
@@ -236,7 +237,7 @@ def test_mixed_forms_are_refused_and_cases_do_not_nest(monkeypatch):
     )
     outputs, exc = run_cell(source, monkeypatch, key_run=True)
     with pytest.raises(ValueError, match="some are not"):
-        key.build_key(executed_notebook(source, outputs), "nb")
+        answer_key.build_key(executed_notebook(source, outputs), "nb")
     c = checks.Check("g")
     with pytest.raises(ValueError, match="opened inside case"), c.case("a"), c.case("b"):
         pass
@@ -272,7 +273,7 @@ def test_migrate_groups_preparation_with_its_checks_and_adds_hints(monkeypatch):
     assert to_cases(new) == new  # already converted: left alone
     outputs, exc = run_cell(new, monkeypatch, {"first": twice, "second": thrice}, key_run=True)
     assert exc is None
-    k, _ = key.build_key(executed_notebook(new, outputs), "nb")
+    k, _ = answer_key.build_key(executed_notebook(new, outputs), "nb")
     entry = k["cells"]["ex_sigmoid"]
     assert entry["partial"] and list(entry["labels"]) == [
         "first",
@@ -293,7 +294,7 @@ def test_migrate_groups_preparation_with_its_checks_and_adds_hints(monkeypatch):
 def graded_source(monkeypatch, source, entry, **functions):
     outputs, exc = run_cell(source, monkeypatch, functions)
     cell = executed_notebook(source, outputs).cells[0]
-    return key.score_cell(cell, entry), exc, outputs
+    return answer_key.score_cell(cell, entry), exc, outputs
 
 
 def test_matrix_rows_line_up_in_the_verdict():
@@ -328,13 +329,13 @@ def test_a_check_without_a_value_counts_only_once_the_value_checks_pass(monkeypa
     forge it: its share waits for the cell's checks of values (no way to forge those)."""
     outputs, exc = run_cell(CELL_WITH_CONDITION, monkeypatch, {"first": twice}, key_run=True)
     assert exc is None, exc
-    entry = key.build_key(executed_notebook(CELL_WITH_CONDITION, outputs), "nb")[0]["cells"][
+    entry = answer_key.build_key(executed_notebook(CELL_WITH_CONDITION, outputs), "nb")[0]["cells"][
         "ex_sigmoid"
     ]
     scores = {}
     for name, fn in (("right", twice), ("wrong", thrice)):
         outputs, _ = run_cell(CELL_WITH_CONDITION, monkeypatch, {"first": fn})
-        scores[name] = key.score_cell(
+        scores[name] = answer_key.score_cell(
             executed_notebook(CELL_WITH_CONDITION, outputs).cells[0], entry
         )
     assert scores["right"]["score"] == entry["points"]

@@ -11,9 +11,9 @@ import nbformat
 import pytest
 from test_autograder import ASSIGNMENTS, cli, fixture_subs
 
-from autograder import grade as grade_mod
 from autograder.config import Limits
 from autograder.course import Course
+from autograder.grading import pipeline as grade_mod
 
 pytestmark = pytest.mark.slow  # one release of the small fixture assignment
 

@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 
-from autograder.submissions import MAX_MEMBERS, collect, extract_zip
+from autograder.grading.submissions import MAX_MEMBERS, collect, extract_zip
 
 NOTEBOOK = "00_fixture/fixture.ipynb"
 

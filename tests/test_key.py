@@ -1,11 +1,13 @@
-"""autograder.key: the answer key and the trusted verdicts (passed / failed / not run)."""
+"""autograder.grading.answer_key: the answer key and the trusted verdicts (passed / failed /
+not run)."""
 
 from __future__ import annotations
 
 import nbformat
 import numpy as np
 
-from autograder import checks, key
+from autograder import checks
+from autograder.grading import answer_key
 
 META = {
     "nbgrader": {
@@ -54,7 +56,7 @@ def cell(*records, error=None):
 
 
 def test_all_passed():
-    s = key.score_cell(
+    s = answer_key.score_cell(
         cell(("first", "close", [1.0]), ("second", "close", [2.0]), ("hidden one", "close", [3.0])),
         ENTRY,
     )
@@ -67,7 +69,7 @@ def test_all_passed():
 
 
 def test_three_states_when_the_kernel_stops_at_a_failing_check():
-    s = key.score_cell(
+    s = answer_key.score_cell(
         cell(
             ("first", "close", [1.0]),
             ("second", "close", [2.5]),
@@ -81,7 +83,7 @@ def test_three_states_when_the_kernel_stops_at_a_failing_check():
 
 def test_a_check_the_kernel_failed_is_failed_even_if_the_key_would_pass_it():
     """Its expected value in the kernel came from broken student state: agree with the kernel."""
-    s = key.score_cell(
+    s = answer_key.score_cell(
         cell(
             ("first", "close", [1.0]),
             ("second", "close", [2.0]),
@@ -94,7 +96,7 @@ def test_a_check_the_kernel_failed_is_failed_even_if_the_key_would_pass_it():
 
 
 def test_visible_check_the_kernel_passed_but_the_key_fails_says_why():
-    s = key.score_cell(
+    s = answer_key.score_cell(
         cell(("first", "close", [1.5]), ("second", "close", [2.0]), ("hidden one", "close", [9.0])),
         ENTRY,
     )
@@ -106,19 +108,19 @@ def test_visible_check_the_kernel_passed_but_the_key_fails_says_why():
 
 
 def test_an_error_outside_the_checks_fails_the_check_it_interrupted():
-    s = key.score_cell(cell(error=("ValueError", "")), ENTRY)
+    s = answer_key.score_cell(cell(error=("ValueError", "")), ENTRY)
     assert s["labels"] == {"first": "failed", "second": "not run", "hidden one": "not run"}
     assert s["first_failure"] == "first" and s["error"] == "ValueError"
 
 
 def test_a_stub_left_raising_is_not_attempted_not_failed():
-    s = key.score_cell(cell(error=("NotImplementedError", "")), ENTRY)
+    s = answer_key.score_cell(cell(error=("NotImplementedError", "")), ENTRY)
     assert set(s["labels"].values()) == {"not attempted"}
     assert s["first_failure"] is None and s["score"] == 0.0
 
 
 def test_an_error_outside_the_checks_fails_the_check_it_interrupted_later():
-    s = key.score_cell(
+    s = answer_key.score_cell(
         cell(("first", "close", [1.0]), error=("TimeoutError", "")),
         ENTRY,
     )
@@ -126,13 +128,13 @@ def test_an_error_outside_the_checks_fails_the_check_it_interrupted_later():
 
 
 def test_missing_cell_never_ran():
-    s = key.score_cell(None, ENTRY)
+    s = answer_key.score_cell(None, ENTRY)
     assert s["error"] == "missing" and s["first_failure"] is None
     assert set(s["labels"].values()) == {"not run"} and len(s["labels"]) == 3
 
 
 def test_notes_name_values_that_are_not_numbers():
-    s = key.score_cell(
+    s = answer_key.score_cell(
         cell(
             ("first", "close", [1.0]),
             ("second", "close", [2.0]),
@@ -143,7 +145,7 @@ def test_notes_name_values_that_are_not_numbers():
     )
     assert s["first_failure"] == "hidden one"
     assert s["notes"]["hidden one"].startswith("your value: got None: no value came back")
-    s = key.score_cell(
+    s = answer_key.score_cell(
         cell(
             ("first", "close", [1.0]), ("second", "close", [2.0]), ("hidden one", "close", [np.nan])
         ),
@@ -154,7 +156,7 @@ def test_notes_name_values_that_are_not_numbers():
 
 def test_a_label_recorded_twice_fails():
     rec = ("first", "close", [1.0])
-    s = key.score_cell(
+    s = answer_key.score_cell(
         cell(rec, rec, ("second", "close", [2.0]), ("hidden one", "close", [3.0])), ENTRY
     )
     assert s["labels"]["first"] == "failed" and s["score"] == 0.0
@@ -162,7 +164,7 @@ def test_a_label_recorded_twice_fails():
 
 
 def test_a_forged_assertion_for_a_passing_label_cannot_earn_points():
-    s = key.score_cell(
+    s = answer_key.score_cell(
         cell(
             ("first", "close", [1.0]),
             ("second", "close", [2.0]),
@@ -178,14 +180,14 @@ def test_score_notebook_keeps_verdicts_json_ready():
     import json
 
     nb = nbformat.v4.new_notebook(cells=[cell(("first", "close", [1.0]))])
-    scores = key.score_notebook(nb, {"notebook": "nb", "cells": {"g": ENTRY}})
+    scores = answer_key.score_notebook(nb, {"notebook": "nb", "cells": {"g": ENTRY}})
     assert json.loads(json.dumps(scores)) == scores
     assert scores["g"]["labels"]["second"] == "not run"
 
 
 def test_notes_never_repeat_text_from_student_code():
     """A record's repr/str value is student-chosen text: notes describe it, never quote it."""
-    s = key.score_cell(
+    s = answer_key.score_cell(
         cell(
             ("first", "close", [1.0]),
             ("second", "close", [2.0]),
@@ -204,13 +206,13 @@ def _entry(kind, value, expected=None, **params):
 
 def test_decide_uses_key_tolerance_and_values():
     entry = _entry("close", [1.0, 2.0], rtol=1e-3, atol=0.0)
-    assert key.decide(_entry("close", [1.0005, 2.0], rtol=1.0, atol=1.0), entry)
-    assert not key.decide(_entry("close", [1.01, 2.0], rtol=1.0, atol=1.0), entry)
-    assert not key.decide(_entry("close", [1.0], rtol=1e-3, atol=0.0), entry)  # shape
-    assert not key.decide(
+    assert answer_key.decide(_entry("close", [1.0005, 2.0], rtol=1.0, atol=1.0), entry)
+    assert not answer_key.decide(_entry("close", [1.01, 2.0], rtol=1.0, atol=1.0), entry)
+    assert not answer_key.decide(_entry("close", [1.0], rtol=1e-3, atol=0.0), entry)  # shape
+    assert not answer_key.decide(
         _entry("close", [np.nan, 2.0]), _entry("close", [np.nan, 2.0], rtol=1e-3, atol=0.0)
     )
     acc = _entry("accuracy", [0, 0, 0, 0], expected=[1, 1, 0, 1], threshold=0.75)
-    assert key.decide(_entry("accuracy", [1, 0, 0, 0]), acc) is False
-    assert key.decide(_entry("accuracy", [1, 1, 0, 1]), acc) is True
-    assert not key.decide(_entry("equal", 3), _entry("close", 3.0, rtol=0, atol=0))  # kind
+    assert answer_key.decide(_entry("accuracy", [1, 0, 0, 0]), acc) is False
+    assert answer_key.decide(_entry("accuracy", [1, 1, 0, 1]), acc) is True
+    assert not answer_key.decide(_entry("equal", 3), _entry("close", 3.0, rtol=0, atol=0))  # kind

@@ -24,9 +24,9 @@ import pytest
 from test_autograder import FIXTURES, cli
 from test_autograder_notebooks import perfect_submission
 
-from autograder import report
 from autograder.course import Course
-from autograder.key import HIDDEN_BEGIN, HIDDEN_END
+from autograder.grading.answer_key import HIDDEN_BEGIN, HIDDEN_END
+from autograder.reporting import report
 
 sys.path.insert(0, str(FIXTURES))
 import submissions as fixture_subs  # noqa: E402

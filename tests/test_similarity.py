@@ -20,10 +20,10 @@ import nbformat
 import pytest
 from test_autograder import FIXTURES, cli
 
-from autograder import report, similarity
 from autograder.course import Course
-from autograder.key import HIDDEN_BEGIN, HIDDEN_END
-from autograder.similarity import Code, compare, fingerprints
+from autograder.grading.answer_key import HIDDEN_BEGIN, HIDDEN_END
+from autograder.reporting import report, similarity
+from autograder.reporting.similarity import Code, compare, fingerprints
 
 sys.path.insert(0, str(FIXTURES))
 import submissions as fixture_subs  # noqa: E402

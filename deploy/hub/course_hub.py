@@ -402,7 +402,7 @@ def feedback(course_dir, assignment: str) -> int:
     next to each page; ``autograder feedback`` copies both from ``submitted/``. Run it as
     the grader account, in the course folder.
     """
-    from autograder.grade import KEPT_FILES
+    from autograder.grading.pipeline import KEPT_FILES
 
     course_dir = Path(course_dir)
     subprocess.run(

@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from .executor import Executor, InProcess, ProcessPool
+from autograder.executors.base import Executor, InProcess, ProcessPool
 
 
 def max_workers() -> int:
@@ -21,7 +21,7 @@ def make_executor(workers: int = 1, scheduler: str | None = None, scheduler_file
     if scheduler_file is not None and not Path(scheduler_file).is_file():
         raise ValueError(
             f"grade: --scheduler-file {scheduler_file} does not exist; start the cluster first "
-            "(python -m autograder.cluster) or give the file it wrote"
+            "(python -m autograder.executors.cluster) or give the file it wrote"
         )
     if scheduler_file is not None:
         try:
@@ -34,7 +34,7 @@ def make_executor(workers: int = 1, scheduler: str | None = None, scheduler_file
                 'with an "address"); give the file `dask scheduler --scheduler-file` wrote'
             ) from None
     if scheduler is not None or scheduler_file is not None:
-        from .cluster import DaskExecutor  # imports Dask: only for a cluster
+        from autograder.executors.cluster import DaskExecutor  # imports Dask: only for a cluster
 
         return DaskExecutor(address=scheduler, scheduler_file=scheduler_file)
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:

@@ -56,7 +56,8 @@ import threading
 import time
 from pathlib import Path
 
-from . import sandbox, seccomp
+from autograder import sandbox
+from autograder.sandbox import seccomp
 
 log = logging.getLogger("autograder")
 
@@ -182,7 +183,7 @@ class ForkServer:
         # the same interpreter set-up as execute.KERNEL_MAIN (no debugpy), then the server
         code = (
             "import sys; sys.modules['debugpy'] = None; del sys.path[0]; "
-            f"from autograder import forkserver; forkserver.serve({str(self.base)!r})"
+            f"from autograder.sandbox import forkserver; forkserver.serve({str(self.base)!r})"
         )
         self.preloaded = None  # the modules loaded, once ready
         try:
@@ -324,7 +325,7 @@ def for_thread() -> ForkServer | None:
 
 def _probe(server: ForkServer) -> None:
     """Fork one child through the whole sandbox set-up and let it check what it can see."""
-    from .config import Limits
+    from autograder.config import Limits
 
     with tempfile.TemporaryDirectory(prefix="autograder-probe-", dir=server.base) as tmp:
         workdir = Path(tmp) / "work"

@@ -40,7 +40,7 @@ import warnings
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .config import CONFIG_NAME
+from autograder.config import CONFIG_NAME
 
 UTC = datetime.UTC
 POLICY_KEY = "late_policy"
@@ -71,7 +71,7 @@ def _late_policy():
         """nbgrader's late-submission plugin with the course's policies.
 
         ``grade`` builds one per assignment with :meth:`load`. Set as nbgrader's plugin
-        (``c.AssignLatePenalties.plugin_class = "autograder.calendar.LatePolicy"``), nbgrader's
+        (``c.AssignLatePenalties.plugin_class = "autograder.term.calendar.LatePolicy"``), nbgrader's
         own ``autograde`` applies the same policy: an instance whose parent is nbgrader's
         ``AssignLatePenalties`` reads the assignment's ``autograder.json`` from the course's
         ``source/`` folder next to the gradebook.
@@ -380,7 +380,7 @@ def extend(course, aid, sid, days=0.0, hours=0.0, minutes=0.0) -> Lateness:
     """
     from nbgrader.api import MissingEntry
 
-    from .submissions import STUDENT_ID
+    from autograder.grading.submissions import STUDENT_ID
 
     if not STUDENT_ID.match(sid):
         raise ValueError(f"extend: a student id is letters, digits and _.@-, received {sid!r}")

@@ -7,7 +7,7 @@
             ``Points Possible``. Students are matched by ``ID`` (nbgrader's ``lms_user_id``, when
             the roster has it) or else by ``SIS Login ID`` (the nbgrader student id).
 ``lti``     posts each score to the LMS through LTI Advantage's Assignment and Grade Services
-            (``autograder/lti.py``); the per-student report goes to ``lti_passback.txt``.
+            (``autograder/term/lti.py``); the per-student report goes to ``lti_passback.txt``.
 ``moodle``  ``grades_moodle.csv``: for Moodle's "Import: CSV file". Columns ``Username``,
             ``ID number``, ``Email address``, ``First name``, ``Last name``, then one column per
             assignment; on import, map ``Username`` to the user field ``username`` and each
@@ -15,7 +15,7 @@
 
 Scores are nbgrader's submission scores: hand grades from formgrader replace the automatic
 score of the cells they grade; a missing submission scores 0, as in ``grades.csv``. The
-``score`` of every format is the final one, after the late penalty (``autograder/calendar.py``)
+``score`` of every format is the final one, after the late penalty (``autograder/term/calendar.py``)
 and as ``nbgrader export`` computes it: ``max(0, raw_score - late_submission_penalty)``.
 """
 
@@ -47,7 +47,7 @@ def gradebook_rows(course) -> list[dict]:
     """
     from nbgrader.api import MissingEntry
 
-    from .calendar import apply_policy, is_placeholder, show_iso
+    from autograder.term.calendar import apply_policy, is_placeholder, show_iso
 
     rows = []
     with course.gradebook() as gb:
@@ -130,12 +130,12 @@ def export(course, fmt="csv", **lti_options) -> str:
     """Write the export of format ``fmt`` (one of :data:`FORMATS`); returns its path.
 
     ``lti`` posts the scores to the LMS instead (Assignment and Grade Services, see
-    :func:`autograder.lti.export_lti`, which takes ``lti_options``) and writes its report.
+    :func:`autograder.term.lti.export_lti`, which takes ``lti_options``) and writes its report.
     """
     if fmt not in FORMATS:
         raise ValueError(f"export: format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt == "lti":
-        from .lti import export_lti
+        from autograder.term.lti import export_lti
 
         return export_lti(course, **lti_options)
     if fmt == "csv":
@@ -176,7 +176,7 @@ def export(course, fmt="csv", **lti_options) -> str:
 def not_graded_rows(course) -> list[dict]:
     """A row per entry the last ``grade`` of each assignment could not attribute or read
     (``grade.not_graded``): named as in ``--submissions``, no score, the reason."""
-    from .grade import read_not_graded_all
+    from autograder.grading.pipeline import read_not_graded_all
 
     rows = []
     for aid, items in sorted(read_not_graded_all(course).items()):

@@ -25,9 +25,9 @@ import json
 import statistics
 from pathlib import Path
 
-from . import calendar
-from .export import gradebook_rows
-from .grade import CRASH, MARKER, not_graded
+from autograder.grading.pipeline import CRASH, MARKER, not_graded
+from autograder.reporting.export import gradebook_rows
+from autograder.term import calendar
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;line-height:1.45;color:#222}

@@ -8,8 +8,8 @@ Per student:
    back from the gradebook. This happens just before the student's task goes to a worker, on one
    gradebook session for the whole run;
 2. *worker* (``executor.py``: this process, a local pool or a Dask cluster): execute each
-   notebook in its own sandbox (``execute.py``) and send the executed notebook back;
-3. *trusted parent*: score the executed notebooks against the answer key (``key.py``: the
+   notebook in its own sandbox (``kernel.py``) and send the executed notebook back;
+3. *trusted parent*: score the executed notebooks against the answer key (``answer_key.py``: the
    key never leaves this process), write ``autograded/``, record the scores in nbgrader's
    gradebook (only the parent touches SQLite) and a marker file that makes a re-run skip
    this student unless the submission or the key changed.
@@ -36,12 +36,14 @@ from pathlib import Path
 
 import nbformat
 
-from . import calendar, execute, key, submissions
-from .config import Limits
-from .course import Course
-from .executor import NotebookTask, Outcome, RunContext, Task
-from .export import export_csv
-from .placement import make_executor
+from autograder import kernel
+from autograder.config import Limits
+from autograder.course import Course
+from autograder.executors.base import NotebookTask, Outcome, RunContext, Task
+from autograder.executors.placement import make_executor
+from autograder.grading import answer_key, submissions
+from autograder.reporting.export import export_csv
+from autograder.term import calendar
 
 log = logging.getLogger("autograder")
 MARKER = ".autograder.json"
@@ -68,13 +70,13 @@ class NotebookResult:
 
     reason: str | None  # why it earned nothing without running (or CRASH)
     info: dict | None  # from the worker: mechanism, restarts, failed_cells, seconds, host
-    scores: dict  # grade_id -> key.score_cell(...)
+    scores: dict  # grade_id -> answer_key.score_cell(...)
     nb: dict | None = None  # the executed notebook
 
     @classmethod
-    def scored(cls, nb, reason, info, answer_key) -> NotebookResult:
+    def scored(cls, nb, reason, info, the_key) -> NotebookResult:
         nb = nbformat.from_dict(nb) if nb is not None else None
-        return cls(reason, info, key.score_notebook(nb, answer_key), nb)
+        return cls(reason, info, answer_key.score_notebook(nb, the_key), nb)
 
     def marker(self) -> dict:
         return {"reason": self.reason, "info": self.info, "scores": self.scores}
@@ -328,9 +330,10 @@ class Run:
         self.write_time(job)
         for nb_id, res in results.items():
             if res.nb is not None:
-                execute.write_notebook(res.nb, out_dir / f"{nb_id}.ipynb")
+                kernel.write_notebook(res.nb, out_dir / f"{nb_id}.ipynb")
             cells = {
-                key.nbgrader_meta(c).get("grade_id"): c for c in (res.nb.cells if res.nb else [])
+                answer_key.nbgrader_meta(c).get("grade_id"): c
+                for c in (res.nb.cells if res.nb else [])
             }
             for gid in self.trusted[nb_id].points:
                 grade = gb.find_grade(gid, nb_id, aid, sid)
@@ -346,7 +349,8 @@ class Run:
                 comment = gb.find_comment(gid, nb_id, aid, sid)
                 cell = cells.get(gid)
                 unchanged = cell is None or (
-                    key.nbgrader_meta(cell).get("checksum") == nbg_utils.compute_checksum(cell)
+                    answer_key.nbgrader_meta(cell).get("checksum")
+                    == nbg_utils.compute_checksum(cell)
                 )
                 comment.auto_comment = "No response." if unchanged else None
         gb.db.commit()
@@ -492,7 +496,7 @@ def sanitize(trusted: Trusted, gb, sid, path: Path, limits, notes: list | None =
 
 def _foreign(nb, trusted: Trusted, gb) -> str | None:
     """Why ``nb`` is another notebook: its cells carry grade ids, none of them this one's."""
-    ids = {key.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
+    ids = {answer_key.nbgrader_meta(c).get("grade_id") for c in nb.cells} - {None}
     if not ids or ids & set(trusted.locked):
         return None
     from nbgrader.api import SourceCell
@@ -520,7 +524,7 @@ def _identify_cells(nb, trusted: Trusted) -> tuple[set, list]:
     """
 
     def gid_of(cell):
-        return key.nbgrader_meta(cell).get("grade_id")
+        return answer_key.nbgrader_meta(cell).get("grade_id")
 
     present = {gid_of(c) for c in nb.cells} & set(trusted.locked)
     bare = [i for i, c in enumerate(nb.cells) if "nbgrader" not in c.get("metadata", {})]
@@ -696,7 +700,9 @@ def _gradebook_classes() -> dict:
             names = [c.name for c in book.source_cells]
             solutions = {c.name for c in book.solution_cells}
             for grade_cell in book.grade_cells:
-                where = {key.nbgrader_meta(c).get("grade_id"): i for i, c in enumerate(nb.cells)}
+                where = {
+                    answer_key.nbgrader_meta(c).get("grade_id"): i for i, c in enumerate(nb.cells)
+                }
                 if grade_cell.name in where:
                     continue
                 self.log.info(

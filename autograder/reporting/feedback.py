@@ -4,7 +4,7 @@ The page is built from three trusted sources, never from the outputs of the grad
 (during grading the student's kernel can see the hidden tests and could print them):
 
 * the *release* notebook (instructor text, its formulas typeset as SVG by
-  ``autograder.mathsvg``, and the grade cells' visible tests only),
+  ``autograder.reporting.mathsvg``, and the grade cells' visible tests only),
 * the student's *submitted* code and answers, shown as plain text,
 * the grader's verdicts (marker file) and the answer key's labels and messages: each check
   passed, failed, not attempted (the code still raises the stub's ``NotImplementedError``) or
@@ -26,10 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import calendar, mathsvg
-from .execute import ERROR_NAME
-from .grade import KEPT_FILES, MARKER
-from .key import (
+from autograder.grading.answer_key import (
     FAILED,
     NOT_ATTEMPTED,
     NOT_RUN,
@@ -38,6 +35,10 @@ from .key import (
     label_state,
     nbgrader_meta,
 )
+from autograder.grading.pipeline import KEPT_FILES, MARKER
+from autograder.kernel import ERROR_NAME
+from autograder.reporting import mathsvg
+from autograder.term import calendar
 
 STYLE = (
     """

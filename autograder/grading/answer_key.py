@@ -21,7 +21,7 @@ import builtins
 
 import numpy as np
 
-from .checks import CASE_MIME, KINDS, MIME, decode_value, not_a_number
+from autograder.checks import CASE_MIME, KINDS, MIME, decode_value, not_a_number
 
 MAX_RECORDS_PER_CELL = 10_000
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"

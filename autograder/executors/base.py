@@ -47,9 +47,9 @@ from typing import Protocol
 
 import nbformat
 
-from . import execute, sandbox
-from .config import Limits
-from .course import copy_support_files
+from autograder import kernel, sandbox
+from autograder.config import Limits
+from autograder.course import copy_support_files
 
 # ------------------------------------------------------------------ what crosses the seam
 
@@ -173,7 +173,7 @@ def run_task(task: Task, context_name: str) -> Outcome:
                 continue
             workdir = Path(tmp) / item.notebook_id / "work"
             copy_support_files(support, workdir)
-            nb, info = execute.execute_notebook(
+            nb, info = kernel.execute_notebook(
                 nbformat.from_dict(item.nb), workdir, context.limits
             )  # under a uid leased for this notebook alone
             info["failed_cells"] = {str(k): v for k, v in info["failed_cells"].items()}
@@ -310,7 +310,7 @@ def _worker_init(context: RunContext) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    logging.getLogger("asyncio").addFilter(execute.quiet_interrupted_kernel_tasks)
+    logging.getLogger("asyncio").addFilter(kernel.quiet_interrupted_kernel_tasks)
     install(context)
 
 

@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import Limits
+from autograder.config import Limits
 
 FIRST_UID = 61000  # the fork server's probe; notebooks lease FIRST_UID + 1 ...
 MAX_UIDS = 4096
@@ -215,7 +215,7 @@ def readable_paths() -> list[str]:
     paths = {
         os.path.realpath(sys.base_prefix),
         os.path.realpath(sys.prefix),
-        str(Path(__file__).resolve().parent),
+        str(Path(__file__).resolve().parents[1]),
     }
     spec = importlib.util.find_spec("nncourse")
     if spec is not None:  # the course library: the kernel imports it, solutions are not in it

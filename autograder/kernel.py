@@ -39,8 +39,9 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from traitlets import DottedObjectName, Type
 
-from . import forkserver, sandbox, seccomp
-from .config import Limits
+from autograder import sandbox
+from autograder.config import Limits
+from autograder.sandbox import forkserver, seccomp
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +136,8 @@ class SandboxedKernelManager(AsyncKernelManager):
     ``sandbox.prefix``, or a fork of the warm fork server (``forkserver.py``) when one is set.
     """
 
-    client_class = DottedObjectName("autograder.execute.PromptKernelClient")
-    client_factory = Type(klass="autograder.execute.PromptKernelClient")
+    client_class = DottedObjectName("autograder.kernel.PromptKernelClient")
+    client_factory = Type(klass="autograder.kernel.PromptKernelClient")
     sandbox_uid: int | None = None
     sandbox_limits: Limits | None = None
     workdir: Path | None = None
