@@ -52,7 +52,7 @@ from grading_throughput import perfect  # noqa: E402
 
 from autograder import kernel, sandbox  # noqa: E402
 from autograder.course import Course  # noqa: E402
-from autograder.executors.base import InProcess  # noqa: E402
+from autograder.executors.local import InProcess  # noqa: E402
 from autograder.grading import answer_key, pipeline  # noqa: E402
 from autograder.sandbox import forkserver  # noqa: E402
 

@@ -27,7 +27,8 @@ from autograder.grading import pipeline as grade_mod
 def test_progress_bar_counts_students_and_can_be_turned_off(capsys):
     """``grade`` shows a tqdm bar over the students it grades (on stderr)."""
     from autograder.config import Limits
-    from autograder.executors.base import InProcess, RunContext, Task
+    from autograder.executors.base import RunContext, Task
+    from autograder.executors.local import InProcess
 
     def fake_run(task, context_name):
         return task.student_id

@@ -1,7 +1,7 @@
 """Where grading tasks run: the seam between the trusted parent and the workers.
 
-The parent (``grade.py``) gives an executor one :class:`RunContext` (what every student of
-a run shares: the assignment's limits and support files) and the students to grade, with a
+The parent (``grading/pipeline.py``) gives an executor one :class:`RunContext` (what every student
+of a run shares: the assignment's limits and support files) and the students to grade, with a
 ``prepare`` function that sanitises one student's notebooks into a :class:`Task`. The
 executor calls ``prepare`` just before it hands a task to a worker and yields, per student,
 ``(job, outcome)``: an :class:`Outcome` (the executed notebooks, which host graded them and
@@ -12,6 +12,9 @@ crashed" for that student only). Three executors share this interface:
 ``ProcessPool``   ``--workers N``: N spawned processes on this machine.
 ``DaskExecutor``  ``--scheduler ADDRESS`` / ``--scheduler-file FILE``: the workers of a
                   Dask cluster (``cluster.py``).
+
+This module is the seam and what every worker runs (:func:`run_task`); the executors on this
+machine are in ``local.py``, the Dask one in ``cluster.py``, and ``placement.py`` picks one.
 
 Local parallel grading (``--workers N``) stays a process pool rather than a Dask
 ``LocalCluster``: once running, both grade at the same rate, but starting and stopping a
@@ -28,18 +31,12 @@ bytes) reaches each worker once, through the pool's initializer or a Dask worker
 from __future__ import annotations
 
 import atexit
-import concurrent.futures as cf
-import contextlib
 import dataclasses
 import hashlib
-import logging
-import multiprocessing
 import pickle
 import shutil
-import signal
 import socket
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -191,7 +188,7 @@ Results = Iterator[tuple[object, "Outcome | BaseException"]]
 
 
 class Executor(Protocol):
-    """The seam: where a run's tasks execute. ``InProcess`` and ``ProcessPool`` (here) and
+    """The seam: where a run's tasks execute. ``local.InProcess``, ``local.ProcessPool`` and
     ``cluster.DaskExecutor`` implement it; ``placement.make_executor`` picks one. Nothing in
     this module imports an implementation."""
 
@@ -205,126 +202,3 @@ class Executor(Protocol):
     def run(self, context: RunContext, jobs: Iterable, prepare: Prepare) -> Results:
         """Yield ``(job, Outcome or exception)`` per job, in any order; ``prepare(job)``
         is called just before the job's task is handed to a worker."""
-
-
-class _OnThisMachine:
-    """What the two local executors share: this machine's sandbox, nothing to set up."""
-
-    def describe(self) -> str:
-        return sandbox.describe()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-class InProcess(_OnThisMachine):
-    """``--workers 1``: tasks run one after the other in the parent's own process."""
-
-    def __init__(self, run: Callable = run_task):
-        self.run_fn = run
-
-    def run(self, context: RunContext, jobs: Iterable, prepare: Prepare) -> Results:
-        install(context)
-        for job in jobs:
-            task = prepare(job)
-            try:
-                result = self.run_fn(task, context.name)
-            except Exception as exc:  # noqa: BLE001 - a grader failure costs one student
-                result = exc
-            yield job, result
-
-
-class ProcessPool(_OnThisMachine):
-    """``--workers N``: N spawned worker processes on this machine.
-
-    Each worker always has one more task queued, so the workers never wait for the parent
-    while it sanitises or records.
-    """
-
-    def __init__(self, workers: int, run: Callable = run_task):
-        if not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"ProcessPool: workers must be a positive int, received {workers!r}")
-        self.workers = workers
-        self.run_fn = run
-
-    def run(self, context: RunContext, jobs: Iterable, prepare: Prepare) -> Results:
-        ctx = multiprocessing.get_context("spawn")
-        todo = iter(jobs)
-        with cf.ProcessPoolExecutor(
-            self.workers, mp_context=ctx, initializer=_worker_init, initargs=(context,)
-        ) as pool:
-            pending = {}
-
-            def submit_next():
-                job = next(todo, None)
-                if job is not None:
-                    task = prepare(job)
-                    with _workers_ignore_sigint():  # submit may start a worker
-                        pending[pool.submit(self.run_fn, task, context.name)] = job
-
-            try:
-                for _ in range(2 * self.workers):
-                    submit_next()
-                while pending:
-                    done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                    for fut in done:
-                        submit_next()  # first: keep the workers busy
-                        job = pending.pop(fut)
-                        try:
-                            result = fut.result()
-                        except Exception as exc:  # noqa: BLE001 - a worker crash hits one student
-                            result = exc
-                        yield job, result
-            except BaseException:
-                for fut in pending:
-                    fut.cancel()
-                _stop_workers(pool)
-                raise
-
-
-@contextlib.contextmanager
-def _workers_ignore_sigint():
-    """Start pool workers with SIGINT ignored (a disposition they inherit, which Python keeps):
-    a Ctrl-C reaches the whole foreground process group, and a worker interrupted while it
-    imports would print a traceback, or return the interruption as a student's crash. The
-    parent alone stops on Ctrl-C, and stops its workers (:func:`_stop_workers`)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _worker_init(context: RunContext) -> None:
-    """A pool worker: SIGTERM ends its task as Ctrl-C does (the kernel is killed on the way
-    out), then :func:`install` the run's context."""
-
-    def stop(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    logging.getLogger("asyncio").addFilter(kernel.quiet_interrupted_kernel_tasks)
-    install(context)
-
-
-def _stop_workers(pool: cf.ProcessPoolExecutor, grace: float = 10.0) -> None:
-    """Stop the pool's workers now (an interrupted run): each gets SIGTERM, which kills its
-    kernel on the way out; one still there after ``grace`` seconds is killed."""
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        if proc.is_alive():
-            proc.terminate()
-    deadline = time.monotonic() + grace
-    for proc in procs:
-        proc.join(max(0.0, deadline - time.monotonic()))
-        if proc.is_alive():
-            proc.kill()
-            proc.join(5)

@@ -1,5 +1,5 @@
 """Which executor a command asks for: ``--workers N`` (this machine) or ``--scheduler`` /
-``--scheduler-file`` (a Dask cluster). The seam itself is ``executor.Executor``; this module
+``--scheduler-file`` (a Dask cluster). The seam itself is ``base.Executor``; this module
 sits above it and its implementations, so none of them imports back."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import json
 import os
 from pathlib import Path
 
-from autograder.executors.base import Executor, InProcess, ProcessPool
+from autograder.executors.base import Executor
+from autograder.executors.local import InProcess, ProcessPool
 
 
 def max_workers() -> int:
