@@ -41,6 +41,7 @@ from traitlets import DottedObjectName, Type
 
 from autograder import sandbox
 from autograder.config import Limits
+from autograder.files import atomic_write
 from autograder.sandbox import forkserver, seccomp
 
 log = logging.getLogger(__name__)
@@ -582,6 +583,5 @@ async def _kill(km):
 
 def write_notebook(nb, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    nbformat.write(nb, str(tmp))
-    os.replace(tmp, path)
+    text = nbformat.writes(nb)
+    atomic_write(path, text if text.endswith("\n") else text + "\n")

@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from autograder.files import atomic_write
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO_ROOT / "notebooks"
 DEFAULT_DIR = REPO_ROOT / "workspace"
@@ -182,9 +184,7 @@ class Workspace:
         return target, kept
 
     def save(self) -> None:
-        tmp = self.manifest_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.manifest, indent=1, sort_keys=True))
-        tmp.replace(self.manifest_path)
+        atomic_write(self.manifest_path, json.dumps(self.manifest, indent=1, sort_keys=True))
 
 
 def main(argv=None) -> int:

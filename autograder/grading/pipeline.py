@@ -39,6 +39,7 @@ from autograder.config import Limits
 from autograder.course import Course
 from autograder.executors.base import NotebookTask, Outcome, RunContext, Task
 from autograder.executors.placement import make_executor
+from autograder.files import atomic_write
 from autograder.grading import answer_key, submissions
 from autograder.grading.sanitize import Trusted, sanitize
 from autograder.reporting.export import export_csv
@@ -419,9 +420,7 @@ def write_not_graded(course: Course, assignment: str, lost) -> None:
         del data[assignment]
     if not data and not path.exists():
         return
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    tmp.replace(path)
+    atomic_write(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def read_not_graded_all(course: Course) -> dict:

@@ -22,6 +22,9 @@ and as ``nbgrader export`` computes it: ``max(0, raw_score - late_submission_pen
 from __future__ import annotations
 
 import csv
+import io
+
+from autograder.files import atomic_write
 
 COLUMNS = [
     "student_id",
@@ -164,13 +167,11 @@ def export(course, fmt="csv", **lti_options) -> str:
     else:
         header = MOODLE_ID_COLUMNS + assignments
     path = course.root / f"grades_{fmt}.csv"
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(table)
-    tmp.replace(path)
-    return str(path)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(table)
+    return str(atomic_write(path, text.getvalue()))
 
 
 def not_graded_rows(course) -> list[dict]:
@@ -195,22 +196,20 @@ def not_graded_rows(course) -> list[dict]:
 def export_csv(course) -> str:
     """Write ``course/grades.csv``; returns its path."""
     rows = gradebook_rows(course)
-    tmp = course.grades_csv.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {
-                    **row,
-                    "score": f"{row['score']:g}",
-                    "max_score": f"{row['max_score']:g}",
-                    "auto_score": f"{row['auto_score']:g}",
-                    "raw_score": f"{row['raw_score']:g}",
-                    "late_submission_penalty": f"{row['late_submission_penalty']:g}",
-                    "seconds_late": f"{row['seconds_late']:g}",
-                }
-            )
-        writer.writerows(not_graded_rows(course))
-    tmp.replace(course.grades_csv)
-    return str(course.grades_csv)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                **row,
+                "score": f"{row['score']:g}",
+                "max_score": f"{row['max_score']:g}",
+                "auto_score": f"{row['auto_score']:g}",
+                "raw_score": f"{row['raw_score']:g}",
+                "late_submission_penalty": f"{row['late_submission_penalty']:g}",
+                "seconds_late": f"{row['seconds_late']:g}",
+            }
+        )
+    writer.writerows(not_graded_rows(course))
+    return str(atomic_write(course.grades_csv, text.getvalue()))

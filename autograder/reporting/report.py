@@ -25,6 +25,7 @@ import json
 import statistics
 from pathlib import Path
 
+from autograder.files import atomic_write
 from autograder.grading.pipeline import CRASH, MARKER, not_graded
 from autograder.reporting.export import gradebook_rows
 from autograder.term import calendar
@@ -546,7 +547,4 @@ def write_report(course, assignment=None) -> Path:
         page, name = render_assignment(data, similarity_href(course, assignment)), assignment
     out = course.root / "reports" / f"{name}.html"
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return atomic_write(out, page)

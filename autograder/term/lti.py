@@ -36,6 +36,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from autograder.files import atomic_write
+
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 ROLES_CLAIM = CLAIM + "roles"
 DEPLOYMENT_CLAIM = CLAIM + "deployment_id"
@@ -229,11 +231,8 @@ def record_launch(course_dir, claims: dict, username: str) -> None:
         except (OSError, ValueError):
             same = False
         if not same:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(keep, indent=1))
-            if owner:
-                os.chown(tmp, owner.st_uid, owner.st_gid)
-            tmp.replace(path)
+            ids = (owner.st_uid, owner.st_gid) if owner else None
+            atomic_write(path, json.dumps(keep, indent=1), owner=ids)
 
 
 # ---------------------------------------------------------------- Assignment and Grade Services
