@@ -39,7 +39,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from traitlets import DottedObjectName, Type
 
-from autograder import sandbox
+from autograder import outcomes, sandbox
 from autograder.config import Limits
 from autograder.files import atomic_write
 from autograder.sandbox import forkserver, seccomp
@@ -334,7 +334,7 @@ def execute_notebook(
     The kernels run under ``uid``, by default a uid leased for this notebook alone; no
     process of it is left when this returns (or raises). Returns ``(nb, info)`` where
     ``info`` has ``mechanism``, ``kernel`` ("forked" from the warm fork server or "cold"),
-    ``uid``, ``restarts``, ``failed_cells`` (index -> reason) and ``seconds``.
+    ``uid``, ``restarts``, ``failed_cells`` (index -> ``outcomes.Problem``) and ``seconds``.
     """
     # the folder's tmpfs (if any) is detached only once no process of the uid is left
     with (
@@ -475,7 +475,7 @@ async def _execute(nb, workdir, limits, uid, extra_env):
 async def _run_all(nb, code, workdir, limits, uid, extra_env, deadline, server, launches):
     """Run the code cells from clean outputs; after a fatal failure (crash, timeout) the kernel
     restarts and the run goes on from the top, skipping the cells that failed. Returns
-    ``(bad, restarts)``: failed cell index -> reason, and the number of restarts. Stops at
+    ``(bad, restarts)``: failed cell index -> its ``Problem``, and the number of restarts. Stops at
     once if the fork server dies, since what failed then is not the student's."""
     for i in code:
         nb.cells[i].outputs = []
@@ -488,21 +488,23 @@ async def _run_all(nb, code, workdir, limits, uid, extra_env, deadline, server, 
         )
         if failed is None or (server is not None and not server.alive()):
             return bad, restarts
-        index, reason = failed
-        bad[index] = reason
-        nb.cells[index].outputs = [error_output(reason)]
+        index, problem = failed
+        bad[index] = problem
+        nb.cells[index].outputs = [error_output(problem.text)]
         restarts += 1
         if restarts > limits.max_restarts or time.monotonic() >= deadline:
             for i in code:
                 if i not in bad and i > index:
-                    why = "not run: too many crashes or time limit of the notebook reached"
+                    why = outcomes.not_run(
+                        "not run: too many crashes or time limit of the notebook reached"
+                    )
                     bad[i] = why
-                    nb.cells[i].outputs = [error_output(why)]
+                    nb.cells[i].outputs = [error_output(why.text)]
             return bad, restarts
 
 
 async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, attempt, server):
-    """Run all code cells not in ``bad``; return (index, reason) of a fatal failure or None."""
+    """Run all code cells not in ``bad``; return (index, Problem) of a fatal failure or None."""
     km = SandboxedKernelManager(
         connection_file=str(workdir / f"kernel-{attempt}.json"),
         transport="ipc",
@@ -539,16 +541,21 @@ async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, at
                     continue
                 left = deadline - time.monotonic()
                 if left <= 1:
-                    return i, "time limit of the notebook reached"
+                    return i, outcomes.timeout("time limit of the notebook reached")
                 client.timeout = int(max(1, min(limits.cell_timeout_s, left)))
                 try:
                     await client.async_execute_cell(nb.cells[i], i)
                 except CellTimeoutError:
-                    return i, f"cell timed out after {client.timeout} s (the kernel was restarted)"
+                    text = f"cell timed out after {client.timeout} s (the kernel was restarted)"
+                    return i, outcomes.timeout(text)
                 except DeadKernelError:
-                    return i, "the kernel died while running this cell (it was restarted)"
+                    return i, outcomes.crash(
+                        "the kernel died while running this cell (it was restarted)"
+                    )
                 except Exception as exc:  # noqa: BLE001 - garbage on the wire, broken kernel
-                    return i, f"the kernel failed while running this cell ({type(exc).__name__})"
+                    return i, outcomes.crash(
+                        f"the kernel failed while running this cell ({type(exc).__name__})"
+                    )
                 if i in client.flooded:
                     nb.cells[i].outputs.append(
                         error_output(f"output limit of {limits.max_output_kb} kB exceeded")
@@ -558,7 +565,7 @@ async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, at
         first = next((i for i in code if i not in bad), None)
         if first is None:
             return None
-        return first, f"kernel error: {exc}"[:300]
+        return first, outcomes.crash(f"kernel error: {exc}")
     finally:
         await _kill(km)
         log.close()

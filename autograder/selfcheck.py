@@ -23,7 +23,7 @@ from autograder import kernel, sandbox
 from autograder.checks import CASE_MIME, KINDS
 from autograder.config import Limits
 from autograder.course import copy_support_files
-from autograder.grading import answer_key
+from autograder.grading import answer_key, marker
 
 
 def check_notebook(path) -> list[dict]:
@@ -143,16 +143,14 @@ def _case_checks(cell, blocks):
             message = (block.get("failed") or {}).get(label)
             if message is None:
                 got += w
-                checks.append({"label": label, "state": answer_key.PASSED, "message": ""})
+                checks.append({"label": label, "state": marker.PASSED, "message": ""})
             else:
                 first = first or label
-                checks.append(
-                    {"label": label, "state": answer_key.FAILED, "message": message[:500]}
-                )
+                checks.append({"label": label, "state": marker.FAILED, "message": message[:500]})
         if block.get("error") is not None:
             total += 1.0
-            state = answer_key.FAILED if block.get("attempted", True) else answer_key.NOT_ATTEMPTED
-            if state == answer_key.FAILED:
+            state = marker.FAILED if block.get("attempted", True) else marker.NOT_ATTEMPTED
+            if state == marker.FAILED:
                 first = first or block["case"]
             text = str(block.get("message", ""))[:500]
             checks.append({"label": block["case"], "state": state, "message": text})
@@ -170,15 +168,15 @@ def _checks(cell, gid, error):
     for label in dict.fromkeys(ran):
         if label == failed:
             text = str(error.get("evalue", "")).removeprefix(f"[{gid}] {label}: ")
-            checks.append({"label": label, "state": answer_key.FAILED, "message": text[:500]})
+            checks.append({"label": label, "state": marker.FAILED, "message": text[:500]})
         else:
-            checks.append({"label": label, "state": answer_key.PASSED, "message": ""})
+            checks.append({"label": label, "state": marker.PASSED, "message": ""})
     if error is not None:  # the checks written after the stop did not run
         stub = error.get("ename") == "NotImplementedError" and failed is None
         checks += [
             {
                 "label": label,
-                "state": answer_key.NOT_ATTEMPTED if stub else answer_key.NOT_RUN,
+                "state": marker.NOT_ATTEMPTED if stub else marker.NOT_RUN,
                 "message": "",
             }
             for label in _written_labels(cell.source)
@@ -214,10 +212,10 @@ def _written_labels(source) -> list[str]:
 
 
 MARKS = {
-    answer_key.PASSED: "passed       ",
-    answer_key.FAILED: "FAILED       ",
-    answer_key.NOT_RUN: "not run      ",
-    answer_key.NOT_ATTEMPTED: "not attempted",
+    marker.PASSED: "passed       ",
+    marker.FAILED: "FAILED       ",
+    marker.NOT_RUN: "not run      ",
+    marker.NOT_ATTEMPTED: "not attempted",
 }
 
 
@@ -241,17 +239,17 @@ def format_table(rows) -> str:
             for c in checks:
                 extra = "  <- first failure" if c["label"] == r.get("first_failure") else ""
                 lines.append(f"{pad}{MARKS[c['state']]}  {c['label']}{extra}")
-                if c["state"] != answer_key.PASSED and c.get("message"):
+                if c["state"] != marker.PASSED and c.get("message"):
                     text = c["message"].replace("\n", "\n" + pad + "    ")
                     lines.append(f"{pad}    {text}")
-            if any(c["state"] == answer_key.NOT_RUN for c in checks):
+            if any(c["state"] == marker.NOT_RUN for c in checks):
                 why = (
                     "an earlier check in this cell failed"
                     if r.get("first_failure")
                     else "the cell stopped with an error before them"
                 )
                 lines.append(f"{pad}(not run: {why})")
-            if any(c["state"] == answer_key.NOT_ATTEMPTED for c in checks) and not r.get(
+            if any(c["state"] == marker.NOT_ATTEMPTED for c in checks) and not r.get(
                 "first_failure"
             ):
                 lines.append(f"{pad}(not attempted: the code still raises NotImplementedError)")

@@ -13,7 +13,7 @@ the in-process executor, timing each part with wrappers around the functions tha
     figures      part of the above: cells whose outputs hold a PNG (rendered in the kernel)
     outputs      nbclient's handling of output messages (inside the cell times)
     kernel stop  killing the kernel and its sandbox
-    scoring      the answer-key comparison (answer_key.score_notebook)
+    scoring      the answer-key comparison (scoring.score_notebook)
     gradebook    nbgrader's gradebook, autograded/ and the marker (Run.record)
     other        the rest of the total: the run's set-up (course, gradebook session, first
                  imports), waiting for the kernel's last outputs, the loop between cells
@@ -53,7 +53,7 @@ from grading_throughput import perfect  # noqa: E402
 from autograder import kernel, sandbox  # noqa: E402
 from autograder.course import Course  # noqa: E402
 from autograder.executors.local import InProcess  # noqa: E402
-from autograder.grading import answer_key, pipeline  # noqa: E402
+from autograder.grading import answer_key, pipeline, scoring  # noqa: E402
 from autograder.sandbox import forkserver  # noqa: E402
 
 PARTS = ["sanitize", "sandbox", "kernel start", "imports", "cells", "grade cells", "figures"]
@@ -111,7 +111,7 @@ def instrument():
     """Wrap the functions that do each part (this process only: --workers 1)."""
     pipeline.Run.task = timed("sanitize", pipeline.Run.task)
     pipeline.Run.record = timed("gradebook", pipeline.Run.record)
-    answer_key.score_notebook = timed("scoring", answer_key.score_notebook)
+    scoring.score_notebook = timed("scoring", scoring.score_notebook)
     sandbox.prefix = timed("sandbox", sandbox.prefix)
     sandbox.prepare_workdir = timed("sandbox", sandbox.prepare_workdir)
     kernel._kill = timed("kernel stop", kernel._kill)

@@ -47,6 +47,7 @@ import nbformat
 from autograder import kernel, sandbox
 from autograder.config import Limits
 from autograder.course import copy_support_files
+from autograder.outcomes import Problem
 
 # ------------------------------------------------------------------ what crosses the seam
 
@@ -82,11 +83,11 @@ class RunContext:
 
 @dataclasses.dataclass
 class NotebookTask:
-    """One sanitised notebook to execute (``nb`` None: not executable, ``reason`` says why)."""
+    """One sanitised notebook to execute (``nb`` None: not executable, ``problem`` says why)."""
 
     notebook_id: str
     nb: dict | None
-    reason: str | None = None
+    problem: Problem | None = None
 
 
 @dataclasses.dataclass
@@ -99,11 +100,11 @@ class Task:
 
 @dataclasses.dataclass
 class Executed:
-    """One notebook as it comes back: executed (``nb``, ``info``) or not (``reason``)."""
+    """One notebook as it comes back: executed (``nb``, ``info``) or not (``problem``)."""
 
     notebook_id: str
     nb: dict | None
-    reason: str | None
+    problem: Problem | None
     info: dict | None  # execute_notebook's info (mechanism, restarts, ...) plus "host"
 
 
@@ -166,14 +167,15 @@ def run_task(task: Task, context_name: str) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="autograder-", dir=sandbox.work_base()) as tmp:
         for item in task.notebooks:
             if item.nb is None:
-                done.append(Executed(item.notebook_id, None, item.reason, None))
+                done.append(Executed(item.notebook_id, None, item.problem, None))
                 continue
             workdir = Path(tmp) / item.notebook_id / "work"
             copy_support_files(support, workdir)
             nb, info = kernel.execute_notebook(
                 nbformat.from_dict(item.nb), workdir, context.limits
             )  # under a uid leased for this notebook alone
-            info["failed_cells"] = {str(k): v for k, v in info["failed_cells"].items()}
+            # JSON from here on (the marker stores it): index -> {"kind", "text"}
+            info["failed_cells"] = {str(k): v.as_json() for k, v in info["failed_cells"].items()}
             info["host"] = host
             done.append(Executed(item.notebook_id, nb, None, info))
     return Outcome(

@@ -34,23 +34,23 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import kernel
+from autograder import kernel, outcomes
 from autograder.config import Limits
 from autograder.course import Course
 from autograder.executors.base import NotebookTask, Outcome, RunContext, Task
 from autograder.executors.placement import make_executor
 from autograder.files import atomic_write
-from autograder.grading import answer_key, submissions
+from autograder.grading import answer_key, marker, scoring, submissions
 from autograder.grading.sanitize import Trusted, sanitize
+from autograder.grading.scoring import CellScore
+from autograder.outcomes import Problem
 from autograder.reporting.export import export_csv
 from autograder.term import calendar
 
 log = logging.getLogger("autograder")
-MARKER = ".autograder.json"
 # besides the notebooks, what a submission folder keeps: nbgrader's submission time and the
 # secret its release_feedback names the student's feedback page after
 KEPT_FILES = ("timestamp.txt", "submission_secret.txt")
-CRASH = "grader crashed"  # reason of a worker failure (not the student's fault: retried)
 
 
 @dataclasses.dataclass
@@ -59,27 +59,31 @@ class Job:
 
     student_id: str
     hash: str  # of the submitted files and the answer key: the marker's "unchanged" test
-    rejected: str | None = None  # why the whole submission is refused (a bad zip)
+    rejected: Problem | None = None  # why the whole submission is refused (a bad zip)
     submitted_at: datetime.datetime | None = None  # trusted submission time (naive UTC)
     time_source: str | None = None  # "exchange" (timestamp.txt) or "collection" (mtime)
 
 
 @dataclasses.dataclass
 class NotebookResult:
-    """One notebook's grade; :meth:`marker` is its entry in the marker's ``results``."""
+    """One notebook's grade; :meth:`as_json` is its entry in the marker's ``results``."""
 
-    reason: str | None  # why it earned nothing without running (or CRASH)
+    problem: Problem | None  # why it earned nothing without running
     info: dict | None  # from the worker: mechanism, restarts, failed_cells, seconds, host
-    scores: dict  # grade_id -> answer_key.score_cell(...)
+    scores: dict[str, CellScore]  # grade_id -> its verdict
     nb: dict | None = None  # the executed notebook
 
     @classmethod
-    def scored(cls, nb, reason, info, the_key) -> NotebookResult:
+    def scored(cls, nb, problem, info, the_key) -> NotebookResult:
         nb = nbformat.from_dict(nb) if nb is not None else None
-        return cls(reason, info, answer_key.score_notebook(nb, the_key), nb)
+        return cls(problem, info, scoring.score_notebook(nb, the_key), nb)
 
-    def marker(self) -> dict:
-        return {"reason": self.reason, "info": self.info, "scores": self.scores}
+    def as_json(self) -> dict:
+        return {
+            "problem": self.problem.as_json() if self.problem else None,
+            "info": self.info,
+            "scores": {gid: s.as_json() for gid, s in self.scores.items()},
+        }
 
 
 # --------------------------------------------------------------------------- parent side
@@ -210,7 +214,7 @@ class Run:
                     and path.stat().st_size <= max_bytes
                 ):
                     shutil.copyfile(path, dest / path.name)
-        parts = [self.key_hash.encode(), (sub.rejected or "").encode()]
+        parts = [self.key_hash.encode(), str(sub.rejected or "").encode()]
         if dest.is_dir() and sub.rejected is None:
             parts += [  # the time is not content: a new time re-scores, it does not re-run
                 p.name.encode() + p.read_bytes()
@@ -267,15 +271,12 @@ class Run:
         """
         from nbgrader.api import MissingEntry
 
-        marker = self.course.autograded / job.student_id / self.assignment / MARKER
-        if not marker.is_file():
-            return None
+        old = marker.read(marker.path(self.course, job.student_id, self.assignment))
+        if not marker.current(old) or old.get("hash") != job.hash:
+            return None  # a marker of an older grader: its problems have no kinds
         try:
-            old = json.loads(marker.read_text())
-            if old.get("hash") != job.hash:
-                return None
             summary = dict(old["summary"])
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):
             return None
         try:
             sub = self.gb.find_submission(self.assignment, job.student_id)
@@ -297,23 +298,23 @@ class Run:
                 continue
             path = self.folder(job.student_id) / f"{nb_id}.ipynb"
             notes = self.notes.setdefault(job.student_id, {}).setdefault(nb_id, [])
-            nb, reason = sanitize(
+            nb, problem = sanitize(
                 self.trusted[nb_id], self.gb, job.student_id, path, self.limits, notes
             )
-            items.append(NotebookTask(nb_id, nb, reason))
+            items.append(NotebookTask(nb_id, nb, problem))
         return Task(job.student_id, items)
 
     def score(self, job: Job, outcome) -> dict[str, NotebookResult]:
         """Score a worker's :class:`Outcome` (or the exception that ended the task)."""
         if not isinstance(outcome, Outcome):
-            reason = f"{CRASH}: {type(outcome).__name__}: {outcome}"[:300]
+            problem = outcomes.grader_crash(outcome)
             return {
-                nb_id: NotebookResult.scored(None, reason, None, self.keys[nb_id])
+                nb_id: NotebookResult.scored(None, problem, None, self.keys[nb_id])
                 for nb_id in self.notebooks
             }
         return {
             ex.notebook_id: NotebookResult.scored(
-                ex.nb, ex.reason, ex.info, self.keys[ex.notebook_id]
+                ex.nb, ex.problem, ex.info, self.keys[ex.notebook_id]
             )
             for ex in outcome.notebooks
         }
@@ -338,7 +339,7 @@ class Run:
             for gid in self.trusted[nb_id].points:
                 grade = gb.find_grade(gid, nb_id, aid, sid)
                 if gid in res.scores:
-                    grade.auto_score = res.scores[gid]["score"]
+                    grade.auto_score = res.scores[gid].score
                     grade.needs_manual_grade = grade.manual_score is not None
                 else:  # manually graded answer: 0 if left as released, else needs a human
                     cell = cells.get(gid)
@@ -358,8 +359,8 @@ class Run:
         graded = isinstance(outcome, Outcome)
         notes = self.notes.pop(sid, {}) if graded else {}
         try:  # the score this student had before this run (None: graded for the first time)
-            previous = json.loads((out_dir / MARKER).read_text())["summary"]["score"]
-        except (OSError, ValueError, KeyError, TypeError):
+            previous = marker.read(out_dir / marker.NAME)["summary"]["score"]
+        except (KeyError, TypeError):
             previous = None
         summary = {
             "student_id": sid,
@@ -368,7 +369,7 @@ class Run:
             "max_score": float(sub.max_score),
             "needs_manual_grade": bool(sub.needs_manual_grade),
             "problems": "; ".join(
-                [f"{nb}: {r.reason}" for nb, r in results.items() if r.reason]
+                [f"{nb}: {r.problem}" for nb, r in results.items() if r.problem]
                 + [f"{nb}: {note}" for nb, ns in notes.items() for note in ns if nb in results]
             ),
             "mechanism": outcome.mechanism if graded else None,  # None: the grader crashed
@@ -377,16 +378,15 @@ class Run:
             "graded_at": self.started,
             "time_source": job.time_source,
         }
-        marker = {
+        record = {
             "hash": job.hash if graded else None,  # None: graded again next time
             "summary": summary,
             "results": {
-                nb_id: {**r.marker(), "notes": notes.get(nb_id, [])} for nb_id, r in results.items()
+                nb_id: {**r.as_json(), "notes": notes.get(nb_id, [])}
+                for nb_id, r in results.items()
             },
         }
-        tmp = out_dir / f"{MARKER}.tmp"
-        tmp.write_text(json.dumps(marker))
-        tmp.replace(out_dir / MARKER)  # atomic: an interrupted run leaves no half marker
+        marker.write(out_dir, record)
         return summary
 
 

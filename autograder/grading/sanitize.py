@@ -26,6 +26,7 @@ from nbgrader.preprocessors import (
     OverwriteKernelspec,
 )
 
+from autograder import outcomes
 from autograder.grading import answer_key
 
 log = logging.getLogger("autograder")
@@ -58,7 +59,8 @@ class Trusted:
 
 
 def sanitize(trusted: Trusted, gb, sid, path: Path, limits, notes: list | None = None):
-    """Read a submitted notebook and restore it; returns (nb | None, reason).
+    """Read a submitted notebook and restore it; returns ``(nb, None)`` or
+    ``(None, Problem)``: why it cannot run.
 
     ``notes`` (a list) receives what could not be graded in a notebook that is graded
     nonetheless (an answer cell deleted, or found only by its place and content).
@@ -88,15 +90,15 @@ def sanitize(trusted: Trusted, gb, sid, path: Path, limits, notes: list | None =
       ours run the same steps on the run's open session ``gb``.
     """
     if not path.is_file():
-        return None, "notebook not submitted"
+        return None, outcomes.missing()
     if path.stat().st_size > limits.max_notebook_mb * 2**20:
-        return None, f"notebook larger than {limits.max_notebook_mb} MB"
+        return None, outcomes.rejected(f"notebook larger than {limits.max_notebook_mb} MB")
     try:
         nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
         if not isinstance(nb.get("cells"), list):
             raise ValueError("no cells")
     except Exception as exc:  # noqa: BLE001 - any parse failure means "not a notebook"
-        return None, f"not a valid notebook ({type(exc).__name__})"
+        return None, outcomes.rejected(f"not a valid notebook ({type(exc).__name__})")
     resources = {
         "nbgrader": {
             "notebook": trusted.notebook,
@@ -108,10 +110,10 @@ def sanitize(trusted: Trusted, gb, sid, path: Path, limits, notes: list | None =
     notes = [] if notes is None else notes
     foreign = _foreign(nb, trusted, gb)
     if foreign:
-        return None, foreign
+        return None, outcomes.rejected(foreign)
     present, matched = _identify_cells(nb, trusted)
     if not present:
-        return None, (
+        return None, outcomes.rejected(
             f"wrong notebook: none of its cells is a cell of {trusted.assignment}/"
             f"{trusted.notebook}.ipynb (another assignment's notebook?)"
         )
@@ -131,7 +133,8 @@ def sanitize(trusted: Trusted, gb, sid, path: Path, limits, notes: list | None =
         for pp in sanitizers(gb):
             nb, resources = pp.preprocess(nb, resources)
     except Exception as exc:  # noqa: BLE001
-        return None, f"invalid nbgrader metadata ({type(exc).__name__}: {str(exc)[:200]})"
+        text = f"invalid nbgrader metadata ({type(exc).__name__}: {str(exc)[:200]})"
+        return None, outcomes.rejected(text)
     return nb, None
 
 

@@ -21,12 +21,12 @@ import base64
 import dataclasses
 import html
 import io
-import json
 import statistics
 from pathlib import Path
 
 from autograder.files import atomic_write
-from autograder.grading.pipeline import CRASH, MARKER, not_graded
+from autograder.grading import marker
+from autograder.grading.pipeline import not_graded
 from autograder.reporting.export import gradebook_rows
 from autograder.term import calendar
 
@@ -37,16 +37,6 @@ th{background:#f3f4f6;text-align:left}td.n{text-align:right;font-variant-numeric
 img{max-width:100%;height:auto;display:block;margin:.5em 0}
 .muted{color:#666}.warn{color:#9a6700}.bad{color:#cf222e}
 """
-
-
-def status_of(verdict) -> str:
-    """A check verdict as "passed", "failed", "not attempted" or "not run" (older markers
-    hold booleans)."""
-    if verdict is True:
-        return "passed"
-    if verdict is False or verdict is None:
-        return "failed"
-    return str(verdict)
 
 
 @dataclasses.dataclass
@@ -124,35 +114,12 @@ class AssignmentData:
         }
 
 
-def markers(course, aid) -> dict[str, dict]:
-    """student -> parsed marker of the assignment (unreadable markers are skipped)."""
-    out = {}
-    for path in sorted(course.autograded.glob(f"*/{aid}/{MARKER}")):
-        try:
-            out[path.parent.parent.name] = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-    return out
-
-
-def classify(reason: str) -> str:
-    """The kind of a problem: rejected, crash, timeout or error."""
-    text = reason.lower()
-    if reason.startswith(CRASH) or "died" in text or "kernel error" in text:
-        return "crash"
-    if "timed out" in text or "time limit" in text:
-        return "timeout"
-    if "not submitted" in text:
-        return "missing notebook"
-    return "rejected"
-
-
 def assignment_data(course, aid) -> AssignmentData:
     """Every number the assignment's page shows, from the gradebook and the markers."""
     rows = [r for r in gradebook_rows(course) if r["assignment"] == aid]
     if not rows:
         raise ValueError(f"report: no grades for assignment {aid!r} in {course.db_path}")
-    found = markers(course, aid)
+    found = marker.of_assignment(course, aid)
     exercises, labels = [], []
     by_cell: dict[tuple, tuple[ExerciseStats, dict[str, LabelStats]]] = {}
     for nb_id in course.notebooks(aid):
@@ -160,11 +127,10 @@ def assignment_data(course, aid) -> AssignmentData:
         for gid, entry in key["cells"].items():
             ex = ExerciseStats(nb_id, gid, float(entry["points"]))
             exercises.append(ex)
-            cell_labels, hidden_n = {}, 0
+            cell_labels, numbers = {}, marker.hidden_numbers(entry["labels"])
             for label, rec in entry["labels"].items():
-                if rec.get("hidden"):
-                    hidden_n += 1
-                    stats = LabelStats(gid, f"hidden test {hidden_n}", True, "")
+                if numbers[label]:
+                    stats = LabelStats(gid, f"hidden test {numbers[label]}", True, "")
                 else:
                     stats = LabelStats(gid, label, False, rec.get("msg") or "")
                 cell_labels[label] = stats
@@ -180,29 +146,29 @@ def assignment_data(course, aid) -> AssignmentData:
                 "reason": item["reason"],
             }
         )
-    for sid, marker in found.items():
-        for nb_id, result in marker.get("results", {}).items():
+    for sid, data in found.items():
+        for nb_id, result in data.get("results", {}).items():
             for note in result.get("notes") or []:  # graded, except what the note names
                 problems.append(
                     {"student_id": sid, "notebook": nb_id, "kind": "partly graded", "reason": note}
                 )
-            if result.get("reason"):
-                reason = result["reason"]
+            problem = result.get("problem")
+            if problem is not None:
                 problems.append(
                     {
                         "student_id": sid,
                         "notebook": nb_id,
-                        "kind": classify(reason),
-                        "reason": reason,
+                        "kind": problem.kind,
+                        "reason": problem.text,
                     }
                 )
             info = result.get("info") or {}
             seconds[sid] = seconds.get(sid, 0.0) + float(info.get("seconds") or 0.0)
             for why in (info.get("failed_cells") or {}).values():
                 problems.append(
-                    {"student_id": sid, "notebook": nb_id, "kind": classify(why), "reason": why}
+                    {"student_id": sid, "notebook": nb_id, "kind": why.kind, "reason": why.text}
                 )
-            if result.get("reason"):
+            if problem is not None:
                 continue  # not executed: no verdicts to count
             for gid, score in result.get("scores", {}).items():
                 if (nb_id, gid) not in by_cell:
@@ -211,14 +177,14 @@ def assignment_data(course, aid) -> AssignmentData:
                 ex.graded += 1
                 ex.passed += score["score"] >= score["max_score"]
                 ex.points_sum += float(score["score"])
-                states = [status_of(v) for v in score.get("labels", {}).values()]
+                states = [marker.state_of(v) for v in score.get("labels", {}).values()]
                 ex.not_attempted += bool(states) and all(st == "not attempted" for st in states)
                 first = score.get("first_failure")
                 for label, verdict in score.get("labels", {}).items():
                     stats = cell_labels.get(label)
                     if stats is None:
                         continue
-                    state = status_of(verdict)
+                    state = marker.state_of(verdict)
                     if state == "failed":
                         stats.failed += 1
                         if first is None:  # older markers: the first failed label in key order
@@ -248,8 +214,8 @@ def score_changes(found: dict[str, dict]) -> list[dict]:
     stamps = [m.get("summary", {}).get("graded_at") for m in found.values()]
     latest = max((s for s in stamps if s), default=None)
     out = []
-    for sid, marker in found.items():
-        summary = marker.get("summary", {})
+    for sid, data in found.items():
+        summary = data.get("summary", {})
         before = summary.get("previous_score")
         if latest is None or summary.get("graded_at") != latest or before is None:
             continue
