@@ -22,6 +22,7 @@ import nbformat
 
 from autograder import kernel, sandbox
 from autograder.config import CONFIG_NAME, Limits
+from autograder.files import support_files
 from autograder.grading import answer_key
 from autograder.term import calendar
 
@@ -286,36 +287,6 @@ def _restorable(course: Course, assignments):
         shutil.rmtree(backup, ignore_errors=True)
 
 
-def _student_support(folder: Path) -> list[Path]:
-    """The support files of a notebook in a student's ``folder`` (see copy_support_files)."""
-    out, total = [], 0
-    for root, dirs, files in os.walk(folder):
-        here = Path(root)
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".")
-            and d not in STUDENT_SKIP
-            and not (here / d / "pyvenv.cfg").exists()
-            and not (here / d).is_symlink()
-        )
-        for name in sorted(files):
-            path = here / name
-            if name.startswith(".") or path.suffix == ".ipynb" or path.is_symlink():
-                continue
-            total += path.stat().st_size
-            if len(out) >= STUDENT_MAX_FILES or total > STUDENT_MAX_MB * 2**20:
-                log.warning(
-                    "check: more than %d files or %d MB next to the notebook; copied the first "
-                    "ones only (keep a notebook's data in its own folder)",
-                    STUDENT_MAX_FILES,
-                    STUDENT_MAX_MB,
-                )
-                return out
-            out.append(path)
-    return out
-
-
 SOURCE_RECORD = "release.json"  # keys/ASSIGNMENT/release.json: what was released, from where
 
 
@@ -353,27 +324,13 @@ def build_answer_key(course: Course, aid: str, nb_path: Path, limits: Limits) ->
     return warnings
 
 
-# a student's folder (``check``): what is never a notebook's support file, and how much is
-STUDENT_SKIP = {"__pycache__", "node_modules", "site-packages", "course"}
-STUDENT_MAX_FILES, STUDENT_MAX_MB = 200, 50
-
-
 def copy_support_files(release_folder: Path, workdir: Path, student_folder=False) -> None:
-    """Copy the non-notebook files students received (data files) into a sandbox folder.
-
-    ``student_folder``: the folder is a student's own (``check`` next to the notebook, which may
-    be the repository root): hidden entries (``.venv``, ``.git``), virtual environments,
-    caches and the course folder are skipped, and at most 200 files of 50 MB in all are copied.
-    """
+    """Copy the non-notebook files students received (data files) into a sandbox folder:
+    :func:`autograder.files.support_files` (``student_folder``: a student's own folder)."""
     workdir.mkdir(parents=True, exist_ok=True)
     if not release_folder.is_dir():
         return
-    if student_folder:
-        paths = _student_support(release_folder)
-    else:
-        paths = release_folder.rglob("*")
-    for path in paths:
-        if path.is_file() and path.suffix != ".ipynb" and not path.is_symlink():
-            target = workdir / path.relative_to(release_folder)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
+    for path in support_files(release_folder, student_folder):
+        target = workdir / path.relative_to(release_folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)

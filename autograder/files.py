@@ -1,14 +1,22 @@
-"""Writing files so that a reader never sees half of one.
+"""Files: written so that a reader never sees half of one, and a notebook's support files.
 
 :func:`atomic_write` writes a temporary file in the target's folder and renames it over the
 target: a crash, a full disk or an interrupt leaves the old file (or none), never a torn one.
+:func:`support_files` lists the files next to a notebook that its kernel may read (data).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
+
+log = logging.getLogger("autograder")
+
+# a student's folder (``check``): what is never a notebook's support file, and how much is
+STUDENT_SKIP = {"__pycache__", "node_modules", "site-packages", "course"}
+STUDENT_MAX_FILES, STUDENT_MAX_MB = 200, 50
 
 
 def atomic_write(
@@ -58,3 +66,50 @@ def _sync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def support_files(folder, student_folder: bool = False) -> list[Path]:
+    """The support files of the notebooks in ``folder``: every file below it, in a sorted
+    walk, but notebooks and symbolic links (nor what is below a linked folder).
+
+    ``student_folder``: the folder is a student's own (``check`` next to the notebook, which
+    may be the repository root): hidden entries (``.venv``, ``.git``), virtual environments,
+    :data:`STUDENT_SKIP` (caches, the course folder) are left out too, and the walk stops
+    with a warning after :data:`STUDENT_MAX_FILES` files or :data:`STUDENT_MAX_MB` MB.
+    """
+    out, total = [], 0
+    for root, dirs, names in os.walk(folder):  # a linked folder is listed, not entered
+        here = Path(root)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not (here / d).is_symlink() and not (student_folder and _not_support(here / d))
+        )
+        for name in sorted(names):
+            path = here / name
+            if path.suffix == ".ipynb" or path.is_symlink() or not path.is_file():
+                continue
+            if student_folder:
+                if name.startswith("."):
+                    continue
+                total += path.stat().st_size
+                if len(out) >= STUDENT_MAX_FILES or total > STUDENT_MAX_MB * 2**20:
+                    log.warning(
+                        "check: more than %d files or %d MB next to the notebook; copied the "
+                        "first ones only (keep a notebook's data in its own folder)",
+                        STUDENT_MAX_FILES,
+                        STUDENT_MAX_MB,
+                    )
+                    return out
+            out.append(path)
+    return out
+
+
+def _not_support(folder: Path) -> bool:
+    """A folder of a student's that holds no support files: hidden, skipped by name, or a
+    virtual environment."""
+    return (
+        folder.name.startswith(".")
+        or folder.name in STUDENT_SKIP
+        or (folder / "pyvenv.cfg").exists()
+    )

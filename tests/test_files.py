@@ -92,11 +92,6 @@ def test_writers_of_the_same_file_never_share_a_temporary_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["not_graded.json"]
 
 
-# the marker of a graded submission (grading/pipeline.py, Grader.record) still renames its own
-# temporary file
-OWN_RENAME = {"autograder/grading/pipeline.py": 1}
-
-
 def test_no_module_writes_and_renames_a_temporary_file_of_its_own():
     found = {}
     for path in sorted((ROOT / "autograder").rglob("*.py")):
@@ -119,4 +114,80 @@ def test_no_module_writes_and_renames_a_temporary_file_of_its_own():
                 )
             ):
                 found[rel] = found.get(rel, 0) + 1
-    assert found == OWN_RENAME, "write files with autograder.files.atomic_write"
+    assert found == {}, "write files with autograder.files.atomic_write"
+
+
+# ------------------------------------------------------------------ support files
+
+
+def _tree(root: Path) -> None:
+    for rel, data in {
+        "data.csv": b"1,2\n",
+        "sub/more.npz": b"x",
+        "task.ipynb": b"{}",
+        ".hidden": b"h",
+        ".git/HEAD": b"ref",
+        "__pycache__/m.pyc": b"c",
+        "node_modules/x.js": b"j",
+        "course/gradebook.db": b"g",
+        "env/pyvenv.cfg": b"home = /usr\n",
+        "env/lib/big.bin": b"\0" * 1000,
+    }.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    (root / "outside").mkdir()
+    (root / "outside" / "secret.txt").write_text("s")
+    (root / "linked").symlink_to(root / "outside")
+    (root / "link.txt").symlink_to(root / "outside" / "secret.txt")
+    os.mkfifo(root / "pipe")
+
+
+def _rel(paths, root):
+    return [p.relative_to(root).as_posix() for p in paths]
+
+
+def test_support_files_of_a_release_folder_are_all_files_but_notebooks_and_links(tmp_path):
+    _tree(tmp_path)
+    assert _rel(files.support_files(tmp_path), tmp_path) == [
+        ".hidden",
+        "data.csv",
+        ".git/HEAD",
+        "__pycache__/m.pyc",
+        "course/gradebook.db",
+        "env/pyvenv.cfg",
+        "env/lib/big.bin",
+        "node_modules/x.js",
+        "outside/secret.txt",
+        "sub/more.npz",
+    ]
+
+
+def test_support_files_of_a_students_folder_leave_out_hidden_caches_and_environments(
+    tmp_path,
+):
+    _tree(tmp_path)
+    assert _rel(files.support_files(tmp_path, student_folder=True), tmp_path) == [
+        "data.csv",
+        "outside/secret.txt",
+        "sub/more.npz",
+    ]
+
+
+def test_support_files_of_a_students_folder_stop_at_the_cap(tmp_path, monkeypatch, caplog):
+    for i in range(5):
+        (tmp_path / f"f{i}.txt").write_bytes(b"x" * 400_000)
+    monkeypatch.setattr(files, "STUDENT_MAX_FILES", 3)
+    assert _rel(files.support_files(tmp_path, student_folder=True), tmp_path) == [
+        "f0.txt",
+        "f1.txt",
+        "f2.txt",
+    ]
+    assert "more than 3 files" in caplog.text
+    monkeypatch.setattr(files, "STUDENT_MAX_MB", 1)  # 2**20 bytes: two files and a half
+    assert len(files.support_files(tmp_path, student_folder=True)) == 2
+    assert len(files.support_files(tmp_path)) == 5  # a release folder has no cap
+
+
+def test_the_support_file_walk_is_written_once():
+    text = (ROOT / "autograder" / "course.py").read_text()
+    assert "os.walk" not in text and "STUDENT_SKIP" not in text
