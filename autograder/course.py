@@ -30,12 +30,13 @@ log = logging.getLogger("autograder")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_NOTEBOOKS = REPO_ROOT / "notebooks"
+COURSE_ID = "nncourse"  # nbgrader's course id: the gradebook's, the hub's (deploy/hub)
 
 NBGRADER_CONFIG = """\
 # written by `python -m autograder`; nbgrader's own tools (formgrader, nbgrader export) use it
 c = get_config()  # noqa: F821
 c.CourseDirectory.root = {root!r}
-c.CourseDirectory.course_id = "nncourse"
+c.CourseDirectory.course_id = "{course_id}"
 """
 
 
@@ -64,7 +65,7 @@ class Course:
         self.root.chmod(0o700)  # solutions, keys and grades: instructors only
         cfg = self.root / "nbgrader_config.py"
         if not cfg.exists():
-            cfg.write_text(NBGRADER_CONFIG.format(root=str(self.root)))
+            cfg.write_text(NBGRADER_CONFIG.format(root=str(self.root), course_id=COURSE_ID))
         return self
 
     def require(self, given=None) -> Course:
@@ -90,7 +91,7 @@ class Course:
 
         config = Config()
         config.CourseDirectory.root = str(self.root)
-        config.CourseDirectory.course_id = "nncourse"
+        config.CourseDirectory.course_id = COURSE_ID
         config.CourseDirectory.db_url = self.db_url
         # nothing here goes through nbgrader's exchange (the hub releases with its own), but
         # the API probes one when it starts and, with the default /usr/local/share/... missing,
@@ -101,7 +102,7 @@ class Course:
     def gradebook(self):
         from nbgrader.api import Gradebook
 
-        return Gradebook(self.db_url, course_id="nncourse")
+        return Gradebook(self.db_url, course_id=COURSE_ID)
 
     def limits(self, assignment: str) -> Limits:
         return Limits.load(self.source / assignment)

@@ -32,7 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-COURSE_ID = "nncourse"  # autograder's course directories use the same id
+from autograder.course import COURSE_ID  # the id of autograder's course directories
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PROXY = HERE / "node_modules" / ".bin" / "configurable-http-proxy"
