@@ -55,6 +55,7 @@ import importlib
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
 
@@ -369,6 +370,37 @@ KINDS = {
 }
 
 
+# --------------------------------------------------------------------------- failure text
+
+
+def failure_prefix(gid, label) -> str:
+    """How the ``AssertionError`` of a failed check begins: ``[grade_id] label: ``, then the
+    message (read back by :func:`parse_failure`)."""
+    return f"[{gid}] {label}: "
+
+
+_FAILURE = re.compile(r"\[([^\]\s]+)\] (.*?): (.*)", re.DOTALL)
+
+
+def parse_failure(text, gid=None, label=None) -> tuple[str, str, str] | None:
+    """``(grade_id, label, message)`` of the text of a failed check's ``AssertionError``
+    (:func:`failure_prefix`), or None when the text is not one (or not ``gid``'s ``label``).
+
+    Without ``label``, the label is read up to the first ``": "``: a label that holds one
+    is read whole only when it is given.
+    """
+    text = str(text)
+    if gid is not None and label is not None:
+        prefix = failure_prefix(gid, label)
+        if text.startswith(prefix) or text == prefix.rstrip():
+            return str(gid), str(label), text[len(prefix) :]
+        return None
+    found = _FAILURE.fullmatch(text) or _FAILURE.fullmatch(text + " ")
+    if found is None or (gid is not None and found[1] != str(gid)):
+        return None
+    return found[1], found[2], found[3]
+
+
 # --------------------------------------------------------------------------- Check
 
 
@@ -618,9 +650,9 @@ class Check(properties.PropertyChecks):
         if self._case is not None:  # inside a case block: noted, the cell goes on
             self._case["failed"][str(label)] = f"{msg}\n{detail}" if msg else detail
             return
-        text = f"[{self.id}] {label}: "
-        text += f"{msg}\n  {detail}" if msg else detail
-        raise AssertionError(text)
+        raise AssertionError(
+            failure_prefix(self.id, label) + (f"{msg}\n  {detail}" if msg else detail)
+        )
 
 
 def _error_text(error) -> str:

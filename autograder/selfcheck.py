@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import kernel, sandbox
-from autograder.checks import CASE_MIME, KINDS
+from autograder.checks import CASE_MIME, KINDS, parse_failure
 from autograder.config import Limits
 from autograder.course import copy_support_files
 from autograder.grading import answer_key, marker
@@ -160,15 +160,14 @@ def _case_checks(cell, blocks):
 def _checks(cell, gid, error):
     """(checks, first failure) of one executed grade cell, as its kernel saw them."""
     ran = [r["label"] for r in answer_key.records_in(cell) if r.get("check") == gid]
-    failed = None
+    found = None
     if error is not None and ran and error.get("ename") == "AssertionError":
-        if str(error.get("evalue", "")).startswith(f"[{gid}] {ran[-1]}:"):
-            failed = ran[-1]
+        found = parse_failure(error.get("evalue", ""), gid, ran[-1])
+    failed = found[1] if found else None
     checks = []
     for label in dict.fromkeys(ran):
         if label == failed:
-            text = str(error.get("evalue", "")).removeprefix(f"[{gid}] {label}: ")
-            checks.append({"label": label, "state": marker.FAILED, "message": text[:500]})
+            checks.append({"label": label, "state": marker.FAILED, "message": found[2][:500]})
         else:
             checks.append({"label": label, "state": marker.PASSED, "message": ""})
     if error is not None:  # the checks written after the stop did not run

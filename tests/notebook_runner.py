@@ -245,15 +245,16 @@ def visible_failure(cell, entry):
             continue
         for label, message in (block.get("failed") or {}).items():
             in_key = entry["labels"].get(label)
-            if in_key is not None and not in_key.get("hidden"):  # as the older form's text
-                return {"cell": gid, "label": label, "message": f"[{gid}] {label}: {message}"}
+            if in_key is not None and not in_key.get("hidden"):
+                text = checks.failure_prefix(gid, label) + message  # as the older form's
+                return {"cell": gid, "label": label, "message": text}
     ran = [r["label"] for r in answer_key.records_in(cell) if r.get("check") == gid]
     error = next((o for o in cell.outputs if o.get("output_type") == "error"), None)
     if not ran or error is None or error.get("ename") != "AssertionError":
         return None
     label, message = ran[-1], str(error.get("evalue", ""))
     in_key = entry["labels"].get(label)
-    if in_key is None or in_key.get("hidden") or not message.startswith(f"[{gid}] {label}:"):
+    if in_key is None or in_key.get("hidden") or checks.parse_failure(message, gid, label) is None:
         return None
     return {"cell": gid, "label": label, "message": message}
 

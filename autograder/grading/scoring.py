@@ -16,7 +16,7 @@ import dataclasses
 
 import numpy as np
 
-from autograder.checks import CASE_MIME, KINDS, MIME, decode_value, not_a_number
+from autograder.checks import CASE_MIME, KINDS, MIME, decode_value, not_a_number, parse_failure
 from autograder.grading.answer_key import (
     MAX_RECORDS_PER_CELL,
     decide,
@@ -265,8 +265,10 @@ def _kernel_failed(cell, gid, label) -> bool:
     """Did the cell stop with the AssertionError that ``Check`` raises for ``label``?"""
     for out in cell.get("outputs", []) or []:
         if isinstance(out, dict) and out.get("output_type") == "error":
-            return out.get("ename") == "AssertionError" and str(out.get("evalue", "")).startswith(
-                f"[{gid}] {label}:"
+            evalue = out.get("evalue", "")
+            return (
+                out.get("ename") == "AssertionError"
+                and parse_failure(evalue, gid, label) is not None
             )
     return False
 
