@@ -17,7 +17,7 @@ import time
 
 import nbformat
 import pytest
-from test_autograder import ASSIGNMENTS, ROOT, cli, fixture_subs, gradebook_scores
+from support.grader import ASSIGNMENTS, ROOT, cli, fixture_subs, gradebook_scores
 
 from autograder.grading import pipeline as grade_mod
 

@@ -28,11 +28,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "tests" / "fixtures" / "autograder"
-sys.path.insert(0, str(FIXTURES))
-import submissions as fixture_subs  # noqa: E402
+from support.grader import FIXTURES, ROOT, fixture_subs
 
 AID = fixture_subs.AID
 CONTROL = "control"

@@ -16,21 +16,17 @@ import datetime
 import json
 import os
 import re
-import sys
 import time
 import zipfile
 
 import nbformat
 import pytest
-from test_autograder import FIXTURES, cli
+from support.grader import FIXTURES, cli, fixture_subs
 
 from autograder.course import Course
 from autograder.reporting.export import export
 from autograder.reporting.feedback import write_feedback
 from autograder.term import calendar
-
-sys.path.insert(0, str(FIXTURES))
-import submissions as fixture_subs  # noqa: E402
 
 AID = "00_fixture"
 UTC = datetime.UTC

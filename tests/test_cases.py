@@ -12,10 +12,10 @@ import textwrap
 
 import numpy as np
 import pytest
+from support.grade_cells import executed_notebook, run_cell
 
 from autograder import checks
 from autograder.grading import answer_key
-from tests.test_checks import executed_notebook, run_cell
 
 CELL = textwrap.dedent(
     """

@@ -9,7 +9,7 @@ import warnings
 
 import nbformat
 import pytest
-from test_autograder import ASSIGNMENTS, cli, fixture_subs
+from support.grader import ASSIGNMENTS, cli, fixture_subs
 
 from autograder.config import Limits
 from autograder.course import Course

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from support.assignments import NOTEBOOKS, perfect_submission
+from support.grader import ASSIGNMENTS, ROOT, cli, fixture_subs, gradebook_scores
 from support.process import pids_matching, read_until, wait_gone
-from test_autograder import ASSIGNMENTS, ROOT, cli, fixture_subs, gradebook_scores
-from test_autograder_notebooks import NOTEBOOKS, perfect_submission
 
 from autograder.executors.cluster import LocalProcesses
 from autograder.grading import pipeline as grade_mod

@@ -13,16 +13,12 @@ import csv
 import io
 import shutil
 import subprocess
-import sys
 
 import nbformat
 import pytest
-from test_autograder import FIXTURES, cli
+from support.grader import FIXTURES, cli, fixture_subs
 
 from autograder.course import Course
-
-sys.path.insert(0, str(FIXTURES))
-import submissions as fixture_subs  # noqa: E402
 
 AID = "00_fixture"
 ANSWERS = {

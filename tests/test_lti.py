@@ -449,7 +449,7 @@ def lti_hub():
 
     if shutil.which("node") is None or not ch.PROXY.exists():
         pytest.skip(f"configurable-http-proxy is not installed: npm ci --prefix {ch.HERE}")
-    from test_hub import _use_accounts
+    from support.hub_accounts import use_accounts as _use_accounts
 
     root = Path(tempfile.mkdtemp(prefix="nncourse-lti-", dir="/tmp"))
     root.chmod(0o755)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_autograder import cli
+from support.grader import cli
 
 from autograder.course import Course
 from autograder.reporting import report

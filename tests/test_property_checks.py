@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_checks import executed_notebook, run_cell
+from support.grade_cells import executed_notebook, run_cell
 
 from autograder import checks, properties
 from autograder.grading import answer_key

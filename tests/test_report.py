@@ -14,22 +14,18 @@ import csv
 import html
 import json
 import re
-import sys
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
 import pytest
-from test_autograder import FIXTURES, cli
-from test_autograder_notebooks import perfect_submission
+from support.assignments import perfect_submission
+from support.grader import FIXTURES, cli, fixture_subs
 
 from autograder.course import Course
 from autograder.grading.answer_key import HIDDEN_BEGIN, HIDDEN_END
 from autograder.reporting import report
-
-sys.path.insert(0, str(FIXTURES))
-import submissions as fixture_subs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = "01_perceptron"
