@@ -19,6 +19,7 @@ import nbformat
 import pytest
 from support.grader import ASSIGNMENTS, ROOT, cli, fixture_subs, gradebook_scores
 
+from autograder.grading import marker as marker_mod
 from autograder.grading import pipeline as grade_mod
 
 # ------------------------------------------------------------------ progress bar (fast)
@@ -56,7 +57,7 @@ SLOW = "\nimport time\ntime.sleep(2)"  # each student takes a few seconds to gra
 def _markers(course):
     """{student: (mtime_ns, text)} of the 'graded' marker files written so far."""
     out = {}
-    for path in (course / "autograded").glob(f"*/{fixture_subs.AID}/{grade_mod.MARKER}"):
+    for path in (course / "autograded").glob(f"*/{fixture_subs.AID}/{marker_mod.NAME}"):
         st = path.stat()
         out[path.parents[1].name] = (st.st_mtime_ns, path.read_text())
     return out

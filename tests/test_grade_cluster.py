@@ -29,7 +29,7 @@ from support.grader import ASSIGNMENTS, ROOT, cli, fixture_subs, gradebook_score
 from support.process import pids_matching, read_until, wait_gone
 
 from autograder.executors.cluster import LocalProcesses
-from autograder.grading import pipeline as grade_mod
+from autograder.grading import marker as marker_mod
 
 PY = sys.executable
 AID = fixture_subs.AID
@@ -137,7 +137,7 @@ def fresh_course(released, tmp_path) -> Path:
 
 def markers(course, aid=AID) -> dict:
     out = {}
-    for path in (course / "autograded").glob(f"*/{aid}/{grade_mod.MARKER}"):
+    for path in (course / "autograded").glob(f"*/{aid}/{marker_mod.NAME}"):
         out[path.parents[1].name] = json.loads(path.read_text())
     return out
 

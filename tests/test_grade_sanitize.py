@@ -17,6 +17,7 @@ import nbformat
 import pytest
 from support.grader import ASSIGNMENTS, cli, fixture_subs
 
+from autograder import outcomes
 from autograder.config import Limits
 from autograder.course import Course
 from autograder.grading import sanitize as sanitize_mod
@@ -161,6 +162,7 @@ def test_unreadable_submissions_get_a_reason_not_an_exception(course, tmp_path):
         big = sanitize_mod.sanitize(
             trusted, gb, "s", tmp_path / "big.ipynb", Limits(max_notebook_mb=1)
         )
-    assert missing == (None, "notebook not submitted")
-    assert bad[0] is None and bad[1].startswith("not a valid notebook")
-    assert big == (None, "notebook larger than 1 MB")
+    assert missing == (None, outcomes.Problem(outcomes.MISSING, "notebook not submitted"))
+    assert bad[0] is None and bad[1].text.startswith("not a valid notebook")
+    assert bad[1].kind == outcomes.REJECTED
+    assert big == (None, outcomes.Problem(outcomes.REJECTED, "notebook larger than 1 MB"))

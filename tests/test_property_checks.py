@@ -12,7 +12,7 @@ import pytest
 from support.grade_cells import executed_notebook, run_cell
 
 from autograder import checks, properties
-from autograder.grading import answer_key
+from autograder.grading import answer_key, scoring
 
 
 def softmax_ok(z):
@@ -84,8 +84,8 @@ def verdicts(monkeypatch, source, solution_ns, student_ns):
     assert exc is None, exc
     the_key, _ = answer_key.build_key(executed_notebook(source, outputs), "nb")
     outputs, exc = run_cell(source, monkeypatch, student_ns, key_run=False)
-    scores = answer_key.score_notebook(executed_notebook(source, outputs), the_key)
-    return exc, scores["ex_sigmoid"]["score"]
+    scores = scoring.score_notebook(executed_notebook(source, outputs), the_key)
+    return exc, scores["ex_sigmoid"].score
 
 
 UNCHANGED = 'out = c.unchanged("input kept", softmax, Z, name="softmax")'

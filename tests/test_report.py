@@ -24,6 +24,7 @@ from support.assignments import perfect_submission
 from support.grader import FIXTURES, cli, fixture_subs
 
 from autograder.course import Course
+from autograder.grading import marker
 from autograder.grading.answer_key import HIDDEN_BEGIN, HIDDEN_END
 from autograder.reporting import report
 
@@ -360,7 +361,7 @@ def test_unknown_export_format_is_refused(graded):
 
 def test_regrading_lists_whose_score_changed(graded, tmp_path):
     """Only students whose score the latest run changed; the submission secret is kept."""
-    before = {s: m["summary"]["score"] for s, m in report.markers(graded, "00_fixture").items()}
+    before = {s: m["summary"]["score"] for s, m in marker.of_assignment(graded, "00_fixture").items()}
     release = fixture_subs.load(graded.release_dir / "00_fixture" / "fixture.ipynb")
     folder = tmp_path / "again" / "partial" / "00_fixture"
     folder.mkdir(parents=True)
@@ -368,7 +369,7 @@ def test_regrading_lists_whose_score_changed(graded, tmp_path):
     (folder / "submission_secret.txt").write_text("5ecret")
     cli("grade", "00_fixture", "--submissions", tmp_path / "again", "--course-dir", graded.root)
     data = report.assignment_data(graded, "00_fixture")
-    after = report.markers(graded, "00_fixture")["partial"]["summary"]["score"]
+    after = marker.of_assignment(graded, "00_fixture")["partial"]["summary"]["score"]
     assert after > before["partial"]
     assert data.changed == [{"student_id": "partial", "before": before["partial"], "after": after}]
     cli("report", "00_fixture", "--course-dir", graded.root)
