@@ -361,7 +361,9 @@ def test_unknown_export_format_is_refused(graded):
 
 def test_regrading_lists_whose_score_changed(graded, tmp_path):
     """Only students whose score the latest run changed; the submission secret is kept."""
-    before = {s: m["summary"]["score"] for s, m in marker.of_assignment(graded, "00_fixture").items()}
+    before = {
+        s: m["summary"]["score"] for s, m in marker.of_assignment(graded, "00_fixture").items()
+    }
     release = fixture_subs.load(graded.release_dir / "00_fixture" / "fixture.ipynb")
     folder = tmp_path / "again" / "partial" / "00_fixture"
     folder.mkdir(parents=True)
