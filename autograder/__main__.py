@@ -277,7 +277,7 @@ def explain(exc: BaseException, args) -> tuple[int, str]:
 
 
 def _run(args) -> int:
-    from autograder.course import DEFAULT_NOTEBOOKS, Course
+    from autograder.course import Course
 
     if args.command == "check":
         from autograder.selfcheck import check_notebook, due_note, format_table
@@ -292,7 +292,7 @@ def _run(args) -> int:
     if args.command != "release":
         course.require(args.course_dir)
     if args.command == "release":
-        from autograder.course import release
+        from autograder.release import DEFAULT_NOTEBOOKS, release
 
         for warning in release(args.assignments, course, args.notebooks or DEFAULT_NOTEBOOKS):
             print(f"warning: {warning}")

@@ -2,7 +2,8 @@
 
 :func:`atomic_write` writes a temporary file in the target's folder and renames it over the
 target: a crash, a full disk or an interrupt leaves the old file (or none), never a torn one.
-:func:`support_files` lists the files next to a notebook that its kernel may read (data).
+:func:`support_files` lists the files next to a notebook that its kernel may read (data),
+:func:`copy_support_files` copies them into the folder a notebook runs in.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 log = logging.getLogger("autograder")
@@ -113,3 +115,15 @@ def _not_support(folder: Path) -> bool:
         or folder.name in STUDENT_SKIP
         or (folder / "pyvenv.cfg").exists()
     )
+
+
+def copy_support_files(release_folder: Path, workdir: Path, student_folder=False) -> None:
+    """Copy the non-notebook files students received (data files) into a sandbox folder:
+    :func:`support_files` (``student_folder``: a student's own folder)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    if not release_folder.is_dir():
+        return
+    for path in support_files(release_folder, student_folder):
+        target = workdir / path.relative_to(release_folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)

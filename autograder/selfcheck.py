@@ -22,7 +22,7 @@ import nbformat
 from autograder import kernel, sandbox
 from autograder.checks import CASE_MIME, KINDS, parse_failure
 from autograder.config import Limits
-from autograder.course import copy_support_files
+from autograder.files import copy_support_files
 from autograder.grading import answer_key, marker
 
 

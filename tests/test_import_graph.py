@@ -48,3 +48,12 @@ def test_the_cycle_finder_sees_deferred_and_relative_imports(tmp_path):
     assert cycles(graph) == [["pkg.a", "pkg.b"], ["pkg.c", "pkg.sub.d"]]
     (pkg / "b.py").write_text("")
     assert cycles(import_graph("pkg", root=tmp_path)) == [["pkg.c", "pkg.sub.d"]]
+
+
+def test_the_course_folder_module_holds_paths_only():
+    """course.py is the course folder's paths; release (release.py) and the file helpers
+    (files.py) live apart, so whatever needs a path imports no kernel or nbgrader run."""
+    graph = import_graph("autograder")
+    assert graph["autograder.course"] == {"autograder.config"}
+    assert graph["autograder.files"] == set()
+    assert "autograder.course" in graph["autograder.release"]

@@ -46,7 +46,7 @@ import nbformat
 
 from autograder import kernel, sandbox
 from autograder.config import Limits
-from autograder.course import copy_support_files
+from autograder.files import copy_support_files
 from autograder.outcomes import Problem
 
 # ------------------------------------------------------------------ what crosses the seam

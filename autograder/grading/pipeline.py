@@ -7,17 +7,19 @@ Per student:
    of ``nbgrader autograde`` (``sanitize.py``): locked cells, hidden tests included, come
    back from the gradebook. This happens just before the student's task goes to a worker, on one
    gradebook session for the whole run;
-2. *worker* (``executor.py``: this process, a local pool or a Dask cluster): execute each
+2. *worker* (``executors/``: this process, a local pool or a Dask cluster): execute each
    notebook in its own sandbox (``kernel.py``) and send the executed notebook back;
-3. *trusted parent*: score the executed notebooks against the answer key (``answer_key.py``: the
-   key never leaves this process), write ``autograded/``, record the scores in nbgrader's
-   gradebook (only the parent touches SQLite) and a marker file that makes a re-run skip
-   this student unless the submission or the key changed.
+3. *trusted parent*: score the executed notebooks against the answer key (``scoring.py``,
+   ``answer_key.py``: the key never leaves this process), write ``autograded/``, record the
+   scores in nbgrader's gradebook (only the parent touches SQLite) and a marker file
+   (``marker.py``) that makes a re-run skip this student unless the submission or the key
+   changed.
 
-Types: a :class:`Job` is one student staged in ``submitted/``; the executor turns it into an
-``executor.Task`` (sanitised notebooks) and returns an ``executor.Outcome`` (executed
-notebooks, host, mechanism), which :meth:`Run.score` turns into one
-:class:`NotebookResult` per notebook. :class:`Run` holds what the parent knows for the run.
+Types: a :class:`Job` is one student staged in ``submitted/``; the executor turns it into a
+``base.Task`` (sanitised notebooks) and returns a ``base.Outcome`` (executed notebooks, host,
+mechanism), which :meth:`Run.score` turns into one :class:`NotebookResult` per notebook (a
+``scoring.CellScore`` per grade cell, or the ``outcomes.Problem`` that kept it from running).
+:class:`Run` holds what the parent knows for the run.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import kernel, outcomes
+from autograder import kernel, outcomes, release
 from autograder.config import Limits
 from autograder.course import Course
 from autograder.executors.base import NotebookTask, Outcome, RunContext, Task
@@ -100,7 +102,7 @@ def grade(
 ) -> list[dict]:
     """Grade all submissions; returns one summary dict per student (see :meth:`Run.record`).
 
-    ``executor`` (see ``executor.py``) defaults to ``make_executor(workers)``.
+    ``executor`` (see ``executors/base.py``) defaults to ``make_executor(workers)``.
     """
     course.ensure()
     notebooks = course.notebooks(assignment)
@@ -126,7 +128,7 @@ def grade(
         for item in lost:
             log.warning("not graded: %s: %s", item.entry, item.reason)
         write_not_graded(course, assignment, lost)
-        for warning in course.edited_since_release(assignment):
+        for warning in release.edited_since_release(course, assignment):
             log.warning("warning: %s", warning)
         jobs = []
         for sub in subs:
