@@ -26,7 +26,6 @@ from pathlib import Path
 
 from autograder.files import atomic_write
 from autograder.grading import marker
-from autograder.grading.pipeline import not_graded
 from autograder.reporting.export import gradebook_rows
 from autograder.term import calendar
 
@@ -137,7 +136,7 @@ def assignment_data(course, aid) -> AssignmentData:
                 labels.append(stats)
             by_cell[(nb_id, gid)] = (ex, cell_labels)
     problems, seconds = [], {}
-    for item in not_graded(course, aid):  # entries of --submissions that no student got
+    for item in course.not_graded(aid):  # entries of --submissions that no student got
         problems.append(
             {
                 "student_id": item["entry"],
@@ -312,6 +311,24 @@ def similarity_href(course, aid) -> str | None:
 
 def render_assignment(data: AssignmentData, similarity: str | None = None) -> str:
     """The assignment's page; ``similarity``: the similarity page to link (None: not written)."""
+    sections = (
+        _summary_section(data, similarity),
+        _exercises_section(data),
+        _checks_section(data),
+        _problems_section(data),
+        _late_section(data),
+        _manual_section(data),
+        _changes_section(data),
+        _students_section(data),
+    )
+    return _page(f"Report: {data.assignment}", "".join(sections))
+
+
+def _or_none(table: str | None, none: str = "None.") -> str:
+    return table if table else f"<p>{none}</p>"
+
+
+def _summary_section(data: AssignmentData, similarity: str | None) -> str:
     esc = html.escape
     c = data.counts()
     if similarity:
@@ -324,141 +341,113 @@ def render_assignment(data: AssignmentData, similarity: str | None = None) -> st
             "<p class='muted'>No similarity page yet: <code>python -m autograder similarity "
             f"{esc(data.assignment)}</code> writes one beside this page.</p>"
         )
-    parts = [
+    return (
         f"<p>{c['students']} students, {c['submitted']} graded, {c['missing']} missing. "
         f"Mean {c['mean']:.2f}, median {c['median']:g} of {data.max_score:g}; "
-        f"{c['full']} with full marks, {c['zero']} with zero.</p>",
-        similar,
-        f"<img alt='score distribution' src='{histogram(data.scores, data.max_score)}'>",
+        f"{c['full']} with full marks, {c['zero']} with zero.</p>"
+        + similar
+        + f"<img alt='score distribution' src='{histogram(data.scores, data.max_score)}'>"
+    )
+
+
+def _exercises_section(data: AssignmentData) -> str:
+    head = (
         "<h2>Exercises</h2><p class='muted'>Passed: full marks. Mean points: over the graded "
         "students, partial credit included. Not attempted: every check of the exercise still "
-        "raised NotImplementedError.</p>",
-    ]
-    if data.exercises:
-        parts.append(f"<img alt='pass rate per exercise' src='{pass_rate_bars(data.exercises)}'>")
-    parts.append(
-        _table(
-            [
-                "notebook",
-                "exercise",
-                "points",
-                "graded",
-                "passed",
-                "pass rate",
-                "mean points",
-                "not attempted",
-            ],
-            [
-                (
-                    e.notebook,
-                    e.grade_id,
-                    e.points,
-                    e.graded,
-                    e.passed,
-                    f"{100 * e.pass_rate:.0f} %",
-                    f"{e.mean_points:.2f}",
-                    f"{100 * e.not_attempted_rate:.0f} %",
-                )
-                for e in data.exercises
-            ],
-            numeric=(2, 3, 4, 5, 6, 7),
-        )
+        "raised NotImplementedError.</p>"
     )
-    parts.append(
+    if data.exercises:
+        head += f"<img alt='pass rate per exercise' src='{pass_rate_bars(data.exercises)}'>"
+    columns = ["notebook", "exercise", "points", "graded", "passed", "pass rate"]
+    rows = [
+        (
+            e.notebook,
+            e.grade_id,
+            e.points,
+            e.graded,
+            e.passed,
+            f"{100 * e.pass_rate:.0f} %",
+            f"{e.mean_points:.2f}",
+            f"{100 * e.not_attempted_rate:.0f} %",
+        )
+        for e in data.exercises
+    ]
+    columns += ["mean points", "not attempted"]
+    return head + _table(columns, rows, numeric=(2, 3, 4, 5, 6, 7))
+
+
+def _checks_section(data: AssignmentData) -> str:
+    head = (
         "<h2>Checks</h2><p class='muted'>Failed: the check ran and failed. Not attempted: the "
         "student's code still raised the stub's NotImplementedError. Not run: an earlier check "
         "of the same cell failed first (older grade cells), or the cell never got there. First "
         "failure: the message the student saw. Checks nobody failed are left out.</p>"
     )
     ranked = sorted(data.labels, key=lambda s: (-s.first_failure, -s.failed))
-    parts.append(
-        _table(
-            ["exercise", "check", "failed", "not attempted", "not run", "first failure", "message"],
-            [
-                (
-                    s.exercise,
-                    s.name,
-                    s.failed,
-                    s.not_attempted,
-                    s.not_run,
-                    s.first_failure,
-                    s.message,
-                )
-                for s in ranked
-                if s.failed or s.not_run or s.not_attempted
-            ],
-            numeric=(2, 3, 4, 5),
-        )
-    )
-    parts.append("<h2>Crashes, timeouts, rejected and ungraded submissions</h2>")
-    if data.problems:
-        parts.append(
-            _table(
-                ["student", "notebook", "kind", "reason"],
-                [(p["student_id"], p["notebook"], p["kind"], p["reason"]) for p in data.problems],
-            )
-        )
-    else:
-        parts.append("<p>None.</p>")
+    rows = [
+        (s.exercise, s.name, s.failed, s.not_attempted, s.not_run, s.first_failure, s.message)
+        for s in ranked
+        if s.failed or s.not_run or s.not_attempted
+    ]
+    columns = ["exercise", "check", "failed", "not attempted", "not run", "first failure"]
+    return head + _table([*columns, "message"], rows, numeric=(2, 3, 4, 5))
+
+
+def _problems_section(data: AssignmentData) -> str:
+    head = "<h2>Crashes, timeouts, rejected and ungraded submissions</h2>"
+    rows = [(p["student_id"], p["notebook"], p["kind"], p["reason"]) for p in data.problems]
+    body = _or_none(rows and _table(["student", "notebook", "kind", "reason"], rows))
     if data.seconds:
         times = sorted(data.seconds.values())
-        parts.append(
+        body += (
             f"<p>Grading time per student: median {statistics.median(times):.1f} s, "
             f"longest {times[-1]:.1f} s ({len(times)} students).</p>"
         )
-    parts.append("<h2>Late submissions and extensions</h2>")
-    if data.late:
-        show = calendar.show_time
-        parts.append(
-            _table(
-                ["student", "submitted", "due (with extension)", "extension", "late by", "penalty"],
-                [
-                    (
-                        c.student_id,
-                        show(c.timestamp, data.zone) if c.timestamp else "not yet",
-                        show(c.duedate, data.zone) if c.duedate else "none",
-                        calendar.show_duration(c.extension.total_seconds()) if c.extension else "",
-                        calendar.show_duration(c.seconds_late) if c.late else "on time",
-                        float(c.penalty),
-                    )
-                    for c in data.late
-                ],
-                numeric=(5,),
-            )
+    return head + body
+
+
+def _late_section(data: AssignmentData) -> str:
+    show, duration = calendar.show_time, calendar.show_duration
+    rows = [
+        (
+            c.student_id,
+            show(c.timestamp, data.zone) if c.timestamp else "not yet",
+            show(c.duedate, data.zone) if c.duedate else "none",
+            duration(c.extension.total_seconds()) if c.extension else "",
+            duration(c.seconds_late) if c.late else "on time",
+            float(c.penalty),
         )
-    else:
-        parts.append("<p>None.</p>")
-    parts.append("<h2>Waiting for a human (formgrader)</h2>")
-    parts.append(f"<p>{esc(', '.join(data.manual))}</p>" if data.manual else "<p>Nobody.</p>")
-    parts.append("<h2>Scores changed since the previous grading run</h2>")
-    if data.changed:
-        parts.append(
-            _table(
-                ["student", "before", "after"],
-                [(ch["student_id"], ch["before"], float(ch["after"])) for ch in data.changed],
-                numeric=(1, 2),
-            )
+        for c in data.late
+    ]
+    columns = ["student", "submitted", "due (with extension)", "extension", "late by", "penalty"]
+    table = rows and _table(columns, rows, numeric=(5,))
+    return "<h2>Late submissions and extensions</h2>" + _or_none(table)
+
+
+def _manual_section(data: AssignmentData) -> str:
+    who = f"<p>{html.escape(', '.join(data.manual))}</p>" if data.manual else "<p>Nobody.</p>"
+    return "<h2>Waiting for a human (formgrader)</h2>" + who
+
+
+def _changes_section(data: AssignmentData) -> str:
+    rows = [(ch["student_id"], ch["before"], float(ch["after"])) for ch in data.changed]
+    table = rows and _table(["student", "before", "after"], rows, numeric=(1, 2))
+    return "<h2>Scores changed since the previous grading run</h2>" + _or_none(table)
+
+
+def _students_section(data: AssignmentData) -> str:
+    rows = [
+        (
+            r["student_id"],
+            r["score"],
+            r["max_score"],
+            "yes" if r["submitted"] else "no",
+            "yes" if r["needs_manual_grade"] else "",
         )
-    else:
-        parts.append("<p>None.</p>")
-    parts.append(
-        "<h2>Students</h2>"
-        + _table(
-            ["student", "score", "max", "submitted", "needs a human"],
-            [
-                (
-                    r["student_id"],
-                    r["score"],
-                    r["max_score"],
-                    "yes" if r["submitted"] else "no",
-                    "yes" if r["needs_manual_grade"] else "",
-                )
-                for r in data.rows
-            ],
-            numeric=(1, 2),
-        )
-    )
-    return _page(f"Report: {data.assignment}", "".join(parts))
+        for r in data.rows
+    ]
+    columns = ["student", "score", "max", "submitted", "needs a human"]
+    return "<h2>Students</h2>" + _table(columns, rows, numeric=(1, 2))
 
 
 def course_data(course) -> dict:
