@@ -49,6 +49,12 @@ class CellScore:
     notes: dict[str, str] = dataclasses.field(default_factory=dict)
     kernel_passed: list[str] = dataclasses.field(default_factory=list)
 
+    @classmethod
+    def of(cls, score, max_score, error, labels, notes=None, kernel_passed=None) -> CellScore:
+        """A verdict whose ``first_failure`` is its first failed label, in key order."""
+        first = next((lb for lb, st in labels.items() if st == FAILED), None)
+        return cls(score, max_score, error, labels, first, notes or {}, kernel_passed or [])
+
     @property
     def full(self) -> bool:
         return self.score >= self.max_score
@@ -58,9 +64,19 @@ class CellScore:
 
 
 def score_cell(cell, entry: dict) -> CellScore:
-    """Verdict for one grade cell (never calls student code).
+    """Verdict for one grade cell (never calls student code): a cell the submission lacks
+    (``cell`` None), a cell of case blocks (:func:`_score_cases`, partial credit) or a cell in
+    the older all-or-nothing form (:func:`_score_whole`)."""
+    if cell is None:
+        labels = dict.fromkeys(entry["labels"], NOT_RUN)
+        return CellScore.of(0.0, entry["points"], "missing", labels)
+    if entry.get("partial"):
+        return _score_cases(cell, entry)
+    return _score_whole(cell, entry)
 
-    Returns a :class:`CellScore`.
+
+def _score_whole(cell, entry: dict) -> CellScore:
+    """``score_cell`` for a cell in the older form: all its points or none.
 
     A check the student's kernel failed (its record is the last one before the cell's
     ``AssertionError`` naming it) is failed here too, whatever the key says, so the verdict
@@ -68,19 +84,6 @@ def score_cell(cell, entry: dict) -> CellScore:
     When the cell raised anything else, the first check that left no record is failed (the
     error came from it or from the code just before it).
     """
-    max_score = entry["points"]
-    if cell is None:
-        return CellScore(
-            score=0.0,
-            max_score=max_score,
-            error="missing",
-            labels=dict.fromkeys(entry["labels"], NOT_RUN),
-            first_failure=None,
-            notes={},
-            kernel_passed=[],
-        )
-    if entry.get("partial"):
-        return _score_cases(cell, entry)
     error = has_error(cell)
     gid = nbgrader_meta(cell).get("grade_id")
     records: dict[str, list] = {}
@@ -102,14 +105,7 @@ def score_cell(cell, entry: dict) -> CellScore:
         if len(found) > 1:
             notes[label] = "this check was recorded more than once"
         elif not ok:
-            note = _value_note(found[0], key_rec)
-            if label != stopped_at and _kernel_decides(key_rec):
-                kernel_passed.append(label)
-            if note is None and label in kernel_passed:
-                note = (
-                    "passed in your notebook, where its expected value is computed by code "
-                    "that behaves unlike the solution's; against the solution's value it fails"
-                )
+            note = _why_failed(label, found[0], key_rec, label == stopped_at, kernel_passed)
             if note:
                 notes[label] = note
     if error == "NotImplementedError" and stopped_at is None:  # a stub: not attempted
@@ -123,15 +119,26 @@ def score_cell(cell, entry: dict) -> CellScore:
         passed = error is None
     else:
         passed = error is None and len(decided) == len(labels) and all(decided)
-    return CellScore(
-        score=max_score if passed else 0.0,
-        max_score=max_score,
-        error=error,
-        labels=labels,
-        first_failure=next((lb for lb, st in labels.items() if st == FAILED), None),
-        notes=notes,
-        kernel_passed=kernel_passed,
-    )
+    score = entry["points"] if passed else 0.0
+    return CellScore.of(score, entry["points"], error, labels, notes, kernel_passed)
+
+
+#: why a visible check that passed in the student's kernel fails against the key
+KERNEL_PASSED_NOTE = (
+    "passed in your notebook, where its expected value is computed by code "
+    "that behaves unlike the solution's; against the solution's value it fails"
+)
+
+
+def _why_failed(label, record, key_rec, failed_in_kernel: bool, kernel_passed: list):
+    """The note on a check whose record fails the key, and whether the student's kernel had
+    passed it (then ``label`` joins ``kernel_passed``): a sentence about the student's value
+    when it is not a finite number, else, for such a check, :data:`KERNEL_PASSED_NOTE`."""
+    note = _value_note(record, key_rec)
+    if not failed_in_kernel and _kernel_decides(key_rec):
+        kernel_passed.append(label)
+        note = note or KERNEL_PASSED_NOTE
+    return note
 
 
 def _outputs(cell, gid):
@@ -177,8 +184,7 @@ def _score_cases(cell, entry) -> CellScore:
     counts nothing. A check with no record is *not attempted* when its block's code raised
     ``NotImplementedError``, *failed* when it raised anything else or ended without the
     check, and *not run* when the block never ended (the cell died or timed out first).
-    The score is the cell's points times the weight share of the passed checks (rounded to
-    1/1000 of a point; all passed is exactly the cell's points).
+    The score: :func:`_partial_score`.
     """
     gid = nbgrader_meta(cell).get("grade_id")
     records, cases = _outputs(cell, gid)
@@ -201,16 +207,9 @@ def _score_cases(cell, entry) -> CellScore:
             continue
         start, end, rec_block = block
         if not found:
-            if rec_block.get("error") is None:
-                labels[label] = FAILED
-                notes[label] = "this check did not run: its block ended before reaching it"
-            elif rec_block.get("attempted") is False:
-                labels[label] = NOT_ATTEMPTED
-            else:
-                labels[label] = FAILED
-                ename = str(rec_block.get("error"))
-                shown = ename if ename in dir(builtins) else "an error"
-                notes[label] = f"your code raised {shown} before this check decided"
+            labels[label], note = _unrecorded(rec_block)
+            if note:
+                notes[label] = note
             continue
         if len(found) > 1:
             labels[label] = FAILED
@@ -225,21 +224,38 @@ def _score_cases(cell, entry) -> CellScore:
         failed_in_kernel = label in (rec_block.get("failed") or {})
         labels[label] = PASSED if ok and not failed_in_kernel else FAILED
         if not ok:
-            note = _value_note(rec, key_rec)
-            if not failed_in_kernel and _kernel_decides(key_rec):
-                kernel_passed.append(label)
-                note = note or (
-                    "passed in your notebook, where its expected value is computed by code "
-                    "that behaves unlike the solution's; against the solution's value it fails"
-                )
+            note = _why_failed(label, rec, key_rec, failed_in_kernel, kernel_passed)
             if note:
                 notes[label] = note
+    score = _partial_score(entry, labels, notes)
+    return CellScore.of(score, entry["points"], has_error(cell), labels, notes, kernel_passed)
+
+
+def _unrecorded(rec_block) -> tuple[str, str | None]:
+    """(state, note) of a check that left no record in a block that ended."""
+    if rec_block.get("error") is None:
+        return FAILED, "this check did not run: its block ended before reaching it"
+    if rec_block.get("attempted") is False:
+        return NOT_ATTEMPTED, None
+    ename = str(rec_block.get("error"))
+    shown = ename if ename in dir(builtins) else "an error"
+    return FAILED, f"your code raised {shown} before this check decided"
+
+
+def _partial_score(entry, labels: dict, notes: dict) -> float:
+    """The cell's points times the weight share of its passed checks (all passed: exactly
+    the cell's points; else rounded to 1/1000 of a point).
+
+    A check whose passing record needs no right value (a condition, a bound, a property the
+    kernel observed) could be forged by a student who replaces Check in their kernel: its
+    share counts only once every check of the cell that the key verifies by value has passed,
+    which no forgery can do without the right values (as when cells scored all or nothing);
+    ``notes`` says so for each such check held back.
+    """
+    max_score = entry["points"]
+    if labels and all(st == PASSED for st in labels.values()):
+        return max_score
     share = weights(entry)
-    # a check whose passing record needs no right value (a condition, a bound, a property
-    # the kernel observed) could be forged by a student who replaces Check in their kernel:
-    # its share counts only once every check of the cell that the key verifies by value has
-    # passed, which no forgery can do without the right values (as when cells scored all or
-    # nothing)
     by_value = [lb for lb in labels if _verified_by_value(entry["labels"][lb])]
     held = []
     if any(labels[lb] != PASSED for lb in by_value):
@@ -247,18 +263,7 @@ def _score_cases(cell, entry) -> CellScore:
         for lb in held:
             notes[lb] = "counts once this cell's checks of values pass"
     earned = sum(share[lb] for lb, st in labels.items() if st == PASSED and lb not in held)
-    max_score = entry["points"]
-    all_passed = bool(labels) and all(st == PASSED for st in labels.values())
-    score = max_score if all_passed else round(max_score * earned, 3)
-    return CellScore(
-        score=score,
-        max_score=max_score,
-        error=has_error(cell),
-        labels=labels,
-        first_failure=next((lb for lb, st in labels.items() if st == FAILED), None),
-        notes=notes,
-        kernel_passed=kernel_passed,
-    )
+    return round(max_score * earned, 3)
 
 
 def _kernel_failed(cell, gid, label) -> bool:
