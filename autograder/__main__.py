@@ -334,7 +334,7 @@ def _run(args) -> int:
         print(f"imported {len(grades)} hand grade(s); wrote {course.grades_csv}")
     elif args.command == "grade":
         from autograder.executors.placement import make_executor
-        from autograder.grading.pipeline import grade, not_graded
+        from autograder.grading.pipeline import grade
 
         executor = make_executor(args.workers, args.scheduler, args.scheduler_file)
         print(f"sandbox: {executor.describe()}")
@@ -346,7 +346,7 @@ def _run(args) -> int:
             if r.get("late_penalty"):
                 extra = f"  (late: -{r['late_penalty']:g}){extra}"
             print(f"{r['student_id']:<20} {r['score']:>6g} / {r['max_score']:<6g}{extra}")
-        for item in not_graded(course, args.assignment):  # listed in grades.csv as well
+        for item in course.not_graded(args.assignment):  # listed in grades.csv as well
             print(f"{item['entry'][:40]:<20} not graded: {item['reason']}")
         print(f"wrote {course.grades_csv}")
     elif args.command == "feedback":
@@ -355,13 +355,15 @@ def _run(args) -> int:
         paths = write_feedback(args.assignment, course)
         print(f"wrote {len(paths)} feedback page(s) under {course.feedback}")
     elif args.command == "export":
-        from autograder.reporting.export import export
+        from autograder.reporting.export import export, pending_warning
 
-        options = {}
-        if args.format == "lti":
-            options = {"settings": args.lti_settings, "include_pending": args.include_pending}
-        print(f"wrote {export(course, args.format, **options)}")
-        from autograder.reporting.export import pending_warning
+        if args.format == "lti":  # posts to the LMS (and writes its report)
+            from autograder.term.lti import export_lti
+
+            path = export_lti(course, args.lti_settings, include_pending=args.include_pending)
+        else:
+            path = export(course, args.format)
+        print(f"wrote {path}")
 
         warning = pending_warning(course)
         if warning:

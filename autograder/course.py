@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from autograder.config import Limits
+from autograder.files import atomic_write
 
 COURSE_ID = "nncourse"  # nbgrader's course id: the gradebook's, the hub's (deploy/hub)
 
@@ -39,6 +40,9 @@ class Course:
     db_path = property(lambda self: self.root / "gradebook.db")
     db_url = property(lambda self: f"sqlite:///{self.root / 'gradebook.db'}")
     grades_csv = property(lambda self: self.root / "grades.csv")
+    # what the last ``grade`` of each assignment could not attribute or read:
+    # {assignment: [{"entry", "reason"}]}
+    not_graded_json = property(lambda self: self.root / "not_graded.json")
 
     def ensure(self) -> Course:
         # nbgrader's Gradebook runs the `alembic` script of this environment
@@ -99,6 +103,30 @@ class Course:
         if not path.is_file():
             raise ValueError(f"no answer key {path}: run `python -m autograder release` first")
         return json.loads(path.read_text())
+
+    def write_not_graded(self, assignment: str, lost) -> None:
+        """Record the entries of a ``grade`` run's ``--submissions`` that were not graded
+        (``lost``: items with ``entry`` and ``reason``), replacing the assignment's last."""
+        data = self.not_graded_all()
+        data[assignment] = [{"entry": u.entry, "reason": u.reason} for u in lost]
+        if not data[assignment]:
+            del data[assignment]
+        if not data and not self.not_graded_json.exists():
+            return
+        atomic_write(self.not_graded_json, json.dumps(data, indent=1, sort_keys=True))
+
+    def not_graded_all(self) -> dict:
+        """``{assignment: [{entry, reason}]}`` (empty when nothing was recorded, or the
+        record is unreadable)."""
+        try:
+            data = json.loads(self.not_graded_json.read_text())
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def not_graded(self, assignment: str) -> list[dict]:
+        """``[{entry, reason}]``: what the last ``grade`` of ``assignment`` could not grade."""
+        return list(self.not_graded_all().get(assignment, []))
 
     def notebooks(self, assignment: str) -> list[str]:
         """Notebook names (without .ipynb) of a released assignment, sorted."""

@@ -41,7 +41,6 @@ from autograder.config import Limits
 from autograder.course import Course
 from autograder.executors.base import NotebookTask, Outcome, RunContext, Task
 from autograder.executors.placement import make_executor
-from autograder.files import atomic_write
 from autograder.grading import answer_key, marker, scoring, submissions
 from autograder.grading.sanitize import Trusted, sanitize
 from autograder.grading.scoring import CellScore
@@ -127,7 +126,7 @@ def grade(
         )
         for item in lost:
             log.warning("not graded: %s: %s", item.entry, item.reason)
-        write_not_graded(course, assignment, lost)
+        course.write_not_graded(assignment, lost)
         for warning in release.edited_since_release(course, assignment):
             log.warning("warning: %s", warning)
         jobs = []
@@ -408,34 +407,6 @@ def _timestamp(folder: Path):
             )
             return None
     return None
-
-
-NOT_GRADED = "not_graded.json"  # COURSE/not_graded.json: assignment -> [{entry, reason}]
-
-
-def write_not_graded(course: Course, assignment: str, lost) -> None:
-    """Record the entries of this run's ``--submissions`` that were not graded, and why."""
-    path = course.root / NOT_GRADED
-    data = read_not_graded_all(course)
-    data[assignment] = [{"entry": u.entry, "reason": u.reason} for u in lost]
-    if not data[assignment]:
-        del data[assignment]
-    if not data and not path.exists():
-        return
-    atomic_write(path, json.dumps(data, indent=1, sort_keys=True))
-
-
-def read_not_graded_all(course: Course) -> dict:
-    try:
-        data = json.loads((course.root / NOT_GRADED).read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def not_graded(course: Course, assignment: str) -> list[dict]:
-    """``[{entry, reason}]``: what the last ``grade`` of ``assignment`` could not grade."""
-    return list(read_not_graded_all(course).get(assignment, []))
 
 
 def _hash_bytes(data: bytes) -> str:

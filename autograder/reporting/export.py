@@ -129,18 +129,16 @@ def roster(course) -> dict[str, dict]:
         return {s.id: {f: getattr(s, f, None) or "" for f in fields} for s in gb.students}
 
 
-def export(course, fmt="csv", **lti_options) -> str:
-    """Write the export of format ``fmt`` (one of :data:`FORMATS`); returns its path.
+def export(course, fmt="csv") -> str:
+    """Write the export file of format ``fmt`` (csv, canvas or moodle); returns its path.
 
-    ``lti`` posts the scores to the LMS instead (Assignment and Grade Services, see
-    :func:`autograder.term.lti.export_lti`, which takes ``lti_options``) and writes its report.
+    ``lti`` is no file: it posts the scores to the LMS (:func:`autograder.term.lti.export_lti`,
+    which reads these rows; the ``export`` command calls it for ``--format lti``).
     """
     if fmt not in FORMATS:
         raise ValueError(f"export: format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt == "lti":
-        from autograder.term.lti import export_lti
-
-        return export_lti(course, **lti_options)
+        raise ValueError("export: lti writes no file; autograder.term.lti.export_lti posts it")
     if fmt == "csv":
         return export_csv(course)
     rows = gradebook_rows(course)
@@ -176,11 +174,9 @@ def export(course, fmt="csv", **lti_options) -> str:
 
 def not_graded_rows(course) -> list[dict]:
     """A row per entry the last ``grade`` of each assignment could not attribute or read
-    (``grade.not_graded``): named as in ``--submissions``, no score, the reason."""
-    from autograder.grading.pipeline import read_not_graded_all
-
+    (``Course.not_graded``): named as in ``--submissions``, no score, the reason."""
     rows = []
-    for aid, items in sorted(read_not_graded_all(course).items()):
+    for aid, items in sorted(course.not_graded_all().items()):
         for item in items:
             rows.append(
                 {
