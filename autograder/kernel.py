@@ -47,16 +47,11 @@ from autograder.sandbox import forkserver, seccomp
 log = logging.getLogger(__name__)
 
 ERROR_NAME = "AutograderError"  # ename of the error outputs added by the grader
-# `python -m ipykernel_launcher` without the debugger: a graded kernel is never debugged, and
-# importing debugpy is a fifth of a kernel's start-up time
-KERNEL_MAIN = (
-    "import sys; sys.modules['debugpy'] = None; del sys.path[0]; "
-    "from ipykernel import kernelapp; kernelapp.launch_new_instance()"
-)
 
 
 def kernel_args(connection_file: str) -> list[str]:
-    """ipykernel's arguments, for a cold kernel (after KERNEL_MAIN) and a forked one alike."""
+    """ipykernel's arguments, for a cold kernel (after ``sandbox.KERNEL_MAIN``) and a forked
+    one alike."""
     # parent_handle=0: in a PID namespace the parent looks like init, which would make
     # ipykernel's parent poller shut the kernel down
     return [
@@ -156,8 +151,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             finally:
                 self._close_seccomp_fd()
         else:
+            args = kernel_cmd[kernel_cmd.index(sandbox.KERNEL_MAIN) + 1 :]  # nbclient's too
             process = self.forkserver.launch(
-                kernel_cmd[kernel_cmd.index(KERNEL_MAIN) + 1 :],  # with nbclient's arguments
+                args,
                 env=kw["env"],
                 cwd=kw["cwd"],
                 workdir=self.workdir,
@@ -271,7 +267,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         prefix = sandbox.prefix(
             self.workdir, self.sandbox_limits, self.sandbox_uid, seccomp_fd=self._seccomp_fd
         )
-        cmd = [sys.executable, "-c", KERNEL_MAIN, *kernel_args(self.connection_file)]
+        cmd = [sys.executable, "-c", sandbox.KERNEL_MAIN, *kernel_args(self.connection_file)]
         return [*prefix, *cmd, *(extra_arguments or [])]
 
 
