@@ -75,7 +75,7 @@ playground: install ## Serve the playground as a standalone web page (Voila) on 
 		--VoilaConfiguration.extension_allowlist=@voila-dashboards/widgets-manager8
 
 dask: install-grader ## Start a local Dask scheduler + two workers (127.0.0.1) and print the grade line
-	$(BIN)/python -m autograder.cluster --workers 2 --folder course/dask
+	$(BIN)/python -m autograder.executors.cluster --workers 2 --folder course/dask
 
 $(HUB_PROXY): deploy/hub/package.json deploy/hub/package-lock.json
 	npm ci --prefix deploy/hub --no-audit --no-fund --loglevel=error

@@ -4,6 +4,6 @@ Command line: ``python -m autograder {release,grade,feedback,export,check}`` (se
 docs/grading.md). Grade cells use :class:`autograder.checks.Check`.
 """
 
-from .checks import MIME, Check
+from autograder.checks import MIME, Check
 
 __all__ = ["Check", "MIME"]

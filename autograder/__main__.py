@@ -168,12 +168,12 @@ def main(argv=None) -> int:
             and not (args.scheduler or args.scheduler_file)
         ):
             # this process will run the kernels: the fork server preloads while we import
-            from . import forkserver
+            from autograder.sandbox import forkserver
 
             forkserver.prestart()
         if not debug and args.command in ("grade", "check", "release"):  # they run kernels
             # imported after the fork server's start: execute imports nbclient (slow)
-            from .execute import quiet_interrupted_kernel_tasks
+            from autograder.kernel import quiet_interrupted_kernel_tasks
 
             logging.getLogger("asyncio").addFilter(quiet_interrupted_kernel_tasks)
         return _run(args)
@@ -218,7 +218,7 @@ def threading_main() -> bool:
 
 def explain(exc: BaseException, args) -> tuple[int, str]:
     """The exit code and the one line on stderr for an exception that ended a command."""
-    from .executor import ClusterLost
+    from autograder.executors.base import ClusterLost
 
     command = args.command
     course = getattr(args, "course_dir", None)
@@ -277,10 +277,10 @@ def explain(exc: BaseException, args) -> tuple[int, str]:
 
 
 def _run(args) -> int:
-    from .course import DEFAULT_NOTEBOOKS, Course
+    from autograder.course import Course
 
     if args.command == "check":
-        from .selfcheck import check_notebook, due_note, format_table
+        from autograder.selfcheck import check_notebook, due_note, format_table
 
         rows = check_notebook(args.notebook)
         print(format_table(rows))
@@ -292,13 +292,13 @@ def _run(args) -> int:
     if args.command != "release":
         course.require(args.course_dir)
     if args.command == "release":
-        from .course import release
+        from autograder.release import DEFAULT_NOTEBOOKS, release
 
         for warning in release(args.assignments, course, args.notebooks or DEFAULT_NOTEBOOKS):
             print(f"warning: {warning}")
         print(f"released into {course.root}")
         if args.due is not None:
-            from .calendar import set_due
+            from autograder.term.calendar import set_due
 
             if not args.assignments:
                 raise ValueError("release --due: name the assignment(s) it is for")
@@ -306,7 +306,7 @@ def _run(args) -> int:
                 set_due(course, aid, args.due)
             print(f"due {args.due}")
     elif args.command == "due":
-        from . import calendar
+        from autograder.term import calendar
 
         if args.when is not None:
             calendar.set_due(course, args.assignment, None if args.when == "none" else args.when)
@@ -314,7 +314,7 @@ def _run(args) -> int:
         zone = calendar.display_zone(course)
         print(f"{args.assignment}: due {calendar.show_time(due, zone) if due else 'date not set'}")
     elif args.command == "extend":
-        from . import calendar
+        from autograder.term import calendar
 
         late = calendar.extend(
             course, args.assignment, args.student, args.days, args.hours, args.minutes
@@ -323,18 +323,18 @@ def _run(args) -> int:
         due = calendar.show_time(late.duedate, zone) if late.duedate else "no due date"
         print(f"{args.student}: {args.assignment} due {due}")
     elif args.command == "pdf":
-        from .handoff import write_pdfs
+        from autograder.term.handoff import write_pdfs
 
         paths = write_pdfs(course, args.assignment, args.cells)
         print(f"wrote {len(paths)} PDF(s) and scores.csv under {paths[0].parent}")
     elif args.command == "import-grades":
-        from .handoff import import_grades
+        from autograder.term.handoff import import_grades
 
         grades = import_grades(course, args.assignment, args.csv)
         print(f"imported {len(grades)} hand grade(s); wrote {course.grades_csv}")
     elif args.command == "grade":
-        from .grade import grade, not_graded
-        from .placement import make_executor
+        from autograder.executors.placement import make_executor
+        from autograder.grading.pipeline import grade
 
         executor = make_executor(args.workers, args.scheduler, args.scheduler_file)
         print(f"sandbox: {executor.describe()}")
@@ -346,32 +346,34 @@ def _run(args) -> int:
             if r.get("late_penalty"):
                 extra = f"  (late: -{r['late_penalty']:g}){extra}"
             print(f"{r['student_id']:<20} {r['score']:>6g} / {r['max_score']:<6g}{extra}")
-        for item in not_graded(course, args.assignment):  # listed in grades.csv as well
+        for item in course.not_graded(args.assignment):  # listed in grades.csv as well
             print(f"{item['entry'][:40]:<20} not graded: {item['reason']}")
         print(f"wrote {course.grades_csv}")
     elif args.command == "feedback":
-        from .feedback import write_feedback
+        from autograder.reporting.feedback import write_feedback
 
         paths = write_feedback(args.assignment, course)
         print(f"wrote {len(paths)} feedback page(s) under {course.feedback}")
     elif args.command == "export":
-        from .export import export
+        from autograder.reporting.export import export, pending_warning
 
-        options = {}
-        if args.format == "lti":
-            options = {"settings": args.lti_settings, "include_pending": args.include_pending}
-        print(f"wrote {export(course, args.format, **options)}")
-        from .export import pending_warning
+        if args.format == "lti":  # posts to the LMS (and writes its report)
+            from autograder.term.lti import export_lti
+
+            path = export_lti(course, args.lti_settings, include_pending=args.include_pending)
+        else:
+            path = export(course, args.format)
+        print(f"wrote {path}")
 
         warning = pending_warning(course)
         if warning:
             print(warning, file=sys.stderr)
     elif args.command == "report":
-        from .report import write_report
+        from autograder.reporting.report import write_report
 
         print(f"wrote {write_report(course, args.assignment)}")
     elif args.command == "similarity":
-        from .similarity import THRESHOLD, write_page
+        from autograder.reporting.similarity import THRESHOLD, write_page
 
         threshold = THRESHOLD if args.threshold is None else args.threshold
         path, data = write_page(course, args.assignment, threshold, args.workers)

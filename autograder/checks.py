@@ -36,8 +36,8 @@ Two things happen for every check:
    never contains the expected value.
 
 The verdict that counts is not the one taken in the student's kernel (student code can
-monkeypatch anything there). The trusted grader (``autograder.key``) compares the records of
-the graded notebook with an *answer key*: the records of the instructor's source notebook,
+monkeypatch anything there). The trusted grader (``autograder.grading``) compares the records
+of the graded notebook with an *answer key*: the records of the instructor's source notebook,
 executed at release time, with the tolerances stored there. To forge a record a student has to
 produce the right value, which is the exercise.
 
@@ -55,12 +55,13 @@ import importlib
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
 
 import numpy as np
 
-from . import properties
+from autograder import properties
 
 #: MIME type of the records a check emits (a JSON object, see :func:`make_record`).
 MIME = "application/vnd.nncourse.check+json"
@@ -186,7 +187,7 @@ class Kind:
     ``decide(got, reference, params) -> bool`` works on *decoded* record values
     (:func:`decode_value`: numpy arrays, str, None or ``("repr", text)``) and never calls
     student code. The same function decides in the student's kernel (visible checks, against
-    the expected value the cell passes) and in the trusted grader (``autograder.key``,
+    the expected value the cell passes) and in the trusted grader (``autograder.grading``,
     against the answer key's reference and tolerances), so the two can only disagree when
     their expected values differ. ``reference`` is the key's ``expected`` when the solution's
     cell passed one, else the solution's own recorded value.
@@ -367,6 +368,37 @@ KINDS = {
         *(Kind(*spec) for spec in properties.KIND_SPECS),  # inputs kept, rng, edges, ...
     )
 }
+
+
+# --------------------------------------------------------------------------- failure text
+
+
+def failure_prefix(gid, label) -> str:
+    """How the ``AssertionError`` of a failed check begins: ``[grade_id] label: ``, then the
+    message (read back by :func:`parse_failure`)."""
+    return f"[{gid}] {label}: "
+
+
+_FAILURE = re.compile(r"\[([^\]\s]+)\] (.*?): (.*)", re.DOTALL)
+
+
+def parse_failure(text, gid=None, label=None) -> tuple[str, str, str] | None:
+    """``(grade_id, label, message)`` of the text of a failed check's ``AssertionError``
+    (:func:`failure_prefix`), or None when the text is not one (or not ``gid``'s ``label``).
+
+    Without ``label``, the label is read up to the first ``": "``: a label that holds one
+    is read whole only when it is given.
+    """
+    text = str(text)
+    if gid is not None and label is not None:
+        prefix = failure_prefix(gid, label)
+        if text.startswith(prefix) or text == prefix.rstrip():
+            return str(gid), str(label), text[len(prefix) :]
+        return None
+    found = _FAILURE.fullmatch(text) or _FAILURE.fullmatch(text + " ")
+    if found is None or (gid is not None and found[1] != str(gid)):
+        return None
+    return found[1], found[2], found[3]
 
 
 # --------------------------------------------------------------------------- Check
@@ -618,9 +650,9 @@ class Check(properties.PropertyChecks):
         if self._case is not None:  # inside a case block: noted, the cell goes on
             self._case["failed"][str(label)] = f"{msg}\n{detail}" if msg else detail
             return
-        text = f"[{self.id}] {label}: "
-        text += f"{msg}\n  {detail}" if msg else detail
-        raise AssertionError(text)
+        raise AssertionError(
+            failure_prefix(self.id, label) + (f"{msg}\n  {detail}" if msg else detail)
+        )
 
 
 def _error_text(error) -> str:

@@ -47,7 +47,7 @@ class Limits:
             raise ValueError(f"{path}: not valid JSON ({exc}); fix the file") from None
         if not isinstance(data, dict):
             raise ValueError(f'{path}: expected an object such as {{"memory_mb": 2048}}')
-        data.pop("late_policy", None)  # the assignment's late policy: autograder/calendar.py
+        data.pop("late_policy", None)  # the assignment's late policy: autograder/term/calendar.py
         names = {f.name: f.type for f in dataclasses.fields(cls)}
         unknown = set(data) - set(names)
         if unknown:

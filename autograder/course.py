@@ -1,38 +1,27 @@
-"""The course directory (nbgrader's layout) and the ``release`` step.
+"""The course directory: nbgrader's layout and the paths in it.
 
 ``course/`` holds ``source/``, ``release/``, ``submitted/``, ``autograded/``, ``feedback/``,
 ``gradebook.db`` and ``nbgrader_config.py`` as nbgrader expects, plus ``keys/`` (answer keys,
-never copied into a sandbox) and ``grades.csv``.
+never copied into a sandbox) and ``grades.csv``. ``autograder.release`` fills it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
-import logging
 import os
-import re
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-import nbformat
+from autograder.config import Limits
+from autograder.files import atomic_write
 
-from . import calendar, execute, key, sandbox
-from .config import CONFIG_NAME, Limits
-
-log = logging.getLogger("autograder")
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_NOTEBOOKS = REPO_ROOT / "notebooks"
+COURSE_ID = "nncourse"  # nbgrader's course id: the gradebook's, the hub's (deploy/hub)
 
 NBGRADER_CONFIG = """\
 # written by `python -m autograder`; nbgrader's own tools (formgrader, nbgrader export) use it
 c = get_config()  # noqa: F821
 c.CourseDirectory.root = {root!r}
-c.CourseDirectory.course_id = "nncourse"
+c.CourseDirectory.course_id = "{course_id}"
 """
 
 
@@ -51,6 +40,9 @@ class Course:
     db_path = property(lambda self: self.root / "gradebook.db")
     db_url = property(lambda self: f"sqlite:///{self.root / 'gradebook.db'}")
     grades_csv = property(lambda self: self.root / "grades.csv")
+    # what the last ``grade`` of each assignment could not attribute or read:
+    # {assignment: [{"entry", "reason"}]}
+    not_graded_json = property(lambda self: self.root / "not_graded.json")
 
     def ensure(self) -> Course:
         # nbgrader's Gradebook runs the `alembic` script of this environment
@@ -61,7 +53,7 @@ class Course:
         self.root.chmod(0o700)  # solutions, keys and grades: instructors only
         cfg = self.root / "nbgrader_config.py"
         if not cfg.exists():
-            cfg.write_text(NBGRADER_CONFIG.format(root=str(self.root)))
+            cfg.write_text(NBGRADER_CONFIG.format(root=str(self.root), course_id=COURSE_ID))
         return self
 
     def require(self, given=None) -> Course:
@@ -87,7 +79,7 @@ class Course:
 
         config = Config()
         config.CourseDirectory.root = str(self.root)
-        config.CourseDirectory.course_id = "nncourse"
+        config.CourseDirectory.course_id = COURSE_ID
         config.CourseDirectory.db_url = self.db_url
         # nothing here goes through nbgrader's exchange (the hub releases with its own), but
         # the API probes one when it starts and, with the default /usr/local/share/... missing,
@@ -98,7 +90,7 @@ class Course:
     def gradebook(self):
         from nbgrader.api import Gradebook
 
-        return Gradebook(self.db_url, course_id="nncourse")
+        return Gradebook(self.db_url, course_id=COURSE_ID)
 
     def limits(self, assignment: str) -> Limits:
         return Limits.load(self.source / assignment)
@@ -112,266 +104,30 @@ class Course:
             raise ValueError(f"no answer key {path}: run `python -m autograder release` first")
         return json.loads(path.read_text())
 
-    def edited_since_release(self, assignment: str) -> list[str]:
-        """Warnings when the assignment's source changed after it was released.
+    def write_not_graded(self, assignment: str, lost) -> None:
+        """Record the entries of a ``grade`` run's ``--submissions`` that were not graded
+        (``lost``: items with ``entry`` and ``reason``), replacing the assignment's last."""
+        data = self.not_graded_all()
+        data[assignment] = [{"entry": u.entry, "reason": u.reason} for u in lost]
+        if not data[assignment]:
+            del data[assignment]
+        if not data and not self.not_graded_json.exists():
+            return
+        atomic_write(self.not_graded_json, json.dumps(data, indent=1, sort_keys=True))
 
-        ``grade`` grades against the release (its answer key and gradebook); a source edited
-        since (in ``source/`` or in the folder it was released from) is not used until
-        ``release`` runs again.
-        """
+    def not_graded_all(self) -> dict:
+        """``{assignment: [{entry, reason}]}`` (empty when nothing was recorded, or the
+        record is unreadable)."""
         try:
-            record = json.loads((self.keys / assignment / SOURCE_RECORD).read_text())
+            data = json.loads(self.not_graded_json.read_text())
+            return data if isinstance(data, dict) else {}
         except (OSError, ValueError):
-            return []
-        out = []
-        for where in (self.source / assignment, Path(record.get("from", ""))):
-            now = _digests(where) if where.is_dir() else {}
-            changed = sorted(
-                name
-                for name in set(now) | set(record.get("files", {}))
-                if now.get(name) != record["files"].get(name)
-            )
-            if where.is_dir() and changed:
-                out.append(
-                    f"{where}: {', '.join(changed[:5])} changed since {assignment} was released;"
-                    f" grading against the release (run `release {assignment}` to use the edit)"
-                )
-        return out
+            return {}
+
+    def not_graded(self, assignment: str) -> list[dict]:
+        """``[{entry, reason}]``: what the last ``grade`` of ``assignment`` could not grade."""
+        return list(self.not_graded_all().get(assignment, []))
 
     def notebooks(self, assignment: str) -> list[str]:
         """Notebook names (without .ipynb) of a released assignment, sorted."""
         return sorted(p.stem for p in (self.source / assignment).glob("*.ipynb"))
-
-
-def release(assignments, course: Course, notebooks_dir=DEFAULT_NOTEBOOKS) -> list[str]:
-    """Copy assignments into ``source/``, generate the student version, build the answer keys.
-
-    Returns warnings (e.g. grade cells without Check records). Raises ValueError when an
-    assignment is missing or its solution fails its own tests. All or nothing: when any
-    step fails (or the run is interrupted), ``source/``, ``release/``, ``keys/`` and the
-    gradebook are put back as they were before the command (:func:`_restorable`).
-    """
-    notebooks_dir = Path(notebooks_dir)
-    if not notebooks_dir.is_dir():
-        raise ValueError(
-            f"release: --notebooks {notebooks_dir} is not a folder; give the folder that holds "
-            "the assignment folders (default: the repository's notebooks/)"
-        )
-    if not assignments:
-        assignments = sorted(p.name for p in notebooks_dir.iterdir() if p.is_dir())
-    for aid in assignments:
-        if not (notebooks_dir / aid).is_dir():
-            known = sorted(p.name for p in notebooks_dir.iterdir() if p.is_dir())
-            raise ValueError(
-                f"release: no assignment folder {notebooks_dir / aid} (assignments there: "
-                f"{', '.join(known[:12]) or 'none'})"
-            )
-        Limits.load(notebooks_dir / aid)  # a broken autograder.json: before anything changes
-    course.ensure()
-    warnings = []
-    with _restorable(course, assignments):
-        for aid in assignments:
-            warnings += _release_one(aid, course, notebooks_dir)
-    return warnings
-
-
-def _release_one(aid: str, course: Course, notebooks_dir: Path) -> list[str]:
-    src = notebooks_dir / aid
-    dest = course.source / aid
-    if dest.exists():
-        shutil.rmtree(dest)
-    shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    result = _quiet_generate(course, aid)
-    if not result.get("success"):
-        raise ValueError(f"release: nbgrader refused {aid}: {nbgrader_cause(result)}")
-    (course.release_dir / aid / CONFIG_NAME).unlink(missing_ok=True)
-    calendar.stamp_release(course, aid)  # a due date set earlier, for students' `check`
-    limits = course.limits(aid)
-    warnings = []
-    for nb_path in sorted(dest.glob("*.ipynb")):
-        warnings += [f"{aid}/{w}" for w in build_answer_key(course, aid, nb_path, limits)]
-    record_release(course, aid, src)
-    log.info("released %s", aid)
-    return warnings
-
-
-def _quiet_generate(course: Course, aid: str) -> dict:
-    """nbgrader's generate_assignment; its log is printed only when it succeeds (on failure
-    it holds a traceback: :func:`nbgrader_cause` says the cause in one line instead)."""
-    api = course.api()
-    logger, records = api.log, []
-
-    class Keep(logging.Handler):
-        def emit(self, record):
-            records.append(record)
-
-    keep, propagate = Keep(), logger.propagate
-    logger.addHandler(keep)
-    logger.propagate = False
-    try:
-        result = api.generate_assignment(aid, force=True, create=True)
-    finally:
-        logger.removeHandler(keep)
-        logger.propagate = propagate
-    if result.get("success"):
-        for record in records:
-            logging.getLogger().callHandlers(record)
-    return result
-
-
-# nbgrader's errors that have a known remedy: (text in the cause, what to do)
-REMEDIES = [
-    (
-        "Cannot add or remove cells",
-        "students' grades exist for this notebook: put the removed cells back, or release "
-        "the new version under a new assignment id",
-    ),
-    ("Duplicate", "give every nbgrader cell its own grade id"),
-]
-
-
-def nbgrader_cause(result: dict) -> str:
-    """The one line of nbgrader's log or traceback that says why it failed."""
-    text = "\n".join(filter(None, (result.get("log"), result.get("error"))))
-    causes = [
-        line.strip()
-        for line in text.splitlines()
-        if re.match(r"^\s*(\w+\.)*\w*(Error|Exception)\b: ", line)
-        and "NbGraderException" not in line
-        and "Please see" not in line
-    ]
-    cause = causes[0] if causes else (text.strip().splitlines() or ["no reason given"])[-1]
-    cause = re.sub(r"^(\w+\.)*", "", cause)
-    for needle, remedy in REMEDIES:
-        if needle in cause:
-            return f"{cause} ({remedy})"
-    return cause
-
-
-@contextlib.contextmanager
-def _restorable(course: Course, assignments):
-    """Put ``source/``, ``release/`` and ``keys/`` of ``assignments`` and the gradebook back
-    as they were when the block fails or is interrupted."""
-    backup = Path(tempfile.mkdtemp(prefix=".release-backup-", dir=course.root))
-    saved = []
-    try:
-        for i, aid in enumerate(assignments):
-            for folder in (course.source, course.release_dir, course.keys):
-                path = folder / aid
-                if path.exists():
-                    copy = backup / str(i) / folder.name
-                    shutil.copytree(path, copy, symlinks=True)
-                    saved.append((path, copy))
-                else:
-                    saved.append((path, None))
-        db = course.db_path
-        if db.exists():
-            shutil.copy2(db, backup / db.name)
-        saved.append((db, backup / db.name if db.exists() else None))
-        yield
-    except BaseException:
-        for path, copy in saved:
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-            if copy is not None and copy.is_dir():
-                shutil.copytree(copy, path, symlinks=True)
-            elif copy is not None:
-                shutil.copy2(copy, path)
-        raise
-    finally:
-        shutil.rmtree(backup, ignore_errors=True)
-
-
-def _student_support(folder: Path) -> list[Path]:
-    """The support files of a notebook in a student's ``folder`` (see copy_support_files)."""
-    out, total = [], 0
-    for root, dirs, files in os.walk(folder):
-        here = Path(root)
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".")
-            and d not in STUDENT_SKIP
-            and not (here / d / "pyvenv.cfg").exists()
-            and not (here / d).is_symlink()
-        )
-        for name in sorted(files):
-            path = here / name
-            if name.startswith(".") or path.suffix == ".ipynb" or path.is_symlink():
-                continue
-            total += path.stat().st_size
-            if len(out) >= STUDENT_MAX_FILES or total > STUDENT_MAX_MB * 2**20:
-                log.warning(
-                    "check: more than %d files or %d MB next to the notebook; copied the first "
-                    "ones only (keep a notebook's data in its own folder)",
-                    STUDENT_MAX_FILES,
-                    STUDENT_MAX_MB,
-                )
-                return out
-            out.append(path)
-    return out
-
-
-SOURCE_RECORD = "release.json"  # keys/ASSIGNMENT/release.json: what was released, from where
-
-
-def _digests(folder: Path) -> dict[str, str]:
-    out = {}
-    if folder.is_dir():
-        for path in sorted(folder.rglob("*")):
-            rel = path.relative_to(folder)
-            if path.is_file() and not {".ipynb_checkpoints", "__pycache__"} & set(rel.parts):
-                out[rel.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
-
-
-def record_release(course: Course, aid: str, src: Path) -> None:
-    """Note what was released (file digests) and from which folder, for :meth:`edited`."""
-    path = course.keys / aid / SOURCE_RECORD
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"from": str(src.resolve()), "files": _digests(course.source / aid)}
-    path.write_text(json.dumps(data, indent=1))
-
-
-def build_answer_key(course: Course, aid: str, nb_path: Path, limits: Limits) -> list[str]:
-    """Execute the source notebook in the sandbox and store its records as the key."""
-    nb = nbformat.read(str(nb_path), as_version=4)
-    with tempfile.TemporaryDirectory(prefix="autograder-key-", dir=sandbox.work_base()) as tmp:
-        workdir = Path(tmp) / "work"
-        copy_support_files(course.release_dir / aid, workdir)
-        nb, info = execute.execute_notebook(nb, workdir, limits, env={"AUTOGRADER_KEY_RUN": "1"})
-    answer, warnings = key.build_key(nb, nb_path.stem)
-    answer["assignment"] = aid
-    answer["mechanism"] = info["mechanism"]
-    path = course.key_path(aid, nb_path.stem)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(answer))
-    return warnings
-
-
-# a student's folder (``check``): what is never a notebook's support file, and how much is
-STUDENT_SKIP = {"__pycache__", "node_modules", "site-packages", "course"}
-STUDENT_MAX_FILES, STUDENT_MAX_MB = 200, 50
-
-
-def copy_support_files(release_folder: Path, workdir: Path, student_folder=False) -> None:
-    """Copy the non-notebook files students received (data files) into a sandbox folder.
-
-    ``student_folder``: the folder is a student's own (``check`` next to the notebook, which may
-    be the repository root): hidden entries (``.venv``, ``.git``), virtual environments,
-    caches and the course folder are skipped, and at most 200 files of 50 MB in all are copied.
-    """
-    workdir.mkdir(parents=True, exist_ok=True)
-    if not release_folder.is_dir():
-        return
-    if student_folder:
-        paths = _student_support(release_folder)
-    else:
-        paths = release_folder.rglob("*")
-    for path in paths:
-        if path.is_file() and path.suffix != ".ipynb" and not path.is_symlink():
-            target = workdir / path.relative_to(release_folder)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)

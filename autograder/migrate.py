@@ -18,8 +18,8 @@ import ast
 import json
 import sys
 
-from .checks import KINDS
-from .key import HIDDEN_BEGIN, HIDDEN_END, is_auto_grade_cell
+from autograder.checks import KINDS
+from autograder.grading.answer_key import HIDDEN_BEGIN, HIDDEN_END, is_auto_grade_cell
 
 INDENT = "    "
 

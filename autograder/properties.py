@@ -61,7 +61,7 @@ def _flat(values):
 
 
 def _numeric(value):
-    from .checks import _as_numpy
+    from autograder.checks import _as_numpy
 
     arr = _as_numpy(value)
     return None if arr is None or arr.dtype == object else np.array(arr, dtype=np.float64)
@@ -255,7 +255,7 @@ def _explain_strict(got, expected, params):
             "value may overflow (exp of a large number, a square of a huge one); rewrite it "
             "with exp(-|x|) or in terms of functions that stay bounded"
         )
-    from .checks import _explain_close, not_a_number
+    from autograder.checks import _explain_close, not_a_number
 
     if _numeric(got) is None:
         return f"expected an array or number, {not_a_number(got)}"
@@ -511,7 +511,7 @@ class PropertyChecks:
         self._check("fitted_on", label, [count], [0.0], params, msg, weight, hint)
 
     def _misuse(self, label, text):
-        from .checks import CheckMisuse
+        from autograder.checks import CheckMisuse
 
         return CheckMisuse(f"Check({self.id!r}) {label!r}: {text}")
 
@@ -532,6 +532,6 @@ def _row_keys(rows, decimals):
 
 
 def _KEY():  # noqa: N802 - the sentinel's name in checks
-    from .checks import KEY
+    from autograder.checks import KEY
 
     return KEY

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import nbformat
 
-from . import execute, key, sandbox
-from .checks import CASE_MIME, KINDS
-from .config import Limits
-from .course import copy_support_files
+from autograder import kernel, sandbox
+from autograder.checks import CASE_MIME, KINDS, parse_failure
+from autograder.config import Limits
+from autograder.files import copy_support_files
+from autograder.grading import answer_key, marker
 
 
 def check_notebook(path) -> list[dict]:
@@ -38,13 +39,13 @@ def check_notebook(path) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="autograder-check-", dir=sandbox.work_base()) as tmp:
         workdir = Path(tmp) / "work"
         copy_support_files(path.parent, workdir, student_folder=True)
-        nb, _ = execute.execute_notebook(nb, workdir, limits)
+        nb, _ = kernel.execute_notebook(nb, workdir, limits)
     return rows_of(nb)
 
 
 def due_note(path) -> str | None:
     """The assignment's due date, when the released notebook carries one (``release --due``)."""
-    from .calendar import due_line
+    from autograder.term.calendar import due_line
 
     try:
         return due_line(nbformat.read(str(path), as_version=4))
@@ -64,7 +65,7 @@ def rows_of(nb) -> list[dict]:
     rows = []
     earlier = None  # (cell number, first line) of the last error outside a grade cell
     for number, cell in enumerate(nb.cells, 1):
-        meta = key.nbgrader_meta(cell)
+        meta = answer_key.nbgrader_meta(cell)
         if meta.get("grade") and meta.get("solution"):  # a written answer: graded by a person
             rows.append(
                 {
@@ -78,12 +79,12 @@ def rows_of(nb) -> list[dict]:
                 }
             )
             continue
-        if not key.is_auto_grade_cell(cell):
+        if not answer_key.is_auto_grade_cell(cell):
             failed = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             if failed:
                 earlier = (number, _first_line(failed[0]))
             continue
-        meta = key.nbgrader_meta(cell)
+        meta = answer_key.nbgrader_meta(cell)
         error = next((o for o in cell.outputs if o.get("output_type") == "error"), None)
         message = ""
         if error is not None:
@@ -133,7 +134,7 @@ def _case_checks(cell, blocks):
     A block that raised counts as one check (its own checks' labels are not known before
     they run), *not attempted* for ``NotImplementedError``.
     """
-    weight = {r["label"]: float(r.get("weight", 1) or 1) for r in key.records_in(cell)}
+    weight = {r["label"]: float(r.get("weight", 1) or 1) for r in answer_key.records_in(cell)}
     checks, first, got, total = [], None, 0.0, 0.0
     for block in blocks:
         for label in block.get("labels", []):
@@ -142,14 +143,14 @@ def _case_checks(cell, blocks):
             message = (block.get("failed") or {}).get(label)
             if message is None:
                 got += w
-                checks.append({"label": label, "state": key.PASSED, "message": ""})
+                checks.append({"label": label, "state": marker.PASSED, "message": ""})
             else:
                 first = first or label
-                checks.append({"label": label, "state": key.FAILED, "message": message[:500]})
+                checks.append({"label": label, "state": marker.FAILED, "message": message[:500]})
         if block.get("error") is not None:
             total += 1.0
-            state = key.FAILED if block.get("attempted", True) else key.NOT_ATTEMPTED
-            if state == key.FAILED:
+            state = marker.FAILED if block.get("attempted", True) else marker.NOT_ATTEMPTED
+            if state == marker.FAILED:
                 first = first or block["case"]
             text = str(block.get("message", ""))[:500]
             checks.append({"label": block["case"], "state": state, "message": text})
@@ -158,22 +159,25 @@ def _case_checks(cell, blocks):
 
 def _checks(cell, gid, error):
     """(checks, first failure) of one executed grade cell, as its kernel saw them."""
-    ran = [r["label"] for r in key.records_in(cell) if r.get("check") == gid]
-    failed = None
+    ran = [r["label"] for r in answer_key.records_in(cell) if r.get("check") == gid]
+    found = None
     if error is not None and ran and error.get("ename") == "AssertionError":
-        if str(error.get("evalue", "")).startswith(f"[{gid}] {ran[-1]}:"):
-            failed = ran[-1]
+        found = parse_failure(error.get("evalue", ""), gid, ran[-1])
+    failed = found[1] if found else None
     checks = []
     for label in dict.fromkeys(ran):
         if label == failed:
-            text = str(error.get("evalue", "")).removeprefix(f"[{gid}] {label}: ")
-            checks.append({"label": label, "state": key.FAILED, "message": text[:500]})
+            checks.append({"label": label, "state": marker.FAILED, "message": found[2][:500]})
         else:
-            checks.append({"label": label, "state": key.PASSED, "message": ""})
+            checks.append({"label": label, "state": marker.PASSED, "message": ""})
     if error is not None:  # the checks written after the stop did not run
         stub = error.get("ename") == "NotImplementedError" and failed is None
         checks += [
-            {"label": label, "state": key.NOT_ATTEMPTED if stub else key.NOT_RUN, "message": ""}
+            {
+                "label": label,
+                "state": marker.NOT_ATTEMPTED if stub else marker.NOT_RUN,
+                "message": "",
+            }
             for label in _written_labels(cell.source)
             if label not in ran
         ]
@@ -186,7 +190,7 @@ def _written_labels(source) -> list[str]:
     Labels built at run time (f-strings in loops) cannot be listed before they run; the
     hidden-test block of a source notebook is left out.
     """
-    hidden = key.hidden_lines(source)
+    hidden = answer_key.hidden_lines(source)
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -207,10 +211,10 @@ def _written_labels(source) -> list[str]:
 
 
 MARKS = {
-    key.PASSED: "passed       ",
-    key.FAILED: "FAILED       ",
-    key.NOT_RUN: "not run      ",
-    key.NOT_ATTEMPTED: "not attempted",
+    marker.PASSED: "passed       ",
+    marker.FAILED: "FAILED       ",
+    marker.NOT_RUN: "not run      ",
+    marker.NOT_ATTEMPTED: "not attempted",
 }
 
 
@@ -234,17 +238,19 @@ def format_table(rows) -> str:
             for c in checks:
                 extra = "  <- first failure" if c["label"] == r.get("first_failure") else ""
                 lines.append(f"{pad}{MARKS[c['state']]}  {c['label']}{extra}")
-                if c["state"] != key.PASSED and c.get("message"):
+                if c["state"] != marker.PASSED and c.get("message"):
                     text = c["message"].replace("\n", "\n" + pad + "    ")
                     lines.append(f"{pad}    {text}")
-            if any(c["state"] == key.NOT_RUN for c in checks):
+            if any(c["state"] == marker.NOT_RUN for c in checks):
                 why = (
                     "an earlier check in this cell failed"
                     if r.get("first_failure")
                     else "the cell stopped with an error before them"
                 )
                 lines.append(f"{pad}(not run: {why})")
-            if any(c["state"] == key.NOT_ATTEMPTED for c in checks) and not r.get("first_failure"):
+            if any(c["state"] == marker.NOT_ATTEMPTED for c in checks) and not r.get(
+                "first_failure"
+            ):
                 lines.append(f"{pad}(not attempted: the code still raises NotImplementedError)")
     total = sum(r["points"] for r in rows)
     possible = sum(r["possible"] for r in rows)

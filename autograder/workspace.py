@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from autograder.files import atomic_write
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO_ROOT / "notebooks"
 DEFAULT_DIR = REPO_ROOT / "workspace"
@@ -67,7 +69,7 @@ def folder_digest(folder: Path) -> str:
 def student_versions(ids: list[str], notebooks: Path, out: Path) -> None:
     """Write the student version of each assignment to ``out/<id>/``, as ``release`` does
     (nbgrader's generate_assignment on a throw-away course folder: no answer keys)."""
-    from .course import Course
+    from autograder.course import Course
 
     with tempfile.TemporaryDirectory(prefix="autograder-workspace-") as tmp:
         course = Course(Path(tmp) / "course").ensure()
@@ -182,9 +184,7 @@ class Workspace:
         return target, kept
 
     def save(self) -> None:
-        tmp = self.manifest_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.manifest, indent=1, sort_keys=True))
-        tmp.replace(self.manifest_path)
+        atomic_write(self.manifest_path, json.dumps(self.manifest, indent=1, sort_keys=True))
 
 
 def main(argv=None) -> int:

@@ -4,7 +4,7 @@ For each assignment: release it into a temporary course, write one perfect submi
 released notebook with the source's solutions filled in) and grade it in this process with
 the in-process executor, timing each part with wrappers around the functions that do it:
 
-    sanitize     nbgrader's preprocessors in the parent (grade.sanitize)
+    sanitize     nbgrader's preprocessors in the parent (pipeline.sanitize)
     sandbox      bwrap/prlimit argv, work folder and its ownership
     kernel start starting the sandboxed kernel until it answers (nbclient's start + client)
     imports      set-up cells, mostly imports (numpy, matplotlib, nncourse ...)
@@ -13,7 +13,7 @@ the in-process executor, timing each part with wrappers around the functions tha
     figures      part of the above: cells whose outputs hold a PNG (rendered in the kernel)
     outputs      nbclient's handling of output messages (inside the cell times)
     kernel stop  killing the kernel and its sandbox
-    scoring      the answer-key comparison (key.score_notebook)
+    scoring      the answer-key comparison (scoring.score_notebook)
     gradebook    nbgrader's gradebook, autograded/ and the marker (Run.record)
     other        the rest of the total: the run's set-up (course, gradebook session, first
                  imports), waiting for the kernel's last outputs, the loop between cells
@@ -50,9 +50,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from grading_throughput import perfect  # noqa: E402
 
-from autograder import execute, forkserver, grade, key, sandbox  # noqa: E402
+from autograder import kernel, sandbox  # noqa: E402
 from autograder.course import Course  # noqa: E402
-from autograder.executor import InProcess  # noqa: E402
+from autograder.executors.local import InProcess  # noqa: E402
+from autograder.grading import answer_key, pipeline, scoring  # noqa: E402
+from autograder.sandbox import forkserver  # noqa: E402
 
 PARTS = ["sanitize", "sandbox", "kernel start", "imports", "cells", "grade cells", "figures"]
 PARTS += ["outputs", "kernel stop", "scoring", "gradebook"]
@@ -107,13 +109,13 @@ def is_import_cell(source: str) -> bool:
 
 def instrument():
     """Wrap the functions that do each part (this process only: --workers 1)."""
-    grade.Run.task = timed("sanitize", grade.Run.task)
-    grade.Run.record = timed("gradebook", grade.Run.record)
-    key.score_notebook = timed("scoring", key.score_notebook)
+    pipeline.Run.task = timed("sanitize", pipeline.Run.task)
+    pipeline.Run.record = timed("gradebook", pipeline.Run.record)
+    scoring.score_notebook = timed("scoring", scoring.score_notebook)
     sandbox.prefix = timed("sandbox", sandbox.prefix)
     sandbox.prepare_workdir = timed("sandbox", sandbox.prepare_workdir)
-    execute._kill = timed("kernel stop", execute._kill)
-    client = execute.LimitedClient
+    kernel._kill = timed("kernel stop", kernel._kill)
+    client = kernel.LimitedClient
     client.async_start_new_kernel = timed("kernel start", client.async_start_new_kernel)
     client.async_start_new_kernel_client = timed(
         "kernel start", client.async_start_new_kernel_client
@@ -127,7 +129,7 @@ def instrument():
             return await execute_cell(self, cell, cell_index, **kwargs)
         finally:
             elapsed = time.perf_counter() - t0
-            if key.is_auto_grade_cell(cell):
+            if answer_key.is_auto_grade_cell(cell):
                 TIMES["grade cells"] += elapsed
             elif is_import_cell(cell.source):
                 TIMES["imports"] += elapsed
@@ -158,7 +160,7 @@ def profile(aid, repeat, tmp: Path):
     for _ in range(repeat):
         TIMES.clear()
         t0 = time.perf_counter()
-        rows = grade.grade(aid, subs, course, progress=False, force=True, executor=InProcess())
+        rows = pipeline.grade(aid, subs, course, progress=False, force=True, executor=InProcess())
         total = time.perf_counter() - t0
         if rows[0]["score"] < sum(
             c["points"]
@@ -195,7 +197,7 @@ def main():
     else:
         print(f"fork server: started once in {time.perf_counter() - t0:.2f} s (probe included)")
     head = ["assignment", "total", *PARTS, "other"]
-    startup = execute.GRADING_STARTUP
+    startup = kernel.GRADING_STARTUP
     with tempfile.TemporaryDirectory() as tmp:
         # the parent's one-off costs (nbgrader's and SQLAlchemy's first use) belong to the
         # run, not to the first row: one untimed grading first
@@ -213,7 +215,7 @@ def main():
             variants.append((" (before: cold, figures rendered)", True, True))
         for aid in aids:
             for label, cold, rendering in variants:
-                execute.GRADING_STARTUP = "" if rendering else startup
+                kernel.GRADING_STARTUP = "" if rendering else startup
                 os.environ["AUTOGRADER_FORKSERVER"] = "0" if cold else "1"
                 folder = Path(tmp) / f"{aid}{label}"
                 total, parts = profile(aid, args.repeat, folder)

@@ -3,7 +3,7 @@
 In one run, on this machine:
 
 1. ``grade --workers 2`` (process pool) and ``grade --scheduler`` on a local cluster of two
-   ``dask worker`` processes (one thread each, started by :class:`autograder.cluster.
+   ``dask worker`` processes (one thread each, started by :class:`autograder.executors.cluster.
    LocalProcesses` as ``make dask`` does, before the timing: a cluster outlives one run) on
    the same N perfect submissions of an assignment, sandbox on: submissions per minute and
    the ratio cluster / local (target >= 0.9);
@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from grading_throughput import full_marks, perfect  # noqa: E402
 
-from autograder.cluster import DaskExecutor, LocalProcesses  # noqa: E402
 from autograder.config import Limits  # noqa: E402
-from autograder.executor import Outcome, RunContext, Task  # noqa: E402
+from autograder.executors.base import Outcome, RunContext, Task  # noqa: E402
+from autograder.executors.cluster import DaskExecutor, LocalProcesses  # noqa: E402
 
 
 def noop(task, context_name):

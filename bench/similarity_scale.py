@@ -253,7 +253,7 @@ def main():
             sys.exit(f"similarity failed ({proc.returncode}):\n{proc.stderr}")
         sys.path.insert(0, str(ROOT))
         from autograder.course import Course
-        from autograder.similarity import analyse, compare
+        from autograder.reporting.similarity import analyse, compare
 
         data = analyse(Course(root), AID)
         t1 = time.perf_counter()

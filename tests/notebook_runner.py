@@ -9,7 +9,7 @@ cell that has mutations, forks: the child runs the mutated cell and the cells
 after it until a grade cell loses its points, then reports. The parent goes on
 with the original cell.
 
-Verdicts use the autograder's own trusted logic (``autograder.key``): a first
+Verdicts use the autograder's own trusted logic (``autograder.grading.answer_key``): a first
 pass over the source builds the answer key, exactly as ``release`` does; each
 run is then scored with ``score_cell``, as ``grade`` does. Hidden checks that
 decide nothing in the kernel are therefore decided here too.
@@ -50,7 +50,8 @@ if __name__ == "__main__":  # the runner's own process draws nothing; importers 
 import nbformat  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 
-from autograder import checks, key  # noqa: E402
+from autograder import checks  # noqa: E402
+from autograder.grading import answer_key, scoring  # noqa: E402
 
 MIME = checks.MIME
 
@@ -135,8 +136,18 @@ def build_key(nb, workdir):
     os.environ["AUTOGRADER_KEY_RUN"] = "0"
     ran = nbformat.from_dict(dict(nb))
     ran.cells = executed
-    the_key, _ = key.build_key(ran, "nb") if not errors else (None, None)
-    return the_key, key.score_notebook(ran, the_key) if the_key else {}, errors, seconds
+    the_key, _ = answer_key.build_key(ran, "nb") if not errors else (None, None)
+    return (
+        the_key,
+        _as_json(scoring.score_notebook(ran, the_key)) if the_key else {},
+        errors,
+        seconds,
+    )
+
+
+def _as_json(scores: dict) -> dict:
+    """{grade_id: CellScore} as the JSON the result file holds (the marker's form)."""
+    return {gid: s.as_json() for gid, s in scores.items()}
 
 
 def mistake_mutations(nb, mistakes) -> tuple[list[dict], list[str]]:
@@ -234,15 +245,16 @@ def visible_failure(cell, entry):
             continue
         for label, message in (block.get("failed") or {}).items():
             in_key = entry["labels"].get(label)
-            if in_key is not None and not in_key.get("hidden"):  # as the older form's text
-                return {"cell": gid, "label": label, "message": f"[{gid}] {label}: {message}"}
-    ran = [r["label"] for r in key.records_in(cell) if r.get("check") == gid]
+            if in_key is not None and not in_key.get("hidden"):
+                text = checks.failure_prefix(gid, label) + message  # as the older form's
+                return {"cell": gid, "label": label, "message": text}
+    ran = [r["label"] for r in answer_key.records_in(cell) if r.get("check") == gid]
     error = next((o for o in cell.outputs if o.get("output_type") == "error"), None)
     if not ran or error is None or error.get("ename") != "AssertionError":
         return None
     label, message = ran[-1], str(error.get("evalue", ""))
     in_key = entry["labels"].get(label)
-    if in_key is None or in_key.get("hidden") or not message.startswith(f"[{gid}] {label}:"):
+    if in_key is None or in_key.get("hidden") or checks.parse_failure(message, gid, label) is None:
         return None
     return {"cell": gid, "label": label, "message": message}
 
@@ -261,11 +273,11 @@ def run_child(nb, start, source, the_key, shell, rec, deadline, out_path, want_m
             gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if gid in the_key["cells"]:
                 ran = executed_cell(cell, outs)
-                verdict = key.score_cell(ran, the_key["cells"][gid])
-                kernel_passed += [[gid, label] for label in verdict["kernel_passed"]]
+                verdict = scoring.score_cell(ran, the_key["cells"][gid])
+                kernel_passed += [[gid, label] for label in verdict.kernel_passed]
                 if first_visible is None:
                     first_visible = visible_failure(ran, the_key["cells"][gid])
-                if verdict["score"] < verdict["max_score"] and not failed:
+                if verdict.score < verdict.max_score and not failed:
                     failed.append(gid)
                 if failed and (first_visible is not None or not want_message):
                     break
@@ -311,7 +323,10 @@ def main(src_path, job_path, result_path):
             executed.append(cell)
         InteractiveShell.clear_instance()
         student.cells = executed
-        result["student"] = {"scores": key.score_notebook(student, the_key), "errors": st_errors}
+        result["student"] = {
+            "scores": _as_json(scoring.score_notebook(student, the_key)),
+            "errors": st_errors,
+        }
 
     by_cell: dict[str, list] = {}
     for m in job.get("mutations", []):

@@ -1,6 +1,7 @@
 """End-to-end tests of the autograder with real nbgrader runs on a fixture course.
 
-Adding an assignment to the end-to-end grading test is one line in ``ASSIGNMENTS``.
+Adding an assignment to the end-to-end grading test is one line in ``ASSIGNMENTS``
+(``tests/support/grader.py``).
 """
 
 from __future__ import annotations
@@ -13,30 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.grader import ASSIGNMENTS, cli, fixture_subs, gradebook_scores
 
-from autograder import checks, key
-
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "tests" / "fixtures" / "autograder"
-sys.path.insert(0, str(FIXTURES))
-import submissions as fixture_subs  # noqa: E402
-
-# (assignment id, folder holding it): the real notebooks join with one line each
-ASSIGNMENTS = [("00_fixture", FIXTURES / "notebooks")]
-
-
-def cli(*args, check=True):
-    proc = subprocess.run(
-        [sys.executable, "-m", "autograder", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=900,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"autograder {args} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
+from autograder import checks
+from autograder.grading import answer_key
 
 # ------------------------------------------------------------------ fast unit tests
 
@@ -81,21 +62,6 @@ def graded(tmp_path_factory):
     )
     listener.close()
     return {"course": course, "subs": tmp / "subs", "expected": expected, "log": proc.stdout}
-
-
-def gradebook_scores(course, aid="00_fixture"):
-    from autograder.course import Course
-
-    out = {}
-    with Course(course).gradebook() as gb:
-        for sub in gb.assignment_submissions(aid):
-            out[sub.student.id] = {
-                g.cell.name: g.auto_score
-                for nb in sub.notebooks
-                for g in nb.grades
-                if g.cell.name.startswith("ex_")
-            }
-    return out
 
 
 @pytest.mark.slow
@@ -200,10 +166,10 @@ def test_answer_key_rejects_hidden_checks_that_pass_expected_values():
         cell.outputs = [nbformat.v4.new_output("display_data", data={checks.MIME: rec})]
         return nbformat.v4.new_notebook(cells=[cell])
 
-    the_key, _ = key.build_key(executed(None), "nb")
+    the_key, _ = answer_key.build_key(executed(None), "nb")
     assert the_key["cells"]["g"]["labels"]["h"]["hidden"] is True
     with pytest.raises(ValueError, match=r"hidden check 'h' passes an expected value"):
-        key.build_key(executed([1.0]), "nb")
+        answer_key.build_key(executed([1.0]), "nb")
 
 
 @pytest.mark.slow

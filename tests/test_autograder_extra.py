@@ -17,9 +17,10 @@ import time
 
 import nbformat
 import pytest
-from test_autograder import ASSIGNMENTS, ROOT, cli, fixture_subs, gradebook_scores
+from support.grader import ASSIGNMENTS, ROOT, cli, fixture_subs, gradebook_scores
 
-from autograder import grade as grade_mod
+from autograder.grading import marker as marker_mod
+from autograder.grading import pipeline as grade_mod
 
 # ------------------------------------------------------------------ progress bar (fast)
 
@@ -27,7 +28,8 @@ from autograder import grade as grade_mod
 def test_progress_bar_counts_students_and_can_be_turned_off(capsys):
     """``grade`` shows a tqdm bar over the students it grades (on stderr)."""
     from autograder.config import Limits
-    from autograder.executor import InProcess, RunContext, Task
+    from autograder.executors.base import RunContext, Task
+    from autograder.executors.local import InProcess
 
     def fake_run(task, context_name):
         return task.student_id
@@ -55,7 +57,7 @@ SLOW = "\nimport time\ntime.sleep(2)"  # each student takes a few seconds to gra
 def _markers(course):
     """{student: (mtime_ns, text)} of the 'graded' marker files written so far."""
     out = {}
-    for path in (course / "autograded").glob(f"*/{fixture_subs.AID}/{grade_mod.MARKER}"):
+    for path in (course / "autograded").glob(f"*/{fixture_subs.AID}/{marker_mod.NAME}"):
         st = path.stat()
         out[path.parents[1].name] = (st.st_mtime_ns, path.read_text())
     return out

@@ -14,52 +14,21 @@ answer key (the auto-graded points of each notebook).
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
-from pathlib import Path
 
 import nbformat
 import pytest
-from test_autograder import cli  # one way to call the command line in tests
+from support.assignments import NOTEBOOKS, perfect_submission
+from support.grader import cli  # one way to call the command line in tests
 
 from autograder.course import Course
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ROOT / "notebooks"
 ASSIGNMENTS = sorted(
     p.name
     for p in NOTEBOOKS.iterdir()
     if p.is_dir() and p.name[:2].isdigit() and p.name[2:3] == "_" and any(p.glob("*.ipynb"))
 )
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-
-
-def _gid(cell):
-    return (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id")
-
-
-def perfect_submission(released, source):
-    """The released notebook with each solution cell's source taken from the source notebook.
-
-    Solution markers are dropped (their content kept); the hidden tests live in locked grade
-    cells, which the student version does not contain and the grader restores anyway.
-    """
-    solutions = {
-        _gid(c): "\n".join(
-            line for line in c.source.splitlines() if line.strip() not in SOLUTION_MARKERS
-        )
-        for c in source.cells
-        if (c.get("metadata", {}).get("nbgrader") or {}).get("solution")
-    }
-    nb = copy.deepcopy(released)
-    filled = 0
-    for cell in nb.cells:
-        if _gid(cell) in solutions:
-            cell.source = solutions[_gid(cell)]
-            filled += 1
-    assert filled == len(solutions), "a solution cell of the source is missing in the release"
-    return nb
 
 
 @pytest.mark.slow

@@ -28,11 +28,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "tests" / "fixtures" / "autograder"
-sys.path.insert(0, str(FIXTURES))
-import submissions as fixture_subs  # noqa: E402
+from support.grader import FIXTURES, ROOT, fixture_subs
 
 AID = fixture_subs.AID
 CONTROL = "control"
@@ -1050,7 +1046,7 @@ CRASH_TEXT = "grader crashed"
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_on_the_cluster_executor(course, base, tmp_path, sig):
     """The same on ``--scheduler-file``: one line, nobody charged, the next run resumes."""
-    from autograder.cluster import LocalProcesses
+    from autograder.executors.cluster import LocalProcesses
 
     course_dir, subs = course
     for i in range(4):

@@ -1,4 +1,4 @@
-"""Due dates, extensions and late policies (autograder/calendar.py) on a real graded class.
+"""Due dates, extensions and late policies (autograder/term/calendar.py) on a real graded class.
 
 One module fixture releases the fixture assignment with a due date, grades seven students
 once with the real ``grade`` command (sandbox on), and then every policy is applied by editing
@@ -16,21 +16,19 @@ import datetime
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 import zipfile
 
 import nbformat
 import pytest
-from test_autograder import FIXTURES, cli
+from support.grader import FIXTURES, cli, fixture_subs
 
-from autograder import calendar
 from autograder.course import Course
-from autograder.export import export
-from autograder.feedback import write_feedback
-
-sys.path.insert(0, str(FIXTURES))
-import submissions as fixture_subs  # noqa: E402
+from autograder.reporting.export import export
+from autograder.reporting.feedback import write_feedback
+from autograder.term import calendar, late_policy
 
 AID = "00_fixture"
 UTC = datetime.UTC
@@ -379,7 +377,7 @@ def test_nbgraders_own_late_penalty_step_agrees(graded):
     with course.gradebook() as gb:
         gb.find_submission_notebook("fixture", AID, "late_3d").late_submission_penalty = None
         gb.db.commit()
-    pp = AssignLatePenalties(plugin_class="autograder.calendar.LatePolicy")
+    pp = AssignLatePenalties(plugin_class="autograder.term.late_policy.LatePolicy")
     resources = {
         "nbgrader": {"notebook": "fixture", "assignment": AID, "student": "late_3d"},
     }
@@ -407,12 +405,12 @@ def test_due_dates_need_a_zone_and_keep_it():
 
 
 def test_policy_penalties_and_refusals():
-    per_hour = calendar.LatePolicy.from_dict(POLICIES["per_hour"])
+    per_hour = late_policy.LatePolicy.from_dict(POLICIES["per_hour"])
     assert per_hour.penalty(10, 15 * 60) is None  # within the grace period
     assert per_hour.penalty(10, 15 * 60 + 1) == 1.0  # past it: counted from the due date
     assert per_hour.penalty(10, 3601) == 2.0 and per_hour.penalty(10, 10**6) == 5.0
-    assert calendar.LatePolicy.from_dict({"penalty_method": "zero"}).penalty(7, 1) == 7.0
-    assert calendar.LatePolicy.from_dict({}).penalty(7, 10**6) is None
+    assert late_policy.LatePolicy.from_dict({"penalty_method": "zero"}).penalty(7, 1) == 7.0
+    assert late_policy.LatePolicy.from_dict({}).penalty(7, 10**6) is None
     for bad, why in [
         ({"penalty_method": "half"}, "penalty_method must be one of none, zero"),
         ({"penalty_method": "per_day"}, "needs a percent > 0"),
@@ -421,7 +419,7 @@ def test_policy_penalties_and_refusals():
         ({"method": "zero"}, "unknown key(s) ['method']"),
     ]:
         with pytest.raises(ValueError, match=re.escape(why)):
-            calendar.LatePolicy.from_dict(bad)
+            late_policy.LatePolicy.from_dict(bad)
 
 
 def test_a_collection_time_in_the_future_counts_as_now():
@@ -455,3 +453,11 @@ def test_durations_read_as_written():
         "0 s",
     ]
     assert show(86400 + 3600 + 7) == "1 d 1 h"  # seconds only below an hour
+
+
+def test_the_students_self_check_does_not_import_nbgrader():
+    """``check`` reads the due date from calendar; the late policy (nbgrader's plugin, a second
+    to import) is imported only where a policy is applied."""
+    code = "import sys, autograder.term.calendar; print('nbgrader' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr

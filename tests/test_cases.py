@@ -1,6 +1,6 @@
 """Grade cells in the case-block form: every check runs and counts (partial credit).
 
-Unit tests of ``Check.case`` / ``Check.done`` (kernel side) and of ``key.score_cell`` on
+Unit tests of ``Check.case`` / ``Check.done`` (kernel side) and of ``scoring.score_cell`` on
 their records (grader side), including records that try to earn points for checks that
 never ran. The end-to-end run through ``grade``, the gradebook and the exports is in
 ``tests/test_partial_credit.py``.
@@ -12,9 +12,10 @@ import textwrap
 
 import numpy as np
 import pytest
+from support.grade_cells import executed_notebook, run_cell
 
-from autograder import checks, key
-from tests.test_checks import executed_notebook, run_cell
+from autograder import checks
+from autograder.grading import answer_key, scoring
 
 CELL = textwrap.dedent(
     """
@@ -48,7 +49,7 @@ def thrice(x):
 def the_key(monkeypatch):
     outputs, exc = run_cell(CELL, monkeypatch, {"first": twice, "second": thrice}, key_run=True)
     assert exc is None, exc
-    k, warnings = key.build_key(executed_notebook(CELL, outputs), "nb")
+    k, warnings = answer_key.build_key(executed_notebook(CELL, outputs), "nb")
     assert not warnings
     return k["cells"]["ex_sigmoid"]
 
@@ -56,7 +57,7 @@ def the_key(monkeypatch):
 def graded(monkeypatch, entry, **functions):
     outputs, exc = run_cell(CELL, monkeypatch, functions)
     cell = executed_notebook(CELL, outputs).cells[0]
-    return key.score_cell(cell, entry), exc, outputs
+    return scoring.score_cell(cell, entry), exc, outputs
 
 
 def test_the_key_knows_blocks_weights_and_hints(monkeypatch):
@@ -66,7 +67,7 @@ def test_the_key_knows_blocks_weights_and_hints(monkeypatch):
     assert [labels[lb]["case"] for lb in labels] == ["first", "second", "second", "hidden"]
     assert labels["second b"]["weight"] == 2.0 and labels["hidden one"]["hidden"] is True
     assert labels["hidden one"]["hint"] == "an array of inputs"
-    assert key.weights(entry) == {
+    assert scoring.weights(entry) == {
         "first": 0.2,
         "second a": 0.2,
         "second b": 0.4,
@@ -78,13 +79,13 @@ def test_a_failing_first_check_costs_only_its_share(monkeypatch):
     entry = the_key(monkeypatch)  # shares: first 0.2, second a 0.2, second b 0.4, hidden 0.2
     s, exc, _ = graded(monkeypatch, entry, first=thrice, second=thrice)
     assert isinstance(exc, checks.ChecksFailed)  # the cell still ends in an error
-    assert s["labels"] == {
+    assert s.labels == {
         "first": "failed",
         "second a": "passed",
         "second b": "passed",
         "hidden one": "passed",
     }
-    assert s["score"] == pytest.approx(0.8 * entry["points"]) and s["first_failure"] == "first"
+    assert s.score == pytest.approx(0.8 * entry["points"]) and s.first_failure == "first"
     text = str(exc)
     assert "3 of 4 checks passed (1 failed)" in text.splitlines()[0]
     assert "got:      3." in text and "expected: 2." in text and "twice x" in text
@@ -97,8 +98,8 @@ def test_student_code_raising_in_a_block_fails_that_block_only(monkeypatch):
         return {}["no such key"]
 
     s, exc, _ = graded(monkeypatch, entry, first=broken, second=thrice)
-    assert s["labels"]["first"] == "failed" and s["score"] == pytest.approx(0.8 * entry["points"])
-    assert "KeyError" in s["notes"]["first"]
+    assert s.labels["first"] == "failed" and s.score == pytest.approx(0.8 * entry["points"])
+    assert "KeyError" in s.notes["first"]
     assert "your code raised KeyError: 'no such key' (raised in broken" in str(exc)
     # an error in the middle of a block: the block's earlier checks still count
     calls = []
@@ -110,13 +111,13 @@ def test_student_code_raising_in_a_block_fails_that_block_only(monkeypatch):
         return thrice(x)
 
     s, exc, _ = graded(monkeypatch, entry, first=twice, second=second)
-    assert s["labels"] == {
+    assert s.labels == {
         "first": "passed",
         "second a": "passed",
         "second b": "failed",
         "hidden one": "passed",
     }
-    assert s["score"] == pytest.approx(0.6 * entry["points"])
+    assert s.score == pytest.approx(0.6 * entry["points"])
 
 
 def test_a_stub_is_not_attempted(monkeypatch):
@@ -126,8 +127,8 @@ def test_a_stub_is_not_attempted(monkeypatch):
         raise NotImplementedError()
 
     s, exc, _ = graded(monkeypatch, entry, first=stub, second=stub)
-    assert set(s["labels"].values()) == {"not attempted"} and s["score"] == 0.0
-    assert s["first_failure"] is None
+    assert set(s.labels.values()) == {"not attempted"} and s.score == 0.0
+    assert s.first_failure is None
     assert "3 blocks not attempted" in str(exc).splitlines()[0]
     assert "not attempted  first" in str(exc)
 
@@ -135,7 +136,7 @@ def test_a_stub_is_not_attempted(monkeypatch):
 def test_all_passed_is_exactly_the_points_and_no_error(monkeypatch):
     entry = the_key(monkeypatch)
     s, exc, _ = graded(monkeypatch, entry, first=twice, second=thrice)
-    assert exc is None and s["score"] == entry["points"] and set(s["labels"].values()) == {"passed"}
+    assert exc is None and s.score == entry["points"] and set(s.labels.values()) == {"passed"}
 
 
 def test_the_verdict_renders_without_a_traceback(monkeypatch):
@@ -167,8 +168,8 @@ def test_a_record_for_a_check_that_never_ran_earns_nothing(monkeypatch):
         raise ValueError("never reaches the check")
 
     s, _, _ = graded(monkeypatch, entry, first=forger("second a", 3.0, "second"), second=second)
-    assert s["labels"]["second a"] == "failed" and s["labels"]["first"] == "passed"
-    assert s["score"] == pytest.approx(0.2 * entry["points"])
+    assert s.labels["second a"] == "failed" and s.labels["first"] == "passed"
+    assert s.score == pytest.approx(0.2 * entry["points"])
 
     # published inside its own block before the block's code raises: not made by the check
     def forging_second(x):
@@ -180,10 +181,8 @@ def test_a_record_for_a_check_that_never_ran_earns_nothing(monkeypatch):
 
     calls.clear()
     s, _, _ = graded(monkeypatch, entry, first=twice, second=forging_second)
-    assert s["labels"]["second a"] == "failed" and s["score"] == pytest.approx(
-        0.2 * entry["points"]
-    )
-    assert "not made by the check" in s["notes"]["second a"]
+    assert s.labels["second a"] == "failed" and s.score == pytest.approx(0.2 * entry["points"])
+    assert "not made by the check" in s.notes["second a"]
 
 
 def test_a_forged_block_record_makes_the_block_fail(monkeypatch):
@@ -205,8 +204,8 @@ def test_a_forged_block_record_makes_the_block_fail(monkeypatch):
         raise ValueError("stop")
 
     s, _, _ = graded(monkeypatch, entry, first=twice, second=second)
-    assert s["labels"]["second a"] == "failed" and s["labels"]["second b"] == "failed"
-    assert s["score"] == pytest.approx(0.2 * entry["points"])  # "first" only
+    assert s.labels["second a"] == "failed" and s.labels["second b"] == "failed"
+    assert s.score == pytest.approx(0.2 * entry["points"])  # "first" only
 
 
 def test_a_cell_that_died_in_a_block_leaves_the_rest_not_run(monkeypatch):
@@ -219,14 +218,14 @@ def test_a_cell_that_died_in_a_block_leaves_the_rest_not_run(monkeypatch):
         or o["data"][checks.CASE_MIME]["case"] == "first"
     ]
     cell = executed_notebook(CELL, cut).cells[0]
-    s = key.score_cell(cell, entry)
-    assert s["labels"] == {
+    s = scoring.score_cell(cell, entry)
+    assert s.labels == {
         "first": "passed",
         "second a": "not run",
         "second b": "not run",
         "hidden one": "not run",
     }
-    assert s["score"] == pytest.approx(0.2 * entry["points"])
+    assert s.score == pytest.approx(0.2 * entry["points"])
 
 
 def test_mixed_forms_are_refused_and_cases_do_not_nest(monkeypatch):
@@ -236,7 +235,7 @@ def test_mixed_forms_are_refused_and_cases_do_not_nest(monkeypatch):
     )
     outputs, exc = run_cell(source, monkeypatch, key_run=True)
     with pytest.raises(ValueError, match="some are not"):
-        key.build_key(executed_notebook(source, outputs), "nb")
+        answer_key.build_key(executed_notebook(source, outputs), "nb")
     c = checks.Check("g")
     with pytest.raises(ValueError, match="opened inside case"), c.case("a"), c.case("b"):
         pass
@@ -272,7 +271,7 @@ def test_migrate_groups_preparation_with_its_checks_and_adds_hints(monkeypatch):
     assert to_cases(new) == new  # already converted: left alone
     outputs, exc = run_cell(new, monkeypatch, {"first": twice, "second": thrice}, key_run=True)
     assert exc is None
-    k, _ = key.build_key(executed_notebook(new, outputs), "nb")
+    k, _ = answer_key.build_key(executed_notebook(new, outputs), "nb")
     entry = k["cells"]["ex_sigmoid"]
     assert entry["partial"] and list(entry["labels"]) == [
         "first",
@@ -285,15 +284,15 @@ def test_migrate_groups_preparation_with_its_checks_and_adds_hints(monkeypatch):
     # checks written one after another share the block of the code that prepares them: the
     # student whose first function raises loses that block ("first", "second a"), keeps the rest
     s, _, _ = graded_source(monkeypatch, new, entry, first=lambda x: 1 / 0, second=thrice)
-    assert s["labels"]["first"] == "failed" and s["labels"]["second a"] == "failed"
-    assert s["labels"]["second b"] == "passed" and s["labels"]["hidden 1"] == "passed"
-    assert s["score"] == pytest.approx(entry["points"] * 4 / 6, abs=1e-3)  # to 1/1000
+    assert s.labels["first"] == "failed" and s.labels["second a"] == "failed"
+    assert s.labels["second b"] == "passed" and s.labels["hidden 1"] == "passed"
+    assert s.score == pytest.approx(entry["points"] * 4 / 6, abs=1e-3)  # to 1/1000
 
 
 def graded_source(monkeypatch, source, entry, **functions):
     outputs, exc = run_cell(source, monkeypatch, functions)
     cell = executed_notebook(source, outputs).cells[0]
-    return key.score_cell(cell, entry), exc, outputs
+    return scoring.score_cell(cell, entry), exc, outputs
 
 
 def test_matrix_rows_line_up_in_the_verdict():
@@ -328,16 +327,16 @@ def test_a_check_without_a_value_counts_only_once_the_value_checks_pass(monkeypa
     forge it: its share waits for the cell's checks of values (no way to forge those)."""
     outputs, exc = run_cell(CELL_WITH_CONDITION, monkeypatch, {"first": twice}, key_run=True)
     assert exc is None, exc
-    entry = key.build_key(executed_notebook(CELL_WITH_CONDITION, outputs), "nb")[0]["cells"][
+    entry = answer_key.build_key(executed_notebook(CELL_WITH_CONDITION, outputs), "nb")[0]["cells"][
         "ex_sigmoid"
     ]
     scores = {}
     for name, fn in (("right", twice), ("wrong", thrice)):
         outputs, _ = run_cell(CELL_WITH_CONDITION, monkeypatch, {"first": fn})
-        scores[name] = key.score_cell(
+        scores[name] = scoring.score_cell(
             executed_notebook(CELL_WITH_CONDITION, outputs).cells[0], entry
         )
-    assert scores["right"]["score"] == entry["points"]
+    assert scores["right"].score == entry["points"]
     wrong = scores["wrong"]
-    assert wrong["labels"] == {"value": "failed", "condition": "passed"}
-    assert wrong["score"] == 0 and "values pass" in wrong["notes"]["condition"]
+    assert wrong.labels == {"value": "failed", "condition": "passed"}
+    assert wrong.score == 0 and "values pass" in wrong.notes["condition"]

@@ -5,52 +5,12 @@ from __future__ import annotations
 import re
 import textwrap
 
-import nbformat
 import numpy as np
 import pytest
+from support.grade_cells import executed_notebook, run_cell
 
-from autograder import checks, key
-
-GRADE_META = {
-    "nbgrader": {
-        "grade": True,
-        "solution": False,
-        "locked": True,
-        "points": 2,
-        "grade_id": "ex_sigmoid",
-        "schema_version": 3,
-    }
-}
-
-
-def run_cell(source, monkeypatch, namespace=None, key_run=False):
-    """Execute grade-cell source as a kernel would; return (outputs, exception or None)."""
-    monkeypatch.setenv("AUTOGRADER_KEY_RUN", "1" if key_run else "0")
-    outputs = []
-    for name, mime in (("_publish", checks.MIME), ("_publish_case", checks.CASE_MIME)):
-        monkeypatch.setattr(
-            checks,
-            name,
-            lambda rec, mime=mime: outputs.append(
-                nbformat.v4.new_output("display_data", data={mime: rec})
-            ),
-        )
-    ns = {"np": np, "Check": checks.Check, **(namespace or {})}
-    try:
-        exec(compile(source, "<grade cell>", "exec"), ns)
-    except AssertionError as exc:
-        outputs.append(
-            nbformat.v4.new_output("error", ename=type(exc).__name__, evalue=str(exc), traceback=[])
-        )
-        return outputs, exc
-    return outputs, None
-
-
-def executed_notebook(source, outputs, grade_id="ex_sigmoid"):
-    meta = {"nbgrader": {**GRADE_META["nbgrader"], "grade_id": grade_id}}
-    cell = nbformat.v4.new_code_cell(source, metadata=meta)
-    cell.outputs = outputs
-    return nbformat.v4.new_notebook(cells=[cell])
+from autograder import checks
+from autograder.grading import answer_key
 
 
 def test_module_example_is_a_grade_cell_release_accepts(monkeypatch):
@@ -65,7 +25,7 @@ def test_module_example_is_a_grade_cell_release_accepts(monkeypatch):
     ns = {"sigmoid": sigmoid, "nncourse": nncourse}
     outputs, exc = run_cell(source, monkeypatch, ns, key_run=True)
     assert exc is None
-    the_key, warnings = key.build_key(executed_notebook(source, outputs), "nb")
+    the_key, warnings = answer_key.build_key(executed_notebook(source, outputs), "nb")
     labels = the_key["cells"]["ex_sigmoid"]["labels"]
     assert labels["sigmoid(0)"]["hidden"] is False and labels["random 4x3"]["hidden"] is True
     assert "expected" not in labels["random 4x3"] and not warnings
@@ -108,7 +68,7 @@ def test_every_kind_has_its_method_and_records_its_name(monkeypatch):
         assert kind.name == name and callable(getattr(checks.Check, name, None)), name
         record, raised = call(monkeypatch, name, example_args[name], key_run=False)
         assert record["kind"] == name and raised is None
-        assert key.decide(record, record) or kind.uses_reference  # self-consistent
+        assert answer_key.decide(record, record) or kind.uses_reference  # self-consistent
 
 
 VISIBLE_CASES = [
@@ -153,7 +113,7 @@ def test_kernel_and_grader_agree_on_visible_checks(monkeypatch, kind, args, pass
     record, raised = call(monkeypatch, kind, args, key_run=False)  # the student's
     assert "expected" not in record  # a student's notebook never holds the expected value
     assert (raised is None) is passes, raised
-    assert key.decide(record, key_record) is passes
+    assert answer_key.decide(record, key_record) is passes
 
 
 def test_hidden_checks_decide_nothing_in_the_kernel_except_non_numbers(monkeypatch):

@@ -1,4 +1,4 @@
-"""autograder.feedback: each check passed, failed or not run, the first failure marked,
+"""autograder.reporting.feedback: each check passed, failed or not run, the first failure marked,
 hidden tests never named, from the grader's verdicts (no kernels: a course folder by hand)."""
 
 from __future__ import annotations
@@ -8,9 +8,11 @@ import json
 import nbformat
 import pytest
 
-from autograder import checks, feedback, key
+from autograder import checks
 from autograder.course import Course
-from autograder.grade import MARKER
+from autograder.grading import scoring
+from autograder.grading.marker import NAME as MARKER
+from autograder.reporting import feedback
 
 AID, NB = "00_demo", "demo"
 GRADE = {"grade": True, "solution": False, "locked": True, "points": 4, "schema_version": 3}
@@ -49,6 +51,11 @@ def executed(records, error=None):
     return cell
 
 
+def as_json(scores):
+    """A cell's verdict as the marker holds it (a dict: a marker from an older grader)."""
+    return scores if isinstance(scores, dict) else scores.as_json()
+
+
 def course_with(tmp_path, scores, k=None):
     """A graded course folder: release notebook, key, submission and marker of student s1."""
     course = Course(tmp_path / "course")
@@ -73,7 +80,9 @@ def course_with(tmp_path, scores, k=None):
             {
                 "hash": "x",
                 "summary": {},
-                "results": {NB: {"reason": None, "info": {}, "scores": {"ex_bn": scores}}},
+                "results": {
+                    NB: {"problem": None, "info": {}, "scores": {"ex_bn": as_json(scores)}}
+                },
             }
         )
     )
@@ -88,7 +97,7 @@ def page(tmp_path, scores, k=None):
 
 def test_checks_after_the_failing_one_are_not_run_not_failed(tmp_path):
     """The batch-norm case of issue 16: one visible failure, twelve hidden checks not reached."""
-    scores = key.score_cell(
+    scores = scoring.score_cell(
         executed([("mean 0", 0.0), ("var 1", 1.5)], ("AssertionError", "[ex_bn] var 1: no")),
         the_key()["cells"]["ex_bn"],
     )
@@ -103,7 +112,7 @@ def test_checks_after_the_failing_one_are_not_run_not_failed(tmp_path):
 
 def test_all_three_states_and_a_hidden_first_failure_with_its_note(tmp_path):
     records = [("mean 0", 0.0), ("var 1", 1.0), ("secret 0", 0.0), ("secret 1", None)]
-    scores = key.score_cell(
+    scores = scoring.score_cell(
         executed(records, ("AssertionError", "[ex_bn] secret 1: got None")),
         the_key()["cells"]["ex_bn"],
     )
@@ -119,18 +128,18 @@ def test_visible_failure_the_kernel_passed_is_explained(tmp_path):
     """Kernel passed it (no error), the key did not: the page says why they differ."""
     k = the_key(n_hidden=1)
     records = [("mean 0", 0.5), ("var 1", 1.0), ("secret 0", 0.0)]
-    scores = key.score_cell(executed(records), k["cells"]["ex_bn"])
+    scores = scoring.score_cell(executed(records), k["cells"]["ex_bn"])
     html = page(tmp_path, scores, k)
     assert "mean 0: failed - subtract the batch mean (passed in your notebook" in html
     assert "<li>var 1: passed</li>" in html and "<li>hidden test 1: passed</li>" in html
 
 
 def test_a_missing_cell_and_full_marks(tmp_path):
-    html = page(tmp_path, key.score_cell(None, the_key()["cells"]["ex_bn"]))
+    html = page(tmp_path, scoring.score_cell(None, the_key()["cells"]["ex_bn"]))
     assert "not run: the test cell was missing from the submission" in html
     assert "failed: test cell missing" in html and "(first failure)" not in html
     records = [("mean 0", 0.0), ("var 1", 1.0), *((f"secret {k}", float(k)) for k in range(12))]
-    scores = key.score_cell(executed(records), the_key()["cells"]["ex_bn"])
+    scores = scoring.score_cell(executed(records), the_key()["cells"]["ex_bn"])
     html = page(tmp_path / "full", scores)
     assert "4 / 4 points" in html and "failed" not in html and "not run" not in html
 
@@ -144,8 +153,8 @@ def test_markers_from_before_the_three_states_still_render(tmp_path, legacy, sho
 
 def test_a_cell_that_never_ran_does_not_blame_an_earlier_check(tmp_path):
     """No records and no error (the notebook's time ran out before it): nothing failed."""
-    scores = key.score_cell(executed([]), the_key()["cells"]["ex_bn"])
-    assert scores["first_failure"] is None and scores["score"] == 0.0
+    scores = scoring.score_cell(executed([]), the_key()["cells"]["ex_bn"])
+    assert scores.first_failure is None and scores.score == 0.0
     html = page(tmp_path, scores)
     assert "not run: the cell did not get this far" in html
     assert "an earlier check" not in html
@@ -153,7 +162,7 @@ def test_a_cell_that_never_ran_does_not_blame_an_earlier_check(tmp_path):
 
 def test_folders_are_ready_for_nbgraders_release_feedback(tmp_path):
     """release_feedback needs the submission's timestamp and secret next to the pages."""
-    course = course_with(tmp_path, key.score_cell(None, the_key()["cells"]["ex_bn"]))
+    course = course_with(tmp_path, scoring.score_cell(None, the_key()["cells"]["ex_bn"]))
     submitted = course.submitted / "s1" / AID
     (submitted / "timestamp.txt").write_text("2026-12-01 10:00:00.000000 UTC")
     (submitted / "submission_secret.txt").write_text("c0ffee")

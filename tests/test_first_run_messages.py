@@ -9,11 +9,11 @@ import warnings
 
 import nbformat
 import pytest
-from test_autograder import ASSIGNMENTS, cli, fixture_subs
+from support.grader import ASSIGNMENTS, cli, fixture_subs
 
-from autograder import grade as grade_mod
 from autograder.config import Limits
 from autograder.course import Course
+from autograder.grading import sanitize as sanitize_mod
 
 pytestmark = pytest.mark.slow  # one release of the small fixture assignment
 
@@ -39,10 +39,10 @@ def sanitize_logs(course, nb, tmp_path, caplog, sid):
     path.write_text(nbformat.writes(nb))
     gb = course.gradebook()
     try:
-        trusted = grade_mod.Trusted.load(gb, AID, "fixture")
+        trusted = sanitize_mod.Trusted.load(gb, AID, "fixture")
         with caplog.at_level(logging.WARNING):
             caplog.clear()
-            got, reason = grade_mod.sanitize(trusted, gb, sid, path, Limits())
+            got, reason = sanitize_mod.sanitize(trusted, gb, sid, path, Limits())
     finally:
         gb.close()
     assert got is not None, reason

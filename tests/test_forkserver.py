@@ -16,8 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import execute, forkserver, sandbox
+from autograder import kernel, sandbox
 from autograder.config import Limits
+from autograder.sandbox import forkserver
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +71,7 @@ def run(source_cells, tmp_path, name, limits=None, env=None):
     (folder / "work").mkdir(parents=True)
     (folder / "outside.txt").write_text("beside the work folder: not for the kernel")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in source_cells])
-    out, info = execute.execute_notebook(
+    out, info = kernel.execute_notebook(
         nb, folder / "work", limits or Limits(cell_timeout_s=30), env=env
     )
     texts = [
@@ -165,12 +166,12 @@ def test_nothing_a_student_leaves_behind_reaches_the_next_fork(tmp_path):
     folder = tmp_path / "a" / "work"
     folder.mkdir(parents=True)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(LEAVE)])
-    out_a, info_a = execute.execute_notebook(nb, folder, Limits(cell_timeout_s=30), uid=uid)
+    out_a, info_a = kernel.execute_notebook(nb, folder, Limits(cell_timeout_s=30), uid=uid)
     assert "True" in out_a.cells[0].outputs[0]["text"], out_a.cells[0].outputs
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(FIND)])
     folder = tmp_path / "b" / "work"
     folder.mkdir(parents=True)
-    out_b, info_b = execute.execute_notebook(nb, folder, Limits(cell_timeout_s=30), uid=uid)
+    out_b, info_b = kernel.execute_notebook(nb, folder, Limits(cell_timeout_s=30), uid=uid)
     assert info_a["kernel"] == info_b["kernel"] == "forked"
     assert forkserver.for_thread() is server  # the same server forked both
     found, rand = out_b.cells[0].outputs[0]["text"].splitlines()
@@ -191,7 +192,7 @@ def test_a_kernel_reported_dead_has_no_process_left(tmp_path):
     )
     # no restart: execute_notebook returns as soon as the hung kernel is killed
     limits = Limits(cell_timeout_s=3, max_restarts=0)
-    out, info = execute.execute_notebook(nb, folder, limits, uid=uid)
+    out, info = kernel.execute_notebook(nb, folder, limits, uid=uid)
     assert info["kernel"] == "forked" and info["restarts"] == 1, info
     assert not out.cells[0].outputs, out.cells[0].outputs  # the children did start
     assert sandbox.processes_of(uid) == []
@@ -253,7 +254,7 @@ def test_a_kernels_garbage_collection_leaves_the_servers_pages_shared(tmp_path):
 # the command line, with ForkServer.__init__ noting what the parent had loaded by then
 CLI_WITH_SPY = r"""
 import json, sys
-from autograder import forkserver
+from autograder.sandbox import forkserver
 starts, init = [], forkserver.ForkServer.__init__
 def spy(self, *args, **kwargs):
     starts.append("nbclient" in sys.modules)
@@ -321,7 +322,7 @@ def test_a_server_that_dies_under_a_notebook_costs_the_student_nothing(tmp_path)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     killer = threading.Thread(target=kill_once)
     killer.start()
-    out, info = execute.execute_notebook(nb, folder, Limits(cell_timeout_s=30))
+    out, info = kernel.execute_notebook(nb, folder, Limits(cell_timeout_s=30))
     killer.join()
     assert not server.alive()
     texts = ["".join(o.get("text", "") for o in c.outputs).strip() for c in out.cells]
@@ -350,7 +351,7 @@ def test_a_checkout_under_the_servers_base_stays_visible_to_its_kernels(monkeypa
             "    print(type(exc).__name__)\n"
         )
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-        out, info = execute.execute_notebook(nb, folder / "work", Limits(cell_timeout_s=30))
+        out, info = kernel.execute_notebook(nb, folder / "work", Limits(cell_timeout_s=30))
         assert info["kernel"] == "forked" and not info["failed_cells"], out.cells
         text = "".join(o.get("text", "") for o in out.cells[0].outputs)
         assert text.strip() in ("OSError", "PermissionError"), out.cells[0].outputs
@@ -498,7 +499,7 @@ def test_root_never_follows_a_link_the_student_placed(tmp_path, monkeypatch, kin
         monkeypatch.setenv("AUTOGRADER_FORKSERVER", "0")
     racer.start()
     try:
-        out, info = execute.execute_notebook(nb, folder / "work", Limits(cell_timeout_s=30))
+        out, info = kernel.execute_notebook(nb, folder / "work", Limits(cell_timeout_s=30))
     finally:
         swapping.set()
         racer.join()
@@ -518,7 +519,7 @@ def test_the_connection_file_replaces_a_link_and_never_follows_it(tmp_path):
     victim = tmp_path / "victim"
     victim.write_text("host file")
     (folder / "kernel-0.json").symlink_to(victim)
-    execute._write_new(folder, "kernel-0.json", b"{}", sandbox.FIRST_UID + sandbox.MAX_UIDS + 13)
+    kernel._write_new(folder, "kernel-0.json", b"{}", sandbox.FIRST_UID + sandbox.MAX_UIDS + 13)
     made = os.lstat(folder / "kernel-0.json")
     assert victim.read_text() == "host file" and victim.stat().st_uid == 0
     assert (made.st_uid, oct(made.st_mode & 0o777)) == (
@@ -622,7 +623,7 @@ def test_the_work_folder_is_bounded_and_detached_after(monkeypatch, kind):
         folder.mkdir()
         (folder / "given.txt").write_text("support file")
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(DISK)])
-        out, info = execute.execute_notebook(nb, folder, Limits(cell_timeout_s=30, max_disk_mb=8))
+        out, info = kernel.execute_notebook(nb, folder, Limits(cell_timeout_s=30, max_disk_mb=8))
         text = "".join(o.get("text", "") for o in out.cells[0].outputs)
         assert info["kernel"] == kind
         assert text.split("\n")[:2] == ["support file", "refused 28"], text  # ENOSPC

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from support.assignments import NOTEBOOKS, perfect_submission
+from support.grader import ASSIGNMENTS, ROOT, cli, fixture_subs, gradebook_scores
 from support.process import pids_matching, read_until, wait_gone
-from test_autograder import ASSIGNMENTS, ROOT, cli, fixture_subs, gradebook_scores
-from test_autograder_notebooks import NOTEBOOKS, perfect_submission
 
-from autograder import grade as grade_mod
-from autograder.cluster import LocalProcesses
+from autograder.executors.cluster import LocalProcesses
+from autograder.grading import marker as marker_mod
 
 PY = sys.executable
 AID = fixture_subs.AID
@@ -137,7 +137,7 @@ def fresh_course(released, tmp_path) -> Path:
 
 def markers(course, aid=AID) -> dict:
     out = {}
-    for path in (course / "autograded").glob(f"*/{aid}/{grade_mod.MARKER}"):
+    for path in (course / "autograded").glob(f"*/{aid}/{marker_mod.NAME}"):
         out[path.parents[1].name] = json.loads(path.read_text())
     return out
 
@@ -167,7 +167,7 @@ def slow(release, seconds, **sources):
 
 
 def test_scheduler_address_must_be_tcp_or_tls():
-    from autograder.placement import make_executor
+    from autograder.executors.placement import make_executor
 
     with pytest.raises(ValueError, match=r"--scheduler must be tcp://host:port or tls://"):
         make_executor(scheduler="127.0.0.1:8786")
@@ -198,22 +198,22 @@ def test_unreachable_scheduler_is_one_line(tmp_path, released):
 
 def test_support_files_reach_the_work_folder_without_a_shared_file_system(tmp_path):
     """The context carries the support files' bytes; ``install`` writes them per worker."""
-    from autograder import executor
     from autograder.config import Limits
+    from autograder.executors import base
 
     release = tmp_path / "release"
     (release / "data").mkdir(parents=True)
     (release / "data" / "points.csv").write_text("1,2\n")
     (release / "student.ipynb").write_text("{}")  # notebooks are not support files
-    ctx = executor.RunContext.from_release("a1", Limits(), release)
+    ctx = base.RunContext.from_release("a1", Limits(), release)
     assert ctx.support == (("data/points.csv", b"1,2\n"),)
     shutil.rmtree(release)  # a worker elsewhere: nothing of the release folder is reachable
-    executor.install(ctx)
-    folder = executor.support_folder(ctx.name)
+    base.install(ctx)
+    folder = base.support_folder(ctx.name)
     assert (folder / "data" / "points.csv").read_text() == "1,2\n"
-    bad = executor.RunContext("a1", Limits(), (("../escape.txt", b"x"),))
+    bad = base.RunContext("a1", Limits(), (("../escape.txt", b"x"),))
     with pytest.raises(ValueError, match="outside the work folder"):
-        executor.install(bad)
+        base.install(bad)
 
 
 def test_sandbox_uids_are_distinct_per_concurrent_notebook():
@@ -466,11 +466,11 @@ def test_lost_scheduler_stops_with_one_line_and_next_run_resumes(released, tmp_p
 
 
 def start_make_dask(folder: Path) -> subprocess.Popen:
-    """``python -m autograder.cluster`` (what ``make dask`` runs) with its output in a pipe,
-    as a user's shell starts it: no PYTHONUNBUFFERED (CI sets it)."""
+    """``python -m autograder.executors.cluster`` (what ``make dask`` runs), its output in a
+    pipe, as a user's shell starts it: no PYTHONUNBUFFERED (CI sets it)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     return subprocess.Popen(
-        [PY, "-m", "autograder.cluster", "--workers", "1", "--folder", str(folder)],
+        [PY, "-m", "autograder.executors.cluster", "--workers", "1", "--folder", str(folder)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -488,7 +488,8 @@ def grade_line_address(proc) -> str:
 
 @pytest.mark.slow
 def test_make_dask_prints_the_grade_line_and_ctrl_c_stops_the_cluster(tmp_path):
-    """``make dask`` runs ``python -m autograder.cluster``; its grade line reaches a pipe."""
+    """``make dask`` runs ``python -m autograder.executors.cluster``: its grade line reaches a
+    pipe."""
     proc = start_make_dask(tmp_path / "dask")
     try:
         address = grade_line_address(proc)

@@ -1,4 +1,4 @@
-"""``execute.py``: what the grader's kernels do differently from a student's Jupyter."""
+"""``kernel.py``: what the grader's kernels do differently from a student's Jupyter."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import threading
 import nbformat
 import pytest
 
-from autograder import execute
+from autograder import kernel
 from autograder.config import Limits
 
 
@@ -23,7 +23,7 @@ def test_figures_are_not_rendered_while_grading_and_are_closed_after_each_cell(t
         ),
         nbformat.v4.new_code_cell("print(matplotlib.get_backend(), plt.get_fignums())"),
     ]
-    out, info = execute.execute_notebook(nb, tmp_path / "work", Limits(cell_timeout_s=60))
+    out, info = kernel.execute_notebook(nb, tmp_path / "work", Limits(cell_timeout_s=60))
     assert not info["failed_cells"], out.cells
     first, second = out.cells
     assert not any("image/png" in (o.get("data") or {}) for o in first.outputs), first.outputs
@@ -47,8 +47,8 @@ def test_ctrl_c_stops_grading_even_when_a_library_swallows_the_cancellation():
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            execute._run_interruptibly(stubborn())
+            kernel._run_interruptibly(stubborn())
     finally:
         timer.cancel()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    assert execute._run_interruptibly(asyncio.sleep(0, "done")) == "done"
+    assert kernel._run_interruptibly(asyncio.sleep(0, "done")) == "done"

@@ -15,11 +15,12 @@ import warnings
 
 import nbformat
 import pytest
-from test_autograder import ASSIGNMENTS, cli, fixture_subs
+from support.grader import ASSIGNMENTS, cli, fixture_subs
 
-from autograder import grade as grade_mod
+from autograder import outcomes
 from autograder.config import Limits
 from autograder.course import Course
+from autograder.grading import sanitize as sanitize_mod
 
 AID = fixture_subs.AID
 
@@ -60,8 +61,8 @@ def ours(course, nb, tmp_path, sid="s"):
     path = tmp_path / f"{sid}.ipynb"
     path.write_text(nbformat.writes(nb))
     with course.gradebook() as gb:
-        trusted = grade_mod.Trusted.load(gb, AID, "fixture")
-        return grade_mod.sanitize(trusted, gb, sid, path, Limits())
+        trusted = sanitize_mod.Trusted.load(gb, AID, "fixture")
+        return sanitize_mod.sanitize(trusted, gb, sid, path, Limits())
 
 
 def cells(nb):
@@ -87,7 +88,7 @@ def test_pipeline_is_nbgraders_autograde_sanitising_in_its_order():
     from nbgrader.converters.autograde import Autograde
 
     theirs = list(Autograde.class_traits()["sanitize_preprocessors"].default())
-    mine = [type(pp) for pp in grade_mod.sanitizers(gb=None)]
+    mine = [type(pp) for pp in sanitize_mod.sanitizers(gb=None)]
     assert len(mine) == len(theirs), (mine, theirs)
     for cls, base in zip(mine, theirs):
         assert issubclass(cls, base), f"{cls.__name__} is not nbgrader's {base.__name__}"
@@ -153,14 +154,15 @@ def test_nbgrader_leaves_empty_metadata_on_duplicates_so_we_remove_it(course, re
 
 def test_unreadable_submissions_get_a_reason_not_an_exception(course, tmp_path):
     with course.gradebook() as gb:
-        trusted = grade_mod.Trusted.load(gb, AID, "fixture")
-        missing = grade_mod.sanitize(trusted, gb, "s", tmp_path / "none.ipynb", Limits())
+        trusted = sanitize_mod.Trusted.load(gb, AID, "fixture")
+        missing = sanitize_mod.sanitize(trusted, gb, "s", tmp_path / "none.ipynb", Limits())
         (tmp_path / "bad.ipynb").write_text('{"cells": [ nope')
-        bad = grade_mod.sanitize(trusted, gb, "s", tmp_path / "bad.ipynb", Limits())
+        bad = sanitize_mod.sanitize(trusted, gb, "s", tmp_path / "bad.ipynb", Limits())
         (tmp_path / "big.ipynb").write_text(json.dumps({"x": "y" * 2**20}))
-        big = grade_mod.sanitize(
+        big = sanitize_mod.sanitize(
             trusted, gb, "s", tmp_path / "big.ipynb", Limits(max_notebook_mb=1)
         )
-    assert missing == (None, "notebook not submitted")
-    assert bad[0] is None and bad[1].startswith("not a valid notebook")
-    assert big == (None, "notebook larger than 1 MB")
+    assert missing == (None, outcomes.Problem(outcomes.MISSING, "notebook not submitted"))
+    assert bad[0] is None and bad[1].text.startswith("not a valid notebook")
+    assert bad[1].kind == outcomes.REJECTED
+    assert big == (None, outcomes.Problem(outcomes.REJECTED, "notebook larger than 1 MB"))

@@ -12,7 +12,8 @@ import zipfile
 
 import pytest
 
-from autograder.submissions import MAX_MEMBERS, collect, extract_zip
+from autograder import outcomes
+from autograder.grading.submissions import MAX_MEMBERS, collect, extract_zip
 
 NOTEBOOK = "00_fixture/fixture.ipynb"
 
@@ -107,5 +108,6 @@ def test_collect_rejects_bad_zips_per_student_and_keeps_the_others(tmp_path):
         "corrupt": "not a valid zip file",
     }
     for sid, reason in reasons.items():
-        assert got[sid].folder is None and reason in got[sid].rejected, got[sid]
+        assert got[sid].folder is None and reason in got[sid].rejected.text, got[sid]
+        assert got[sid].rejected.kind == outcomes.REJECTED
         assert not (staging / sid).exists()  # nothing of a rejected zip is extracted

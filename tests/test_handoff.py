@@ -1,4 +1,4 @@
-"""The hand-grading handoff (autograder/handoff.py) on a real graded class.
+"""The hand-grading handoff (autograder/term/handoff.py) on a real graded class.
 
 One module fixture releases the fixture assignment, grades three students with the real
 ``grade`` command and writes their PDFs with the real ``pdf`` command (nbconvert's WebPDF on
@@ -13,16 +13,12 @@ import csv
 import io
 import shutil
 import subprocess
-import sys
 
 import nbformat
 import pytest
-from test_autograder import FIXTURES, cli
+from support.grader import FIXTURES, cli, fixture_subs
 
 from autograder.course import Course
-
-sys.path.insert(0, str(FIXTURES))
-import submissions as fixture_subs  # noqa: E402
 
 AID = "00_fixture"
 ANSWERS = {
@@ -253,7 +249,7 @@ def test_a_bad_csv_is_refused_whole(handed, tmp_path):
 
 
 def test_an_empty_csv_and_a_missing_chromium_are_refused(handed, tmp_path, monkeypatch):
-    from autograder import handoff
+    from autograder.term import handoff
 
     course = handed["course"]
     path = tmp_path / "empty.csv"

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import accept_kernel_dialog, chromium, free_port, stop_process, wait_for_http
+from support.hub_accounts import use_accounts as _use_accounts
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -185,15 +186,6 @@ def _skip_reasons():
     except ImportError:
         return "jupyterhub is not installed (pip install -e '.[dev]')"
     return None
-
-
-def _use_accounts() -> bool:
-    """Real accounts as root; NNCOURSE_HUB_ONE_ACCOUNT=1 tries the one-account mode instead."""
-    if os.environ.get("NNCOURSE_HUB_ONE_ACCOUNT") == "1":
-        return False
-    if os.geteuid() != 0 or shutil.which("useradd") is None:
-        return False
-    return not ch.hidden_ancestors(ch.needed_paths()) or shutil.which("bwrap") is not None
 
 
 @pytest.fixture(scope="module")

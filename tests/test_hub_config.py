@@ -72,6 +72,29 @@ def test_course_id_is_the_one_autograder_writes(tmp_path):
     assert f'"NNCOURSE_COURSE_ID", "{ch.COURSE_ID}"' in common
 
 
+def test_the_course_id_is_written_once(tmp_path, monkeypatch):
+    """autograder.course.COURSE_ID is the id the course folder's config, nbgrader's API, the
+    gradebook and the hub use: no second copy of the literal."""
+    import ast
+
+    from autograder import course as course_mod
+
+    assert ch.COURSE_ID is course_mod.COURSE_ID
+    for path in (REPO / "autograder" / "course.py", REPO / "deploy" / "hub" / "course_hub.py"):
+        literals = [
+            node.value
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Constant) and node.value == course_mod.COURSE_ID
+        ]
+        assert len(literals) == (path.name == "course.py"), (path, literals)
+    monkeypatch.setattr(course_mod, "COURSE_ID", "othercourse")
+    course = course_mod.Course(tmp_path / "course").ensure()
+    assert 'course_id = "othercourse"' in (course.root / "nbgrader_config.py").read_text()
+    assert course.api().coursedir.course_id == "othercourse"
+    with course.gradebook() as gb:
+        assert gb.course_id == "othercourse"
+
+
 def test_config_gives_formgrader_to_the_instructors_group_only(tmp_path):
     hub = settings(tmp_path, port=18000, hub_port=18081, service_port=18002)
     c = load_config(hub)

@@ -48,3 +48,23 @@ def test_the_cycle_finder_sees_deferred_and_relative_imports(tmp_path):
     assert cycles(graph) == [["pkg.a", "pkg.b"], ["pkg.c", "pkg.sub.d"]]
     (pkg / "b.py").write_text("")
     assert cycles(import_graph("pkg", root=tmp_path)) == [["pkg.c", "pkg.sub.d"]]
+
+
+def test_the_course_folder_module_holds_paths_only():
+    """course.py is the course folder's paths and records; release (release.py) and the file
+    helpers (files.py) live apart, so whatever needs a path imports no kernel or nbgrader run."""
+    graph = import_graph("autograder")
+    assert graph["autograder.course"] == {"autograder.config", "autograder.files"}
+    assert graph["autograder.files"] == set()
+    assert "autograder.course" in graph["autograder.release"]
+
+
+def test_grading_reporting_and_lti_import_each_other_in_one_direction():
+    """The pipeline writes grades.csv with export; export reads the not-graded record from the
+    course (not from the pipeline); LTI passback reads export's rows (export never imports it)."""
+    graph = import_graph("autograder")
+    assert "autograder.grading.pipeline" not in graph["autograder.reporting.export"]
+    assert "autograder.term.lti" not in graph["autograder.reporting.export"]
+    assert "autograder.reporting.export" in graph["autograder.term.lti"]
+    found = [c for c in cycles(graph) if set(c) & {"autograder.reporting.export"}]
+    assert found == [], found

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from lti_platform import INSTRUCTOR, LEARNER, TA, Platform
 
-from autograder import lti
 from autograder.course import Course
+from autograder.term import lti
 
 REPO = Path(__file__).resolve().parents[1]
 # nbgrader's Gradebook API warns on adding submissions (SQLAlchemy autoflush), harmlessly
@@ -89,7 +89,7 @@ def test_keys_rotate_newest_signs_and_all_are_published(tmp_path):
     with pytest.raises(ValueError, match="key_id 'gone' is not in"):
         lti.signing_key(settings)
     # the command the docs give for a rotation
-    run = [sys.executable, "-m", "autograder.lti", "new-key", str(folder)]
+    run = [sys.executable, "-m", "autograder.term.lti", "new-key", str(folder)]
     made = subprocess.run(run, capture_output=True, text=True, timeout=60, cwd=REPO)
     assert made.returncode == 0 and len(list(folder.glob("*.pem"))) == 3, made.stderr
     (new,) = {p.stem for p in folder.glob("*.pem")} - {"2026-01", "2026-06"}
@@ -449,7 +449,7 @@ def lti_hub():
 
     if shutil.which("node") is None or not ch.PROXY.exists():
         pytest.skip(f"configurable-http-proxy is not installed: npm ci --prefix {ch.HERE}")
-    from test_hub import _use_accounts
+    from support.hub_accounts import use_accounts as _use_accounts
 
     root = Path(tempfile.mkdtemp(prefix="nncourse-lti-", dir="/tmp"))
     root.chmod(0o755)

@@ -1,5 +1,5 @@
-"""autograder.mathsvg: formulas of the feedback pages typeset as SVG before the page is written
-(MathJax 3 under Node, installed with npm once), so a page shows math offline."""
+"""autograder.reporting.mathsvg: formulas of the feedback pages typeset as SVG before the page
+is written (MathJax 3 under Node, installed with npm once), so a page shows math offline."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from autograder import mathsvg
+from autograder.reporting import mathsvg
 
 
 def test_formulas_skip_code_and_escaped_dollars():

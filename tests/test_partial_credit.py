@@ -17,10 +17,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_autograder import cli
+from support.grader import cli
 
-from autograder import report
 from autograder.course import Course
+from autograder.reporting import report
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_checks import executed_notebook, run_cell
+from support.grade_cells import executed_notebook, run_cell
 
-from autograder import checks, key, properties
+from autograder import checks, properties
+from autograder.grading import answer_key, scoring
 
 
 def softmax_ok(z):
@@ -81,10 +82,10 @@ def verdicts(monkeypatch, source, solution_ns, student_ns):
     """(kernel error of the student or None, the grader's score of the student's cell)."""
     outputs, exc = run_cell(source, monkeypatch, solution_ns, key_run=True)
     assert exc is None, exc
-    the_key, _ = key.build_key(executed_notebook(source, outputs), "nb")
+    the_key, _ = answer_key.build_key(executed_notebook(source, outputs), "nb")
     outputs, exc = run_cell(source, monkeypatch, student_ns, key_run=False)
-    scores = key.score_notebook(executed_notebook(source, outputs), the_key)
-    return exc, scores["ex_sigmoid"]["score"]
+    scores = scoring.score_notebook(executed_notebook(source, outputs), the_key)
+    return exc, scores["ex_sigmoid"].score
 
 
 UNCHANGED = 'out = c.unchanged("input kept", softmax, Z, name="softmax")'
@@ -227,7 +228,7 @@ def test_hidden_at_points_decides_in_the_grader_only(monkeypatch):
     )
     assert exc is None and score == 0  # nothing decided in the kernel, the key fails it
     outputs, _ = run_cell(source, monkeypatch, {"relu_grad": relu_grad_ok}, key_run=True)
-    the_key, _ = key.build_key(executed_notebook(source, outputs), "nb")
+    the_key, _ = answer_key.build_key(executed_notebook(source, outputs), "nb")
     assert the_key["cells"]["ex_sigmoid"]["labels"]["relu'"]["hidden"] is True
 
 

@@ -14,22 +14,19 @@ import csv
 import html
 import json
 import re
-import sys
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
 import pytest
-from test_autograder import FIXTURES, cli
-from test_autograder_notebooks import perfect_submission
+from support.assignments import perfect_submission
+from support.grader import FIXTURES, cli, fixture_subs
 
-from autograder import report
 from autograder.course import Course
-from autograder.key import HIDDEN_BEGIN, HIDDEN_END
-
-sys.path.insert(0, str(FIXTURES))
-import submissions as fixture_subs  # noqa: E402
+from autograder.grading import marker
+from autograder.grading.answer_key import HIDDEN_BEGIN, HIDDEN_END
+from autograder.reporting import report
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = "01_perceptron"
@@ -364,7 +361,9 @@ def test_unknown_export_format_is_refused(graded):
 
 def test_regrading_lists_whose_score_changed(graded, tmp_path):
     """Only students whose score the latest run changed; the submission secret is kept."""
-    before = {s: m["summary"]["score"] for s, m in report.markers(graded, "00_fixture").items()}
+    before = {
+        s: m["summary"]["score"] for s, m in marker.of_assignment(graded, "00_fixture").items()
+    }
     release = fixture_subs.load(graded.release_dir / "00_fixture" / "fixture.ipynb")
     folder = tmp_path / "again" / "partial" / "00_fixture"
     folder.mkdir(parents=True)
@@ -372,7 +371,7 @@ def test_regrading_lists_whose_score_changed(graded, tmp_path):
     (folder / "submission_secret.txt").write_text("5ecret")
     cli("grade", "00_fixture", "--submissions", tmp_path / "again", "--course-dir", graded.root)
     data = report.assignment_data(graded, "00_fixture")
-    after = report.markers(graded, "00_fixture")["partial"]["summary"]["score"]
+    after = marker.of_assignment(graded, "00_fixture")["partial"]["summary"]["score"]
     assert after > before["partial"]
     assert data.changed == [{"student_id": "partial", "before": before["partial"], "after": after}]
     cli("report", "00_fixture", "--course-dir", graded.root)

@@ -14,19 +14,15 @@ import html
 import json
 import re
 import shutil
-import sys
 
 import nbformat
 import pytest
-from test_autograder import FIXTURES, cli
+from support.grader import FIXTURES, cli, fixture_subs
 
-from autograder import report, similarity
 from autograder.course import Course
-from autograder.key import HIDDEN_BEGIN, HIDDEN_END
-from autograder.similarity import Code, compare, fingerprints
-
-sys.path.insert(0, str(FIXTURES))
-import submissions as fixture_subs  # noqa: E402
+from autograder.grading.answer_key import HIDDEN_BEGIN, HIDDEN_END
+from autograder.reporting import report, similarity
+from autograder.reporting.similarity import Code, compare, fingerprints
 
 # ------------------------------------------------------------------ exercise: sigmoid
 

@@ -32,7 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-COURSE_ID = "nncourse"  # autograder's course directories use the same id
+from autograder.course import COURSE_ID  # the id of autograder's course directories
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PROXY = HERE / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -402,7 +403,7 @@ def feedback(course_dir, assignment: str) -> int:
     next to each page; ``autograder feedback`` copies both from ``submitted/``. Run it as
     the grader account, in the course folder.
     """
-    from autograder.grade import KEPT_FILES
+    from autograder.grading.pipeline import KEPT_FILES
 
     course_dir = Path(course_dir)
     subprocess.run(

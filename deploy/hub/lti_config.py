@@ -1,7 +1,7 @@
 """LTI 1.3 launches into the course hub: the LMS logs people in and fills the roster.
 
 ``jupyterhub_config.py`` calls :func:`configure` when ``NNCOURSE_LTI`` names the tool's
-``lti.json`` (``autograder/lti.py`` describes it; docs/deploy.md, section 8, says what to paste
+``lti.json`` (``autograder/term/lti.py`` describes it; docs/deploy.md, section 8, says what to paste
 where in Canvas and Moodle). Login is JupyterHub's LTI authenticator from PyPI
 (``jupyterhub-ltiauthenticator``: OIDC third-party login, the id_token verified against the
 platform's JWKS for signature, issuer, audience, expiry and nonce) with what a course adds:
@@ -13,7 +13,7 @@ platform's JWKS for signature, issuer, audience, expiry and nonce) with what a c
 * instructors and TAs join ``formgrade-<course>`` (formgrader), learners ``nbgrader-<course>``
   (the authenticator manages both groups), and each server gets its role's Jupyter settings;
 * a learner's launch adds them to nbgrader's gradebook (name, e-mail, ``lms_user_id``) and
-  every launch keeps the course's AGS endpoint for grade passback (``autograder.lti``);
+  every launch keeps the course's AGS endpoint for grade passback (``autograder.term.lti``);
 * an instructor launched to the hub's front page lands in formgrader;
 * ``/hub/lti13/jwks`` publishes the tool's public keys (the platform checks passback's signed
   requests with them); ``/hub/lti13/config`` is the authenticator's Canvas JSON.
@@ -40,7 +40,7 @@ from ltiauthenticator.lti13.handlers import LTI13CallbackHandler
 from tornado.web import HTTPError
 from traitlets import Dict, Set, Unicode
 
-from autograder import lti
+from autograder.term import lti
 
 INSTRUCTORS = f"formgrade-{COURSE_ID}"
 STUDENTS = f"nbgrader-{COURSE_ID}"

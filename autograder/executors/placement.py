@@ -1,5 +1,5 @@
 """Which executor a command asks for: ``--workers N`` (this machine) or ``--scheduler`` /
-``--scheduler-file`` (a Dask cluster). The seam itself is ``executor.Executor``; this module
+``--scheduler-file`` (a Dask cluster). The seam itself is ``base.Executor``; this module
 sits above it and its implementations, so none of them imports back."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import json
 import os
 from pathlib import Path
 
-from .executor import Executor, InProcess, ProcessPool
+from autograder.executors.base import Executor
+from autograder.executors.local import InProcess, ProcessPool
 
 
 def max_workers() -> int:
@@ -21,7 +22,7 @@ def make_executor(workers: int = 1, scheduler: str | None = None, scheduler_file
     if scheduler_file is not None and not Path(scheduler_file).is_file():
         raise ValueError(
             f"grade: --scheduler-file {scheduler_file} does not exist; start the cluster first "
-            "(python -m autograder.cluster) or give the file it wrote"
+            "(python -m autograder.executors.cluster) or give the file it wrote"
         )
     if scheduler_file is not None:
         try:
@@ -34,7 +35,7 @@ def make_executor(workers: int = 1, scheduler: str | None = None, scheduler_file
                 'with an "address"); give the file `dask scheduler --scheduler-file` wrote'
             ) from None
     if scheduler is not None or scheduler_file is not None:
-        from .cluster import DaskExecutor  # imports Dask: only for a cluster
+        from autograder.executors.cluster import DaskExecutor  # imports Dask: only for a cluster
 
         return DaskExecutor(address=scheduler, scheduler_file=scheduler_file)
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:

@@ -36,6 +36,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from autograder.files import atomic_write
+
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 ROLES_CLAIM = CLAIM + "roles"
 DEPLOYMENT_CLAIM = CLAIM + "deployment_id"
@@ -151,7 +153,7 @@ def load_keys(folder) -> dict:
     paths = sorted(Path(folder).glob("*.pem"))
     if not paths:
         raise ValueError(
-            f"lti keys: no *.pem in {folder}; make one with `python -m autograder.lti new-key "
+            f"lti keys: no *.pem in {folder}; make one with `python -m autograder.term.lti new-key "
             f"{folder}`"
         )
     return {p.stem: serialization.load_pem_private_key(p.read_bytes(), None) for p in paths}
@@ -204,7 +206,7 @@ def record_launch(course_dir, claims: dict, username: str) -> None:
     name, e-mail and ``lms_user_id`` = the platform's ``sub``), and the AGS endpoint of the
     course is kept in ``COURSE/lti_ags.json`` for grade passback. Files this writes as root
     go to the owner of the course folder (the grader account)."""
-    from .course import Course
+    from autograder.course import Course
 
     course = Course(course_dir)
     owner = course.root.stat() if os.geteuid() == 0 else None
@@ -229,11 +231,8 @@ def record_launch(course_dir, claims: dict, username: str) -> None:
         except (OSError, ValueError):
             same = False
         if not same:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(keep, indent=1))
-            if owner:
-                os.chown(tmp, owner.st_uid, owner.st_gid)
-            tmp.replace(path)
+            ids = (owner.st_uid, owner.st_gid) if owner else None
+            atomic_write(path, json.dumps(keep, indent=1), owner=ids)
 
 
 # ---------------------------------------------------------------- Assignment and Grade Services
@@ -423,7 +422,7 @@ def lineitems_url(course, settings: ToolSettings) -> str:
 def passback(course, settings: ToolSettings, include_pending=False, client=None) -> list[Sent]:
     """Post every changed score to the platform; returns one :class:`Sent` per student and
     assignment (in the order of the gradebook export)."""
-    from .export import gradebook_rows, roster
+    from autograder.reporting.export import gradebook_rows, roster
 
     client = client or AGSClient(settings)
     container = lineitems_url(course, settings)
@@ -513,11 +512,11 @@ def export_lti(course, settings=None, include_pending=False) -> str:
 
 
 def main(argv=None) -> int:
-    """``python -m autograder.lti new-key FOLDER [--kid KID]``: a key for the tool (rotation:
+    """``python -m autograder.term.lti new-key FOLDER [--kid KID]``: a key for the tool (rotation:
     add one, the newest signs; the JWKS the hub serves lists them all)."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m autograder.lti", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m autograder.term.lti", description=main.__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("new-key", help="write FOLDER/<kid>.pem, a new RSA key of the tool")
     p.add_argument("folder")

@@ -2,8 +2,8 @@
 
 The release notebook's Markdown holds TeX between ``$...$`` and ``$$...$$``. :func:`markdown`
 converts a cell to HTML with each formula replaced by the SVG that MathJax 3 (npm package
-``mathjax-full``, run by Node through ``autograder/tex2svg.js``) makes of it, so a page handed
-back to a student shows typeset math offline and fetches nothing. MathJax is installed with
+``mathjax-full``, run by Node through ``tex2svg.js`` beside this module) makes of it, so a page
+handed back to a student shows typeset math offline and fetches nothing. MathJax is installed with
 npm once, into :data:`VENDOR_DIR` (``AUTOGRADER_VENDOR`` overrides it), as the slides do.
 Without Node or npm the formulas stay as TeX text and :func:`markdown` says why, once.
 """

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import nbformat
 
-from .key import nbgrader_meta
+from autograder.grading.answer_key import nbgrader_meta
 
 CHROMIUM = os.environ.get("AUTOGRADER_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -68,7 +68,7 @@ class Cell:
 
 def manual_cells(gb, aid) -> list[Cell]:
     """The written answers: cells that are both grade and solution cells, in notebook order."""
-    from .calendar import released_assignment
+    from autograder.term.calendar import released_assignment
 
     out = []
     for book in sorted(released_assignment(gb, aid).notebooks, key=lambda b: b.name):
@@ -208,7 +208,7 @@ def write_pdfs(course, aid, code_cells=()) -> list[Path]:
 
     ``code_cells``: grade ids of solution cells to include besides the written answers.
     """
-    from .calendar import is_placeholder
+    from autograder.term.calendar import is_placeholder
 
     course.ensure()
     with course.gradebook() as gb:
@@ -266,7 +266,7 @@ def read_grades(path, gb, aid) -> list[HandGrade]:
     """Every row of ``path`` checked against the gradebook; ValueError listing all problems."""
     from nbgrader.api import MissingEntry
 
-    from .calendar import is_placeholder
+    from autograder.term.calendar import is_placeholder
 
     cells = manual_cells(gb, aid)
     by_id: dict[str, list[Cell]] = {}
@@ -344,8 +344,8 @@ def read_grades(path, gb, aid) -> list[HandGrade]:
 
 def import_grades(course, aid, path) -> list[HandGrade]:
     """Check every row of ``path``, then write all hand scores and comments in one commit."""
-    from .calendar import apply_policy
-    from .export import export_csv
+    from autograder.reporting.export import export_csv
+    from autograder.term.calendar import apply_policy
 
     course.ensure()
     with course.gradebook() as gb:

@@ -24,6 +24,9 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
+from autograder import outcomes
+from autograder.outcomes import Problem
+
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
 MAX_MEMBERS = 200
 
@@ -34,7 +37,7 @@ class Submission:
 
     student_id: str
     folder: Path | None = None
-    rejected: str | None = None
+    rejected: Problem | None = None
     # collection time: mtime of the zip, or of the newest notebook of the folder, as the
     # instructor's collection left it in DIR (never a time written inside a zip or notebook)
     received: float | None = None
@@ -166,7 +169,9 @@ def scan(submissions_dir: Path, assignment: str, staging: Path, max_zip_mb: int,
                 lost.append(Unattributed(name, str(exc)))
             except ValueError as exc:
                 shutil.rmtree(target, ignore_errors=True)
-                found[sid] = Submission(sid, rejected=str(exc), received=received, from_zip=True)
+                found[sid] = Submission(
+                    sid, rejected=outcomes.rejected(str(exc)), received=received, from_zip=True
+                )
         elif entry.suffix == ".ipynb" and entry.is_file():
             lost.append(
                 Unattributed(

@@ -4,7 +4,7 @@ The page is built from three trusted sources, never from the outputs of the grad
 (during grading the student's kernel can see the hidden tests and could print them):
 
 * the *release* notebook (instructor text, its formulas typeset as SVG by
-  ``autograder.mathsvg``, and the grade cells' visible tests only),
+  ``autograder.reporting.mathsvg``, and the grade cells' visible tests only),
 * the student's *submitted* code and answers, shown as plain text,
 * the grader's verdicts (marker file) and the answer key's labels and messages: each check
   passed, failed, not attempted (the code still raises the stub's ``NotImplementedError``) or
@@ -20,24 +20,18 @@ from __future__ import annotations
 
 import builtins
 import html
-import json
 import shutil
 from pathlib import Path
 
 import nbformat
 
-from . import calendar, mathsvg
-from .execute import ERROR_NAME
-from .grade import KEPT_FILES, MARKER
-from .key import (
-    FAILED,
-    NOT_ATTEMPTED,
-    NOT_RUN,
-    PASSED,
-    is_auto_grade_cell,
-    label_state,
-    nbgrader_meta,
-)
+from autograder.grading import marker
+from autograder.grading.answer_key import is_auto_grade_cell, nbgrader_meta
+from autograder.grading.marker import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED
+from autograder.grading.pipeline import KEPT_FILES
+from autograder.kernel import ERROR_NAME
+from autograder.reporting import mathsvg
+from autograder.term import calendar
 
 STYLE = (
     """
@@ -67,9 +61,7 @@ def write_feedback(assignment, course) -> list[Path]:
         calendar.display_zone(course),
     )
     hand = hand_grades(course, assignment)
-    for marker in sorted(course.autograded.glob(f"*/{assignment}/{MARKER}")):
-        sid = marker.parent.parent.name
-        data = json.loads(marker.read_text())
+    for sid, data in marker.of_assignment(course, assignment).items():
         folder = course.feedback / sid / assignment
         folder.mkdir(parents=True, exist_ok=True)
         dates = calendar.describe(late[sid], policy, zone) if sid in late else []
@@ -139,9 +131,10 @@ def render(course, aid, sid, nb_id, data, dates=(), hand=None) -> str:
     parts.append(f"<p>{esc(total_line(total, possible, release, hand or {}))}</p>")
     if dates:
         parts.append("<ul class='dates'>" + "".join(f"<li>{esc(d)}</li>" for d in dates) + "</ul>")
-    if result.get("reason"):
+    if result.get("problem"):
         parts.append(
-            f"<p class='res fail'>This notebook could not be graded: {esc(result['reason'])}</p>"
+            f"<p class='res fail'>This notebook could not be graded: {esc(result['problem'].text)}"
+            "</p>"
         )
     parts.append("<table><tr><th>exercise</th><th>points</th><th>result</th></tr>")
     for gid, s in scores.items():
@@ -224,14 +217,13 @@ def _rows(score, entry):
     labels = score.get("labels", {})
     first = score.get("first_failure")
     notes = score.get("notes", {})
-    hidden_n, rows = 0, []
+    numbers, rows = marker.hidden_numbers(entry.get("labels", {})), []
     for label, rec in entry.get("labels", {}).items():
-        state = label_state(labels.get(label, NOT_RUN))
-        hidden = 0
-        if rec.get("hidden"):
-            hidden_n += 1
+        state = marker.state_of(labels.get(label, NOT_RUN))
+        hidden = numbers[label]
+        if hidden:
             hint = str(rec.get("hint") or "")
-            hidden, name, msg = hidden_n, f"hidden test {hidden_n}", f"probes: {hint}" * bool(hint)
+            name, msg = f"hidden test {hidden}", f"probes: {hint}" * bool(hint)
         else:
             name, msg = label, rec.get("msg") or ""
         if state != FAILED:

@@ -39,22 +39,19 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from traitlets import DottedObjectName, Type
 
-from . import forkserver, sandbox, seccomp
-from .config import Limits
+from autograder import outcomes, sandbox
+from autograder.config import Limits
+from autograder.files import atomic_write
+from autograder.sandbox import forkserver, seccomp
 
 log = logging.getLogger(__name__)
 
 ERROR_NAME = "AutograderError"  # ename of the error outputs added by the grader
-# `python -m ipykernel_launcher` without the debugger: a graded kernel is never debugged, and
-# importing debugpy is a fifth of a kernel's start-up time
-KERNEL_MAIN = (
-    "import sys; sys.modules['debugpy'] = None; del sys.path[0]; "
-    "from ipykernel import kernelapp; kernelapp.launch_new_instance()"
-)
 
 
 def kernel_args(connection_file: str) -> list[str]:
-    """ipykernel's arguments, for a cold kernel (after KERNEL_MAIN) and a forked one alike."""
+    """ipykernel's arguments, for a cold kernel (after ``sandbox.KERNEL_MAIN``) and a forked
+    one alike."""
     # parent_handle=0: in a PID namespace the parent looks like init, which would make
     # ipykernel's parent poller shut the kernel down
     return [
@@ -135,8 +132,8 @@ class SandboxedKernelManager(AsyncKernelManager):
     ``sandbox.prefix``, or a fork of the warm fork server (``forkserver.py``) when one is set.
     """
 
-    client_class = DottedObjectName("autograder.execute.PromptKernelClient")
-    client_factory = Type(klass="autograder.execute.PromptKernelClient")
+    client_class = DottedObjectName("autograder.kernel.PromptKernelClient")
+    client_factory = Type(klass="autograder.kernel.PromptKernelClient")
     sandbox_uid: int | None = None
     sandbox_limits: Limits | None = None
     workdir: Path | None = None
@@ -154,8 +151,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             finally:
                 self._close_seccomp_fd()
         else:
+            args = kernel_cmd[kernel_cmd.index(sandbox.KERNEL_MAIN) + 1 :]  # nbclient's too
             process = self.forkserver.launch(
-                kernel_cmd[kernel_cmd.index(KERNEL_MAIN) + 1 :],  # with nbclient's arguments
+                args,
                 env=kw["env"],
                 cwd=kw["cwd"],
                 workdir=self.workdir,
@@ -269,7 +267,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         prefix = sandbox.prefix(
             self.workdir, self.sandbox_limits, self.sandbox_uid, seccomp_fd=self._seccomp_fd
         )
-        cmd = [sys.executable, "-c", KERNEL_MAIN, *kernel_args(self.connection_file)]
+        cmd = [sys.executable, "-c", sandbox.KERNEL_MAIN, *kernel_args(self.connection_file)]
         return [*prefix, *cmd, *(extra_arguments or [])]
 
 
@@ -332,7 +330,7 @@ def execute_notebook(
     The kernels run under ``uid``, by default a uid leased for this notebook alone; no
     process of it is left when this returns (or raises). Returns ``(nb, info)`` where
     ``info`` has ``mechanism``, ``kernel`` ("forked" from the warm fork server or "cold"),
-    ``uid``, ``restarts``, ``failed_cells`` (index -> reason) and ``seconds``.
+    ``uid``, ``restarts``, ``failed_cells`` (index -> ``outcomes.Problem``) and ``seconds``.
     """
     # the folder's tmpfs (if any) is detached only once no process of the uid is left
     with (
@@ -473,7 +471,7 @@ async def _execute(nb, workdir, limits, uid, extra_env):
 async def _run_all(nb, code, workdir, limits, uid, extra_env, deadline, server, launches):
     """Run the code cells from clean outputs; after a fatal failure (crash, timeout) the kernel
     restarts and the run goes on from the top, skipping the cells that failed. Returns
-    ``(bad, restarts)``: failed cell index -> reason, and the number of restarts. Stops at
+    ``(bad, restarts)``: failed cell index -> its ``Problem``, and the number of restarts. Stops at
     once if the fork server dies, since what failed then is not the student's."""
     for i in code:
         nb.cells[i].outputs = []
@@ -486,21 +484,23 @@ async def _run_all(nb, code, workdir, limits, uid, extra_env, deadline, server, 
         )
         if failed is None or (server is not None and not server.alive()):
             return bad, restarts
-        index, reason = failed
-        bad[index] = reason
-        nb.cells[index].outputs = [error_output(reason)]
+        index, problem = failed
+        bad[index] = problem
+        nb.cells[index].outputs = [error_output(problem.text)]
         restarts += 1
         if restarts > limits.max_restarts or time.monotonic() >= deadline:
             for i in code:
                 if i not in bad and i > index:
-                    why = "not run: too many crashes or time limit of the notebook reached"
+                    why = outcomes.not_run(
+                        "not run: too many crashes or time limit of the notebook reached"
+                    )
                     bad[i] = why
-                    nb.cells[i].outputs = [error_output(why)]
+                    nb.cells[i].outputs = [error_output(why.text)]
             return bad, restarts
 
 
 async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, attempt, server):
-    """Run all code cells not in ``bad``; return (index, reason) of a fatal failure or None."""
+    """Run all code cells not in ``bad``; return (index, Problem) of a fatal failure or None."""
     km = SandboxedKernelManager(
         connection_file=str(workdir / f"kernel-{attempt}.json"),
         transport="ipc",
@@ -537,16 +537,21 @@ async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, at
                     continue
                 left = deadline - time.monotonic()
                 if left <= 1:
-                    return i, "time limit of the notebook reached"
+                    return i, outcomes.timeout("time limit of the notebook reached")
                 client.timeout = int(max(1, min(limits.cell_timeout_s, left)))
                 try:
                     await client.async_execute_cell(nb.cells[i], i)
                 except CellTimeoutError:
-                    return i, f"cell timed out after {client.timeout} s (the kernel was restarted)"
+                    text = f"cell timed out after {client.timeout} s (the kernel was restarted)"
+                    return i, outcomes.timeout(text)
                 except DeadKernelError:
-                    return i, "the kernel died while running this cell (it was restarted)"
+                    return i, outcomes.crash(
+                        "the kernel died while running this cell (it was restarted)"
+                    )
                 except Exception as exc:  # noqa: BLE001 - garbage on the wire, broken kernel
-                    return i, f"the kernel failed while running this cell ({type(exc).__name__})"
+                    return i, outcomes.crash(
+                        f"the kernel failed while running this cell ({type(exc).__name__})"
+                    )
                 if i in client.flooded:
                     nb.cells[i].outputs.append(
                         error_output(f"output limit of {limits.max_output_kb} kB exceeded")
@@ -556,7 +561,7 @@ async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, at
         first = next((i for i in code if i not in bad), None)
         if first is None:
             return None
-        return first, f"kernel error: {exc}"[:300]
+        return first, outcomes.crash(f"kernel error: {exc}")
     finally:
         await _kill(km)
         log.close()
@@ -581,6 +586,5 @@ async def _kill(km):
 
 def write_notebook(nb, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    nbformat.write(nb, str(tmp))
-    os.replace(tmp, path)
+    text = nbformat.writes(nb)
+    atomic_write(path, text if text.endswith("\n") else text + "\n")

@@ -48,6 +48,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import NamedTuple
 
+from autograder.files import atomic_write
+
 K = 8  # tokens per k-gram
 WINDOW = 4  # k-grams per winnowing window: equal runs of K + WINDOW - 1 = 11 tokens are found
 THRESHOLD = 0.6  # share of the smaller solution's fingerprints found in the other
@@ -636,7 +638,5 @@ def write_page(course, aid: str, threshold=THRESHOLD, workers=None) -> tuple[Pat
     data = analyse(course, aid, threshold, workers=workers)
     out = page_path(course, aid)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(render(data), encoding="utf-8")
-    tmp.replace(out)
+    atomic_write(out, render(data))
     return out, data

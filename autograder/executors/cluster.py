@@ -44,8 +44,8 @@ from dask.utils import parse_timedelta
 from distributed import Client, as_completed
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from . import executor
-from .executor import ClusterLost, Prepare, Results, RunContext
+from autograder.executors import base
+from autograder.executors.base import ClusterLost, Prepare, Results, RunContext
 
 
 class ContextPlugin(WorkerPlugin):
@@ -57,10 +57,10 @@ class ContextPlugin(WorkerPlugin):
         self.context = context
 
     def setup(self, worker):
-        executor.install(self.context)
+        base.install(self.context)
 
     def teardown(self, worker):
-        executor.uninstall(self.context.name)
+        base.uninstall(self.context.name)
 
 
 def _quiet_distributed() -> dict:
@@ -92,7 +92,7 @@ class DaskExecutor:
         self,
         address: str | None = None,
         scheduler_file=None,
-        run: Callable = executor.run_task,
+        run: Callable = base.run_task,
         timeout: float | None = None,  # seconds to reach the scheduler; None: Dask's setting
     ):
         if (address is None) == (scheduler_file is None):
@@ -257,7 +257,7 @@ def _die_with_parent(parent: int) -> Callable[[], None]:
 class LocalProcesses:
     """A ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1, for trying it out.
 
-    What ``make dask`` starts (``python -m autograder.cluster``), and what the tests and
+    What ``make dask`` starts (``python -m autograder.executors.cluster``), and what the tests and
     ``bench/grading_scale.py`` grade on: separate processes as on real machines, random
     ports, no dashboard, one thread per worker (each task is one sandboxed kernel, which is
     one core's work). ``tls`` = {"ca", "cert", "key"} PEM files makes it a ``tls://``
@@ -378,10 +378,12 @@ class LocalProcesses:
 
 
 def main(argv=None) -> int:
-    """``python -m autograder.cluster``: a local scheduler + workers until Ctrl-C."""
+    """``python -m autograder.executors.cluster``: a local scheduler + workers until Ctrl-C."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m autograder.cluster", description=main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.executors.cluster", description=main.__doc__
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--folder", default="course/dask", help="logs and scheduler file")
     args = parser.parse_args(argv)

@@ -7,7 +7,7 @@
             ``Points Possible``. Students are matched by ``ID`` (nbgrader's ``lms_user_id``, when
             the roster has it) or else by ``SIS Login ID`` (the nbgrader student id).
 ``lti``     posts each score to the LMS through LTI Advantage's Assignment and Grade Services
-            (``autograder/lti.py``); the per-student report goes to ``lti_passback.txt``.
+            (``autograder/term/lti.py``); the per-student report goes to ``lti_passback.txt``.
 ``moodle``  ``grades_moodle.csv``: for Moodle's "Import: CSV file". Columns ``Username``,
             ``ID number``, ``Email address``, ``First name``, ``Last name``, then one column per
             assignment; on import, map ``Username`` to the user field ``username`` and each
@@ -15,13 +15,16 @@
 
 Scores are nbgrader's submission scores: hand grades from formgrader replace the automatic
 score of the cells they grade; a missing submission scores 0, as in ``grades.csv``. The
-``score`` of every format is the final one, after the late penalty (``autograder/calendar.py``)
+``score`` of every format is the final one, after the late penalty (``autograder/term/calendar.py``)
 and as ``nbgrader export`` computes it: ``max(0, raw_score - late_submission_penalty)``.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+
+from autograder.files import atomic_write
 
 COLUMNS = [
     "student_id",
@@ -47,7 +50,7 @@ def gradebook_rows(course) -> list[dict]:
     """
     from nbgrader.api import MissingEntry
 
-    from .calendar import apply_policy, is_placeholder, show_iso
+    from autograder.term.calendar import apply_policy, is_placeholder, show_iso
 
     rows = []
     with course.gradebook() as gb:
@@ -126,18 +129,16 @@ def roster(course) -> dict[str, dict]:
         return {s.id: {f: getattr(s, f, None) or "" for f in fields} for s in gb.students}
 
 
-def export(course, fmt="csv", **lti_options) -> str:
-    """Write the export of format ``fmt`` (one of :data:`FORMATS`); returns its path.
+def export(course, fmt="csv") -> str:
+    """Write the export file of format ``fmt`` (csv, canvas or moodle); returns its path.
 
-    ``lti`` posts the scores to the LMS instead (Assignment and Grade Services, see
-    :func:`autograder.lti.export_lti`, which takes ``lti_options``) and writes its report.
+    ``lti`` is no file: it posts the scores to the LMS (:func:`autograder.term.lti.export_lti`,
+    which reads these rows; the ``export`` command calls it for ``--format lti``).
     """
     if fmt not in FORMATS:
         raise ValueError(f"export: format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt == "lti":
-        from .lti import export_lti
-
-        return export_lti(course, **lti_options)
+        raise ValueError("export: lti writes no file; autograder.term.lti.export_lti posts it")
     if fmt == "csv":
         return export_csv(course)
     rows = gradebook_rows(course)
@@ -164,22 +165,18 @@ def export(course, fmt="csv", **lti_options) -> str:
     else:
         header = MOODLE_ID_COLUMNS + assignments
     path = course.root / f"grades_{fmt}.csv"
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows(table)
-    tmp.replace(path)
-    return str(path)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(table)
+    return str(atomic_write(path, text.getvalue()))
 
 
 def not_graded_rows(course) -> list[dict]:
     """A row per entry the last ``grade`` of each assignment could not attribute or read
-    (``grade.not_graded``): named as in ``--submissions``, no score, the reason."""
-    from .grade import read_not_graded_all
-
+    (``Course.not_graded``): named as in ``--submissions``, no score, the reason."""
     rows = []
-    for aid, items in sorted(read_not_graded_all(course).items()):
+    for aid, items in sorted(course.not_graded_all().items()):
         for item in items:
             rows.append(
                 {
@@ -195,22 +192,20 @@ def not_graded_rows(course) -> list[dict]:
 def export_csv(course) -> str:
     """Write ``course/grades.csv``; returns its path."""
     rows = gradebook_rows(course)
-    tmp = course.grades_csv.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {
-                    **row,
-                    "score": f"{row['score']:g}",
-                    "max_score": f"{row['max_score']:g}",
-                    "auto_score": f"{row['auto_score']:g}",
-                    "raw_score": f"{row['raw_score']:g}",
-                    "late_submission_penalty": f"{row['late_submission_penalty']:g}",
-                    "seconds_late": f"{row['seconds_late']:g}",
-                }
-            )
-        writer.writerows(not_graded_rows(course))
-    tmp.replace(course.grades_csv)
-    return str(course.grades_csv)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                **row,
+                "score": f"{row['score']:g}",
+                "max_score": f"{row['max_score']:g}",
+                "auto_score": f"{row['auto_score']:g}",
+                "raw_score": f"{row['raw_score']:g}",
+                "late_submission_penalty": f"{row['late_submission_penalty']:g}",
+                "seconds_late": f"{row['seconds_late']:g}",
+            }
+        )
+    writer.writerows(not_graded_rows(course))
+    return str(atomic_write(course.grades_csv, text.getvalue()))

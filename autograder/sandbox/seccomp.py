@@ -1,6 +1,6 @@
 """The system-call filter of every graded kernel: what a notebook never needs is refused.
 
-A kernel already runs as an unprivileged uid in its own namespaces (``sandbox.py``,
+A kernel already runs as an unprivileged uid in its own namespaces (the sandbox package,
 ``forkserver.py``). Some kernel state is not bound to a process or a namespace, and is
 reachable by any uid; the filter closes those doors, in the spirit of Docker's default
 seccomp profile:

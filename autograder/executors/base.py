@@ -1,7 +1,7 @@
 """Where grading tasks run: the seam between the trusted parent and the workers.
 
-The parent (``grade.py``) gives an executor one :class:`RunContext` (what every student of
-a run shares: the assignment's limits and support files) and the students to grade, with a
+The parent (``grading/pipeline.py``) gives an executor one :class:`RunContext` (what every student
+of a run shares: the assignment's limits and support files) and the students to grade, with a
 ``prepare`` function that sanitises one student's notebooks into a :class:`Task`. The
 executor calls ``prepare`` just before it hands a task to a worker and yields, per student,
 ``(job, outcome)``: an :class:`Outcome` (the executed notebooks, which host graded them and
@@ -12,6 +12,9 @@ crashed" for that student only). Three executors share this interface:
 ``ProcessPool``   ``--workers N``: N spawned processes on this machine.
 ``DaskExecutor``  ``--scheduler ADDRESS`` / ``--scheduler-file FILE``: the workers of a
                   Dask cluster (``cluster.py``).
+
+This module is the seam and what every worker runs (:func:`run_task`); the executors on this
+machine are in ``local.py``, the Dask one in ``cluster.py``, and ``placement.py`` picks one.
 
 Local parallel grading (``--workers N``) stays a process pool rather than a Dask
 ``LocalCluster``: once running, both grade at the same rate, but starting and stopping a
@@ -28,18 +31,12 @@ bytes) reaches each worker once, through the pool's initializer or a Dask worker
 from __future__ import annotations
 
 import atexit
-import concurrent.futures as cf
-import contextlib
 import dataclasses
 import hashlib
-import logging
-import multiprocessing
 import pickle
 import shutil
-import signal
 import socket
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -47,9 +44,10 @@ from typing import Protocol
 
 import nbformat
 
-from . import execute, sandbox
-from .config import Limits
-from .course import copy_support_files
+from autograder import kernel, sandbox
+from autograder.config import Limits
+from autograder.files import copy_support_files
+from autograder.outcomes import Problem
 
 # ------------------------------------------------------------------ what crosses the seam
 
@@ -85,11 +83,11 @@ class RunContext:
 
 @dataclasses.dataclass
 class NotebookTask:
-    """One sanitised notebook to execute (``nb`` None: not executable, ``reason`` says why)."""
+    """One sanitised notebook to execute (``nb`` None: not executable, ``problem`` says why)."""
 
     notebook_id: str
     nb: dict | None
-    reason: str | None = None
+    problem: Problem | None = None
 
 
 @dataclasses.dataclass
@@ -102,11 +100,11 @@ class Task:
 
 @dataclasses.dataclass
 class Executed:
-    """One notebook as it comes back: executed (``nb``, ``info``) or not (``reason``)."""
+    """One notebook as it comes back: executed (``nb``, ``info``) or not (``problem``)."""
 
     notebook_id: str
     nb: dict | None
-    reason: str | None
+    problem: Problem | None
     info: dict | None  # execute_notebook's info (mechanism, restarts, ...) plus "host"
 
 
@@ -169,14 +167,15 @@ def run_task(task: Task, context_name: str) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="autograder-", dir=sandbox.work_base()) as tmp:
         for item in task.notebooks:
             if item.nb is None:
-                done.append(Executed(item.notebook_id, None, item.reason, None))
+                done.append(Executed(item.notebook_id, None, item.problem, None))
                 continue
             workdir = Path(tmp) / item.notebook_id / "work"
             copy_support_files(support, workdir)
-            nb, info = execute.execute_notebook(
+            nb, info = kernel.execute_notebook(
                 nbformat.from_dict(item.nb), workdir, context.limits
             )  # under a uid leased for this notebook alone
-            info["failed_cells"] = {str(k): v for k, v in info["failed_cells"].items()}
+            # JSON from here on (the marker stores it): index -> {"kind", "text"}
+            info["failed_cells"] = {str(k): v.as_json() for k, v in info["failed_cells"].items()}
             info["host"] = host
             done.append(Executed(item.notebook_id, nb, None, info))
     return Outcome(
@@ -191,7 +190,7 @@ Results = Iterator[tuple[object, "Outcome | BaseException"]]
 
 
 class Executor(Protocol):
-    """The seam: where a run's tasks execute. ``InProcess`` and ``ProcessPool`` (here) and
+    """The seam: where a run's tasks execute. ``local.InProcess``, ``local.ProcessPool`` and
     ``cluster.DaskExecutor`` implement it; ``placement.make_executor`` picks one. Nothing in
     this module imports an implementation."""
 
@@ -205,126 +204,3 @@ class Executor(Protocol):
     def run(self, context: RunContext, jobs: Iterable, prepare: Prepare) -> Results:
         """Yield ``(job, Outcome or exception)`` per job, in any order; ``prepare(job)``
         is called just before the job's task is handed to a worker."""
-
-
-class _OnThisMachine:
-    """What the two local executors share: this machine's sandbox, nothing to set up."""
-
-    def describe(self) -> str:
-        return sandbox.describe()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-class InProcess(_OnThisMachine):
-    """``--workers 1``: tasks run one after the other in the parent's own process."""
-
-    def __init__(self, run: Callable = run_task):
-        self.run_fn = run
-
-    def run(self, context: RunContext, jobs: Iterable, prepare: Prepare) -> Results:
-        install(context)
-        for job in jobs:
-            task = prepare(job)
-            try:
-                result = self.run_fn(task, context.name)
-            except Exception as exc:  # noqa: BLE001 - a grader failure costs one student
-                result = exc
-            yield job, result
-
-
-class ProcessPool(_OnThisMachine):
-    """``--workers N``: N spawned worker processes on this machine.
-
-    Each worker always has one more task queued, so the workers never wait for the parent
-    while it sanitises or records.
-    """
-
-    def __init__(self, workers: int, run: Callable = run_task):
-        if not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"ProcessPool: workers must be a positive int, received {workers!r}")
-        self.workers = workers
-        self.run_fn = run
-
-    def run(self, context: RunContext, jobs: Iterable, prepare: Prepare) -> Results:
-        ctx = multiprocessing.get_context("spawn")
-        todo = iter(jobs)
-        with cf.ProcessPoolExecutor(
-            self.workers, mp_context=ctx, initializer=_worker_init, initargs=(context,)
-        ) as pool:
-            pending = {}
-
-            def submit_next():
-                job = next(todo, None)
-                if job is not None:
-                    task = prepare(job)
-                    with _workers_ignore_sigint():  # submit may start a worker
-                        pending[pool.submit(self.run_fn, task, context.name)] = job
-
-            try:
-                for _ in range(2 * self.workers):
-                    submit_next()
-                while pending:
-                    done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                    for fut in done:
-                        submit_next()  # first: keep the workers busy
-                        job = pending.pop(fut)
-                        try:
-                            result = fut.result()
-                        except Exception as exc:  # noqa: BLE001 - a worker crash hits one student
-                            result = exc
-                        yield job, result
-            except BaseException:
-                for fut in pending:
-                    fut.cancel()
-                _stop_workers(pool)
-                raise
-
-
-@contextlib.contextmanager
-def _workers_ignore_sigint():
-    """Start pool workers with SIGINT ignored (a disposition they inherit, which Python keeps):
-    a Ctrl-C reaches the whole foreground process group, and a worker interrupted while it
-    imports would print a traceback, or return the interruption as a student's crash. The
-    parent alone stops on Ctrl-C, and stops its workers (:func:`_stop_workers`)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _worker_init(context: RunContext) -> None:
-    """A pool worker: SIGTERM ends its task as Ctrl-C does (the kernel is killed on the way
-    out), then :func:`install` the run's context."""
-
-    def stop(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    logging.getLogger("asyncio").addFilter(execute.quiet_interrupted_kernel_tasks)
-    install(context)
-
-
-def _stop_workers(pool: cf.ProcessPoolExecutor, grace: float = 10.0) -> None:
-    """Stop the pool's workers now (an interrupted run): each gets SIGTERM, which kills its
-    kernel on the way out; one still there after ``grace`` seconds is killed."""
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        if proc.is_alive():
-            proc.terminate()
-    deadline = time.monotonic() + grace
-    for proc in procs:
-        proc.join(max(0.0, deadline - time.monotonic()))
-        if proc.is_alive():
-            proc.kill()
-            proc.join(5)

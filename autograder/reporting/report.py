@@ -21,13 +21,13 @@ import base64
 import dataclasses
 import html
 import io
-import json
 import statistics
 from pathlib import Path
 
-from . import calendar
-from .export import gradebook_rows
-from .grade import CRASH, MARKER, not_graded
+from autograder.files import atomic_write
+from autograder.grading import marker
+from autograder.reporting.export import gradebook_rows
+from autograder.term import calendar
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;line-height:1.45;color:#222}
@@ -36,16 +36,6 @@ th{background:#f3f4f6;text-align:left}td.n{text-align:right;font-variant-numeric
 img{max-width:100%;height:auto;display:block;margin:.5em 0}
 .muted{color:#666}.warn{color:#9a6700}.bad{color:#cf222e}
 """
-
-
-def status_of(verdict) -> str:
-    """A check verdict as "passed", "failed", "not attempted" or "not run" (older markers
-    hold booleans)."""
-    if verdict is True:
-        return "passed"
-    if verdict is False or verdict is None:
-        return "failed"
-    return str(verdict)
 
 
 @dataclasses.dataclass
@@ -123,35 +113,12 @@ class AssignmentData:
         }
 
 
-def markers(course, aid) -> dict[str, dict]:
-    """student -> parsed marker of the assignment (unreadable markers are skipped)."""
-    out = {}
-    for path in sorted(course.autograded.glob(f"*/{aid}/{MARKER}")):
-        try:
-            out[path.parent.parent.name] = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-    return out
-
-
-def classify(reason: str) -> str:
-    """The kind of a problem: rejected, crash, timeout or error."""
-    text = reason.lower()
-    if reason.startswith(CRASH) or "died" in text or "kernel error" in text:
-        return "crash"
-    if "timed out" in text or "time limit" in text:
-        return "timeout"
-    if "not submitted" in text:
-        return "missing notebook"
-    return "rejected"
-
-
 def assignment_data(course, aid) -> AssignmentData:
     """Every number the assignment's page shows, from the gradebook and the markers."""
     rows = [r for r in gradebook_rows(course) if r["assignment"] == aid]
     if not rows:
         raise ValueError(f"report: no grades for assignment {aid!r} in {course.db_path}")
-    found = markers(course, aid)
+    found = marker.of_assignment(course, aid)
     exercises, labels = [], []
     by_cell: dict[tuple, tuple[ExerciseStats, dict[str, LabelStats]]] = {}
     for nb_id in course.notebooks(aid):
@@ -159,18 +126,17 @@ def assignment_data(course, aid) -> AssignmentData:
         for gid, entry in key["cells"].items():
             ex = ExerciseStats(nb_id, gid, float(entry["points"]))
             exercises.append(ex)
-            cell_labels, hidden_n = {}, 0
+            cell_labels, numbers = {}, marker.hidden_numbers(entry["labels"])
             for label, rec in entry["labels"].items():
-                if rec.get("hidden"):
-                    hidden_n += 1
-                    stats = LabelStats(gid, f"hidden test {hidden_n}", True, "")
+                if numbers[label]:
+                    stats = LabelStats(gid, f"hidden test {numbers[label]}", True, "")
                 else:
                     stats = LabelStats(gid, label, False, rec.get("msg") or "")
                 cell_labels[label] = stats
                 labels.append(stats)
             by_cell[(nb_id, gid)] = (ex, cell_labels)
     problems, seconds = [], {}
-    for item in not_graded(course, aid):  # entries of --submissions that no student got
+    for item in course.not_graded(aid):  # entries of --submissions that no student got
         problems.append(
             {
                 "student_id": item["entry"],
@@ -179,29 +145,29 @@ def assignment_data(course, aid) -> AssignmentData:
                 "reason": item["reason"],
             }
         )
-    for sid, marker in found.items():
-        for nb_id, result in marker.get("results", {}).items():
+    for sid, data in found.items():
+        for nb_id, result in data.get("results", {}).items():
             for note in result.get("notes") or []:  # graded, except what the note names
                 problems.append(
                     {"student_id": sid, "notebook": nb_id, "kind": "partly graded", "reason": note}
                 )
-            if result.get("reason"):
-                reason = result["reason"]
+            problem = result.get("problem")
+            if problem is not None:
                 problems.append(
                     {
                         "student_id": sid,
                         "notebook": nb_id,
-                        "kind": classify(reason),
-                        "reason": reason,
+                        "kind": problem.kind,
+                        "reason": problem.text,
                     }
                 )
             info = result.get("info") or {}
             seconds[sid] = seconds.get(sid, 0.0) + float(info.get("seconds") or 0.0)
             for why in (info.get("failed_cells") or {}).values():
                 problems.append(
-                    {"student_id": sid, "notebook": nb_id, "kind": classify(why), "reason": why}
+                    {"student_id": sid, "notebook": nb_id, "kind": why.kind, "reason": why.text}
                 )
-            if result.get("reason"):
+            if problem is not None:
                 continue  # not executed: no verdicts to count
             for gid, score in result.get("scores", {}).items():
                 if (nb_id, gid) not in by_cell:
@@ -210,14 +176,14 @@ def assignment_data(course, aid) -> AssignmentData:
                 ex.graded += 1
                 ex.passed += score["score"] >= score["max_score"]
                 ex.points_sum += float(score["score"])
-                states = [status_of(v) for v in score.get("labels", {}).values()]
+                states = [marker.state_of(v) for v in score.get("labels", {}).values()]
                 ex.not_attempted += bool(states) and all(st == "not attempted" for st in states)
                 first = score.get("first_failure")
                 for label, verdict in score.get("labels", {}).items():
                     stats = cell_labels.get(label)
                     if stats is None:
                         continue
-                    state = status_of(verdict)
+                    state = marker.state_of(verdict)
                     if state == "failed":
                         stats.failed += 1
                         if first is None:  # older markers: the first failed label in key order
@@ -247,8 +213,8 @@ def score_changes(found: dict[str, dict]) -> list[dict]:
     stamps = [m.get("summary", {}).get("graded_at") for m in found.values()]
     latest = max((s for s in stamps if s), default=None)
     out = []
-    for sid, marker in found.items():
-        summary = marker.get("summary", {})
+    for sid, data in found.items():
+        summary = data.get("summary", {})
         before = summary.get("previous_score")
         if latest is None or summary.get("graded_at") != latest or before is None:
             continue
@@ -345,6 +311,24 @@ def similarity_href(course, aid) -> str | None:
 
 def render_assignment(data: AssignmentData, similarity: str | None = None) -> str:
     """The assignment's page; ``similarity``: the similarity page to link (None: not written)."""
+    sections = (
+        _summary_section(data, similarity),
+        _exercises_section(data),
+        _checks_section(data),
+        _problems_section(data),
+        _late_section(data),
+        _manual_section(data),
+        _changes_section(data),
+        _students_section(data),
+    )
+    return _page(f"Report: {data.assignment}", "".join(sections))
+
+
+def _or_none(table: str | None, none: str = "None.") -> str:
+    return table if table else f"<p>{none}</p>"
+
+
+def _summary_section(data: AssignmentData, similarity: str | None) -> str:
     esc = html.escape
     c = data.counts()
     if similarity:
@@ -357,141 +341,113 @@ def render_assignment(data: AssignmentData, similarity: str | None = None) -> st
             "<p class='muted'>No similarity page yet: <code>python -m autograder similarity "
             f"{esc(data.assignment)}</code> writes one beside this page.</p>"
         )
-    parts = [
+    return (
         f"<p>{c['students']} students, {c['submitted']} graded, {c['missing']} missing. "
         f"Mean {c['mean']:.2f}, median {c['median']:g} of {data.max_score:g}; "
-        f"{c['full']} with full marks, {c['zero']} with zero.</p>",
-        similar,
-        f"<img alt='score distribution' src='{histogram(data.scores, data.max_score)}'>",
+        f"{c['full']} with full marks, {c['zero']} with zero.</p>"
+        + similar
+        + f"<img alt='score distribution' src='{histogram(data.scores, data.max_score)}'>"
+    )
+
+
+def _exercises_section(data: AssignmentData) -> str:
+    head = (
         "<h2>Exercises</h2><p class='muted'>Passed: full marks. Mean points: over the graded "
         "students, partial credit included. Not attempted: every check of the exercise still "
-        "raised NotImplementedError.</p>",
-    ]
-    if data.exercises:
-        parts.append(f"<img alt='pass rate per exercise' src='{pass_rate_bars(data.exercises)}'>")
-    parts.append(
-        _table(
-            [
-                "notebook",
-                "exercise",
-                "points",
-                "graded",
-                "passed",
-                "pass rate",
-                "mean points",
-                "not attempted",
-            ],
-            [
-                (
-                    e.notebook,
-                    e.grade_id,
-                    e.points,
-                    e.graded,
-                    e.passed,
-                    f"{100 * e.pass_rate:.0f} %",
-                    f"{e.mean_points:.2f}",
-                    f"{100 * e.not_attempted_rate:.0f} %",
-                )
-                for e in data.exercises
-            ],
-            numeric=(2, 3, 4, 5, 6, 7),
-        )
+        "raised NotImplementedError.</p>"
     )
-    parts.append(
+    if data.exercises:
+        head += f"<img alt='pass rate per exercise' src='{pass_rate_bars(data.exercises)}'>"
+    columns = ["notebook", "exercise", "points", "graded", "passed", "pass rate"]
+    rows = [
+        (
+            e.notebook,
+            e.grade_id,
+            e.points,
+            e.graded,
+            e.passed,
+            f"{100 * e.pass_rate:.0f} %",
+            f"{e.mean_points:.2f}",
+            f"{100 * e.not_attempted_rate:.0f} %",
+        )
+        for e in data.exercises
+    ]
+    columns += ["mean points", "not attempted"]
+    return head + _table(columns, rows, numeric=(2, 3, 4, 5, 6, 7))
+
+
+def _checks_section(data: AssignmentData) -> str:
+    head = (
         "<h2>Checks</h2><p class='muted'>Failed: the check ran and failed. Not attempted: the "
         "student's code still raised the stub's NotImplementedError. Not run: an earlier check "
         "of the same cell failed first (older grade cells), or the cell never got there. First "
         "failure: the message the student saw. Checks nobody failed are left out.</p>"
     )
     ranked = sorted(data.labels, key=lambda s: (-s.first_failure, -s.failed))
-    parts.append(
-        _table(
-            ["exercise", "check", "failed", "not attempted", "not run", "first failure", "message"],
-            [
-                (
-                    s.exercise,
-                    s.name,
-                    s.failed,
-                    s.not_attempted,
-                    s.not_run,
-                    s.first_failure,
-                    s.message,
-                )
-                for s in ranked
-                if s.failed or s.not_run or s.not_attempted
-            ],
-            numeric=(2, 3, 4, 5),
-        )
-    )
-    parts.append("<h2>Crashes, timeouts, rejected and ungraded submissions</h2>")
-    if data.problems:
-        parts.append(
-            _table(
-                ["student", "notebook", "kind", "reason"],
-                [(p["student_id"], p["notebook"], p["kind"], p["reason"]) for p in data.problems],
-            )
-        )
-    else:
-        parts.append("<p>None.</p>")
+    rows = [
+        (s.exercise, s.name, s.failed, s.not_attempted, s.not_run, s.first_failure, s.message)
+        for s in ranked
+        if s.failed or s.not_run or s.not_attempted
+    ]
+    columns = ["exercise", "check", "failed", "not attempted", "not run", "first failure"]
+    return head + _table([*columns, "message"], rows, numeric=(2, 3, 4, 5))
+
+
+def _problems_section(data: AssignmentData) -> str:
+    head = "<h2>Crashes, timeouts, rejected and ungraded submissions</h2>"
+    rows = [(p["student_id"], p["notebook"], p["kind"], p["reason"]) for p in data.problems]
+    body = _or_none(rows and _table(["student", "notebook", "kind", "reason"], rows))
     if data.seconds:
         times = sorted(data.seconds.values())
-        parts.append(
+        body += (
             f"<p>Grading time per student: median {statistics.median(times):.1f} s, "
             f"longest {times[-1]:.1f} s ({len(times)} students).</p>"
         )
-    parts.append("<h2>Late submissions and extensions</h2>")
-    if data.late:
-        show = calendar.show_time
-        parts.append(
-            _table(
-                ["student", "submitted", "due (with extension)", "extension", "late by", "penalty"],
-                [
-                    (
-                        c.student_id,
-                        show(c.timestamp, data.zone) if c.timestamp else "not yet",
-                        show(c.duedate, data.zone) if c.duedate else "none",
-                        calendar.show_duration(c.extension.total_seconds()) if c.extension else "",
-                        calendar.show_duration(c.seconds_late) if c.late else "on time",
-                        float(c.penalty),
-                    )
-                    for c in data.late
-                ],
-                numeric=(5,),
-            )
+    return head + body
+
+
+def _late_section(data: AssignmentData) -> str:
+    show, duration = calendar.show_time, calendar.show_duration
+    rows = [
+        (
+            c.student_id,
+            show(c.timestamp, data.zone) if c.timestamp else "not yet",
+            show(c.duedate, data.zone) if c.duedate else "none",
+            duration(c.extension.total_seconds()) if c.extension else "",
+            duration(c.seconds_late) if c.late else "on time",
+            float(c.penalty),
         )
-    else:
-        parts.append("<p>None.</p>")
-    parts.append("<h2>Waiting for a human (formgrader)</h2>")
-    parts.append(f"<p>{esc(', '.join(data.manual))}</p>" if data.manual else "<p>Nobody.</p>")
-    parts.append("<h2>Scores changed since the previous grading run</h2>")
-    if data.changed:
-        parts.append(
-            _table(
-                ["student", "before", "after"],
-                [(ch["student_id"], ch["before"], float(ch["after"])) for ch in data.changed],
-                numeric=(1, 2),
-            )
+        for c in data.late
+    ]
+    columns = ["student", "submitted", "due (with extension)", "extension", "late by", "penalty"]
+    table = rows and _table(columns, rows, numeric=(5,))
+    return "<h2>Late submissions and extensions</h2>" + _or_none(table)
+
+
+def _manual_section(data: AssignmentData) -> str:
+    who = f"<p>{html.escape(', '.join(data.manual))}</p>" if data.manual else "<p>Nobody.</p>"
+    return "<h2>Waiting for a human (formgrader)</h2>" + who
+
+
+def _changes_section(data: AssignmentData) -> str:
+    rows = [(ch["student_id"], ch["before"], float(ch["after"])) for ch in data.changed]
+    table = rows and _table(["student", "before", "after"], rows, numeric=(1, 2))
+    return "<h2>Scores changed since the previous grading run</h2>" + _or_none(table)
+
+
+def _students_section(data: AssignmentData) -> str:
+    rows = [
+        (
+            r["student_id"],
+            r["score"],
+            r["max_score"],
+            "yes" if r["submitted"] else "no",
+            "yes" if r["needs_manual_grade"] else "",
         )
-    else:
-        parts.append("<p>None.</p>")
-    parts.append(
-        "<h2>Students</h2>"
-        + _table(
-            ["student", "score", "max", "submitted", "needs a human"],
-            [
-                (
-                    r["student_id"],
-                    r["score"],
-                    r["max_score"],
-                    "yes" if r["submitted"] else "no",
-                    "yes" if r["needs_manual_grade"] else "",
-                )
-                for r in data.rows
-            ],
-            numeric=(1, 2),
-        )
-    )
-    return _page(f"Report: {data.assignment}", "".join(parts))
+        for r in data.rows
+    ]
+    columns = ["student", "score", "max", "submitted", "needs a human"]
+    return "<h2>Students</h2>" + _table(columns, rows, numeric=(1, 2))
 
 
 def course_data(course) -> dict:
@@ -546,7 +502,4 @@ def write_report(course, assignment=None) -> Path:
         page, name = render_assignment(data, similarity_href(course, assignment)), assignment
     out = course.root / "reports" / f"{name}.html"
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return atomic_write(out, page)

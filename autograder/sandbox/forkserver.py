@@ -56,7 +56,8 @@ import threading
 import time
 from pathlib import Path
 
-from . import sandbox, seccomp
+from autograder import sandbox
+from autograder.sandbox import seccomp
 
 log = logging.getLogger("autograder")
 
@@ -179,10 +180,9 @@ class ForkServer:
         self.readable = sandbox.readable_paths()
         under = [p for p in self.readable if hidden & set(Path(p).parents)]
         self.keep = [p for p in under if not any(q in Path(p).parents for q in map(Path, under))]
-        # the same interpreter set-up as execute.KERNEL_MAIN (no debugpy), then the server
-        code = (
-            "import sys; sys.modules['debugpy'] = None; del sys.path[0]; "
-            f"from autograder import forkserver; forkserver.serve({str(self.base)!r})"
+        # the kernels' interpreter set-up (sandbox.PYTHON_SETUP), then the server
+        code = sandbox.PYTHON_SETUP + (
+            f"from autograder.sandbox import forkserver; forkserver.serve({str(self.base)!r})"
         )
         self.preloaded = None  # the modules loaded, once ready
         try:
@@ -324,7 +324,7 @@ def for_thread() -> ForkServer | None:
 
 def _probe(server: ForkServer) -> None:
     """Fork one child through the whole sandbox set-up and let it check what it can see."""
-    from .config import Limits
+    from autograder.config import Limits
 
     with tempfile.TemporaryDirectory(prefix="autograder-probe-", dir=server.base) as tmp:
         workdir = Path(tmp) / "work"
@@ -643,10 +643,9 @@ def _kernel(spec: dict) -> int:
         return _probe_view(spec)
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed()  # fresh entropy per kernel, as in a cold start
-    sys.argv = ["-c", *spec["argv"]]  # as for the cold kernel, python -c KERNEL_MAIN ...
-    from ipykernel import kernelapp
-
-    kernelapp.launch_new_instance()
+    # what ``python -c sandbox.KERNEL_MAIN ARGS`` runs after the set-up this server ran already
+    sys.argv = ["-c", *spec["argv"]]
+    exec(sandbox.KERNEL_START, {"__name__": "__main__"})
     return 0
 
 

@@ -38,11 +38,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from .config import Limits
+from autograder.config import Limits
 
 FIRST_UID = 61000  # the fork server's probe; notebooks lease FIRST_UID + 1 ...
 MAX_UIDS = 4096
 KILL_WAIT_S = 10.0  # how long the processes of a finished notebook may take to die
+
+# How every kernel's Python starts, cold (``python -c KERNEL_MAIN ARGS``) or forked (the fork
+# server runs PYTHON_SETUP when it starts, each forked child then KERNEL_START):
+# PYTHON_SETUP: no debugger (a graded kernel is never debugged, and importing debugpy is a
+# fifth of a kernel's start-up time) and not ``-c``'s '' (the work folder) first on sys.path;
+# KERNEL_START: ipykernel with the arguments in sys.argv, as ``python -m ipykernel_launcher``.
+PYTHON_SETUP = "import sys; sys.modules['debugpy'] = None; del sys.path[0]; "
+KERNEL_START = "from ipykernel import kernelapp; kernelapp.launch_new_instance()"
+KERNEL_MAIN = PYTHON_SETUP + KERNEL_START
 
 
 def rlimits(limits: Limits) -> dict[str, int]:
@@ -215,7 +224,7 @@ def readable_paths() -> list[str]:
     paths = {
         os.path.realpath(sys.base_prefix),
         os.path.realpath(sys.prefix),
-        str(Path(__file__).resolve().parent),
+        str(Path(__file__).resolve().parents[1]),
     }
     spec = importlib.util.find_spec("nncourse")
     if spec is not None:  # the course library: the kernel imports it, solutions are not in it
