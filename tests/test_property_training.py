@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_checks import executed_notebook, run_cell
+from support.grade_cells import executed_notebook, run_cell
 
-from autograder import checks, key, properties
+from autograder import checks, properties
+from autograder.grading import answer_key, scoring
 
 TRAIN = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0]])
 VAL = np.array([[100.0, 1.0], [-3.5, 0.25], [9.0, 9.0]])
@@ -30,10 +31,10 @@ def verdicts(monkeypatch, seen):
     ns = {"TRAIN": TRAIN, "VAL": VAL}
     outputs, exc = run_cell(SOURCE, monkeypatch, {**ns, "seen": [TRAIN]}, key_run=True)
     assert exc is None, exc
-    the_key, _ = key.build_key(executed_notebook(SOURCE, outputs, "ex_digits"), "nb")
+    the_key, _ = answer_key.build_key(executed_notebook(SOURCE, outputs, "ex_digits"), "nb")
     outputs, exc = run_cell(SOURCE, monkeypatch, {**ns, "seen": seen}, key_run=False)
-    scores = key.score_notebook(executed_notebook(SOURCE, outputs, "ex_digits"), the_key)
-    return exc, scores["ex_digits"]["score"] / scores["ex_digits"]["max_score"]
+    scores = scoring.score_notebook(executed_notebook(SOURCE, outputs, "ex_digits"), the_key)
+    return exc, scores["ex_digits"].score / scores["ex_digits"].max_score
 
 
 @pytest.mark.parametrize(
