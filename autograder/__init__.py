@@ -4,6 +4,7 @@ Command line: ``python -m autograder {release,grade,feedback,export,check}`` (se
 docs/grading.md). Grade cells use :class:`autograder.checks.Check`.
 """
 
-from autograder.checks import MIME, Check
+from autograder.checks import Check
+from autograder.records import MIME
 
 __all__ = ["Check", "MIME"]

@@ -38,6 +38,8 @@ import warnings
 
 import numpy as np
 
+from autograder.records import KEY, CheckMisuse, as_numpy, explain_close, not_a_number
+
 #: The global NumPy seed :meth:`PropertyChecks.honours_rng` sets before its first call; the
 #: grader recomputes the draws it must find after the calls from it.
 GLOBAL_SEED = 20_240_531
@@ -61,9 +63,8 @@ def _flat(values):
 
 
 def _numeric(value):
-    from autograder.checks import _as_numpy
 
-    arr = _as_numpy(value)
+    arr = as_numpy(value)
     return None if arr is None or arr.dtype == object else np.array(arr, dtype=np.float64)
 
 
@@ -255,13 +256,12 @@ def _explain_strict(got, expected, params):
             "value may overflow (exp of a large number, a square of a huge one); rewrite it "
             "with exp(-|x|) or in terms of functions that stay bounded"
         )
-    from autograder.checks import _explain_close, not_a_number
 
     if _numeric(got) is None:
         return f"expected an array or number, {not_a_number(got)}"
     if expected is None:
         return f"your {name} is wrong for inputs of magnitude up to {scale:g}"
-    return f"your {name} at magnitudes up to {scale:g}: " + _explain_close(got, expected, params)
+    return f"your {name} at magnitudes up to {scale:g}: " + explain_close(got, expected, params)
 
 
 # --------------------------------------------------------------------------- fitted_on
@@ -366,7 +366,7 @@ class PropertyChecks:
         params = {"name": name or "the call", "rtol": float(rtol), "atol": float(atol)}
         if not overwrite:
             params["overwrite"] = False
-        self._check("same_twice", label, value, _KEY(), params, msg, weight, hint)
+        self._check("same_twice", label, value, KEY, params, msg, weight, hint)
         return second_raw
 
     def honours_rng(self, label, fn, name="", seeds=(1, 2), msg="", weight=1, hint=""):
@@ -392,7 +392,7 @@ class PropertyChecks:
         if all(p is not None for p in parts) and len({p.size for p in parts}) == 1:
             value = np.concatenate([*parts, draws])
         params = {"name": name or getattr(fn, "__name__", "function")}
-        self._check("honours_rng", label, value, _KEY(), params, msg, weight, hint)
+        self._check("honours_rng", label, value, KEY, params, msg, weight, hint)
         return first_raw
 
     def at_points(
@@ -420,7 +420,7 @@ class PropertyChecks:
         value = None
         if got is not None and got.size == points.size:
             value = np.stack([points, got.ravel()])
-        ref = _KEY()
+        ref = KEY
         if expected is not None:
             ref = np.stack([points, np.array(expected, dtype=np.float64).ravel()])
         params = {
@@ -464,7 +464,7 @@ class PropertyChecks:
             "rtol": float(rtol),
             "atol": float(atol),
         }
-        ref = _KEY() if expected is None else expected
+        ref = KEY if expected is None else expected
         self._check("strict", label, value, ref, params, msg, weight, hint)
         return result
 
@@ -511,8 +511,6 @@ class PropertyChecks:
         self._check("fitted_on", label, [count], [0.0], params, msg, weight, hint)
 
     def _misuse(self, label, text):
-        from autograder.checks import CheckMisuse
-
         return CheckMisuse(f"Check({self.id!r}) {label!r}: {text}")
 
 
@@ -529,9 +527,3 @@ def _row_keys(rows, decimals):
         arr = np.round(np.asarray(part, dtype=np.float64), decimals) + 0.0  # -0.0 as 0.0
         keys += [tuple(r) for r in arr.reshape(len(arr), -1)] if arr.ndim else []
     return keys
-
-
-def _KEY():  # noqa: N802 - the sentinel's name in checks
-    from autograder.checks import KEY
-
-    return KEY

@@ -20,10 +20,11 @@ from pathlib import Path
 import nbformat
 
 from autograder import kernel, sandbox
-from autograder.checks import CASE_MIME, KINDS, parse_failure
+from autograder.checks import KINDS, parse_failure
 from autograder.config import Limits
 from autograder.files import copy_support_files
 from autograder.grading import answer_key, marker
+from autograder.records import CASE_MIME
 
 
 def check_notebook(path) -> list[dict]:

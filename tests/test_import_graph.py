@@ -18,6 +18,20 @@ def test_nncourse_has_no_import_cycles():
     assert found == [], f"import cycles in nncourse: {found}"
 
 
+def test_the_grader_has_no_import_cycles():
+    found = cycles(import_graph("autograder"))
+    assert found == [], f"import cycles in autograder: {found}"
+
+
+def test_what_grade_cells_import_stands_on_the_record_format_alone():
+    """checks and properties (in every student's kernel) import the record format and each
+    other in one direction only; nothing of the grader."""
+    graph = import_graph("autograder")
+    assert graph["autograder.records"] == set()
+    assert graph["autograder.properties"] == {"autograder.records"}
+    assert graph["autograder.checks"] == {"autograder.properties", "autograder.records"}
+
+
 def test_the_bottom_of_the_library_imports_nothing_above_it():
     graph = import_graph("nncourse")
     assert graph["nncourse.validation"] == set()

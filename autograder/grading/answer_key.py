@@ -12,7 +12,8 @@ scoring of whole cells and notebooks against the key is ``scoring.py``.
 
 from __future__ import annotations
 
-from autograder.checks import KINDS, MIME, decode_value
+from autograder.checks import KINDS
+from autograder.records import MIME, decode_value
 
 MAX_RECORDS_PER_CELL = 10_000
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"

@@ -16,7 +16,7 @@ import dataclasses
 
 import numpy as np
 
-from autograder.checks import CASE_MIME, KINDS, MIME, decode_value, not_a_number, parse_failure
+from autograder.checks import KINDS, parse_failure
 from autograder.grading.answer_key import (
     MAX_RECORDS_PER_CELL,
     decide,
@@ -25,6 +25,7 @@ from autograder.grading.answer_key import (
     records_in,
 )
 from autograder.grading.marker import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED
+from autograder.records import CASE_MIME, MIME, decode_value, not_a_number
 
 
 @dataclasses.dataclass
