@@ -1,6 +1,8 @@
 """Command line: ``python -m autograder {release,grade,feedback,export,report,check}``.
 
-Thin on purpose: parses arguments and delegates to the modules (see docs/grading.md).
+Thin on purpose: the commands are a table (``commands.py``); this module parses the
+arguments, starts what must start first, and turns every error into one line and an exit
+code (:func:`explain`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import os
 import signal
 import sys
 import warnings
+
+from autograder import commands
 
 # exit codes (docs/grading.md, "Exit codes and messages")
 EXIT_OK = 0  # done (grade: unattributed entries, if any, are listed on stderr and in grades.csv)
@@ -56,98 +60,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--debug", action="store_true", help="print the traceback of an error (for a bug report)"
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    def course_arg(p):
-        p.add_argument("--course-dir", default="course", help="course folder (default: course/)")
-        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="traceback")
-
-    p = sub.add_parser(
-        "release",
-        help="copy notebooks/NN_name to the course, build student versions and answer keys",
-    )
-    p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
-    p.add_argument(
-        "--notebooks",
-        default=None,
-        help="folder of assignments (default: the repository's notebooks/)",
-    )
-    p.add_argument("--due", metavar="WHEN", help='due date: "2027-01-15 23:59 Europe/Berlin"')
-    course_arg(p)
-    p = sub.add_parser("grade", help="autograde all submissions of an assignment")
-    p.add_argument("assignment")
-    p.add_argument(
-        "--submissions",
-        required=True,
-        help="DIR/<student>/<assignment>/*.ipynb and/or DIR/<student>.zip",
-    )
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=1, help="students graded at once (local)")
-    where.add_argument(
-        "--scheduler", metavar="ADDRESS", help="grade on a Dask cluster: tcp:// or tls:// address"
-    )
-    where.add_argument(
-        "--scheduler-file", metavar="FILE", help="grade on the Dask cluster this file describes"
-    )
-    p.add_argument("--force", action="store_true", help="grade again even if unchanged")
-    course_arg(p)
-    p = sub.add_parser("feedback", help="write feedback HTML per student")
-    p.add_argument("assignment")
-    course_arg(p)
-    p = sub.add_parser(
-        "export", help="write COURSE/grades.csv (or an LMS import file) from the gradebook"
-    )
-    p.add_argument(
-        "--format",
-        default="csv",
-        help="csv (grades.csv), canvas (grades_canvas.csv), moodle (grades_moodle.csv) or "
-        "lti (posts the scores to the LMS, see docs/deploy.md)",
-    )
-    p.add_argument(
-        "--lti-settings", default=None, help="lti: the tool's lti.json (default: COURSE/lti.json)"
-    )
-    p.add_argument(
-        "--include-pending",
-        action="store_true",
-        help="lti: also send the scores of students whose hand grading is pending",
-    )
-    course_arg(p)
-    p = sub.add_parser("report", help="write COURSE/reports/ASSIGNMENT.html (or a course overview)")
-    p.add_argument("assignment", nargs="?", help="assignment id (default: the whole course)")
-    course_arg(p)
-    p = sub.add_parser(
-        "similarity",
-        help="write COURSE/reports/ASSIGNMENT-similarity.html: solutions that look alike",
-    )
-    p.add_argument("assignment")
-    p.add_argument(
-        "--threshold", type=float, default=None, help="flag pairs at least this similar (0.6)"
-    )
-    p.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
-    course_arg(p)
-    p = sub.add_parser("due", help="show, set or clear (none) an assignment's due date")
-    p.add_argument("assignment")
-    p.add_argument("when", nargs="?", help='"2027-01-15 23:59 Europe/Berlin", or none')
-    course_arg(p)
-    p = sub.add_parser("extend", help="give a student more time (all zero: no extension)")
-    p.add_argument("assignment")
-    p.add_argument("student")
-    for unit in ("days", "hours", "minutes"):
-        p.add_argument(f"--{unit}", type=float, default=0.0)
-    course_arg(p)
-    p = sub.add_parser("pdf", help="one PDF of the written answers per student, for hand grading")
-    p.add_argument("assignment")
-    p.add_argument("--cells", nargs="*", default=[], help="solution cells to add (grade ids)")
-    course_arg(p)
-    p = sub.add_parser(
-        "import-grades", help="hand scores and comments from a CSV into the gradebook"
-    )
-    p.add_argument("assignment")
-    p.add_argument("csv", help="columns student_id, grade_id, score [, notebook, comment]")
-    course_arg(p)
-    p = sub.add_parser("check", help="run a notebook's visible tests and print a table")
-    p.add_argument("notebook")
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="traceback")
+    commands.add_commands(parser)
 
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("AUTOGRADER_DEBUG") == "1"
@@ -176,7 +89,7 @@ def main(argv=None) -> int:
             from autograder.kernel import quiet_interrupted_kernel_tasks
 
             logging.getLogger("asyncio").addFilter(quiet_interrupted_kernel_tasks)
-        return _run(args)
+        return commands.run(args)
     except BaseException as exc:  # noqa: BLE001 - every error ends in one line (see explain)
         if isinstance(exc, SystemExit):
             raise
@@ -274,115 +187,6 @@ def explain(exc: BaseException, args) -> tuple[int, str]:
         f"internal error in `{command}`: {name}: {text[:200]} (run again with --debug for the "
         "traceback, and report it)"
     )
-
-
-def _run(args) -> int:
-    from autograder.course import Course
-
-    if args.command == "check":
-        from autograder.selfcheck import check_notebook, due_note, format_table
-
-        rows = check_notebook(args.notebook)
-        print(format_table(rows))
-        note = due_note(args.notebook)  # the due date the released notebook carries
-        if note:
-            print(note)
-        return 0 if all(not r["message"] for r in rows) else 1
-    course = Course(args.course_dir)
-    if args.command != "release":
-        course.require(args.course_dir)
-    if args.command == "release":
-        from autograder.release import DEFAULT_NOTEBOOKS, release
-
-        for warning in release(args.assignments, course, args.notebooks or DEFAULT_NOTEBOOKS):
-            print(f"warning: {warning}")
-        print(f"released into {course.root}")
-        if args.due is not None:
-            from autograder.term.calendar import set_due
-
-            if not args.assignments:
-                raise ValueError("release --due: name the assignment(s) it is for")
-            for aid in args.assignments:
-                set_due(course, aid, args.due)
-            print(f"due {args.due}")
-    elif args.command == "due":
-        from autograder.term import calendar
-
-        if args.when is not None:
-            calendar.set_due(course, args.assignment, None if args.when == "none" else args.when)
-        due = calendar.due_of(course, args.assignment)
-        zone = calendar.display_zone(course)
-        print(f"{args.assignment}: due {calendar.show_time(due, zone) if due else 'date not set'}")
-    elif args.command == "extend":
-        from autograder.term import calendar
-
-        late = calendar.extend(
-            course, args.assignment, args.student, args.days, args.hours, args.minutes
-        )
-        zone = calendar.display_zone(course)
-        due = calendar.show_time(late.duedate, zone) if late.duedate else "no due date"
-        print(f"{args.student}: {args.assignment} due {due}")
-    elif args.command == "pdf":
-        from autograder.term.handoff import write_pdfs
-
-        paths = write_pdfs(course, args.assignment, args.cells)
-        print(f"wrote {len(paths)} PDF(s) and scores.csv under {paths[0].parent}")
-    elif args.command == "import-grades":
-        from autograder.term.handoff import import_grades
-
-        grades = import_grades(course, args.assignment, args.csv)
-        print(f"imported {len(grades)} hand grade(s); wrote {course.grades_csv}")
-    elif args.command == "grade":
-        from autograder.executors.placement import make_executor
-        from autograder.grading.pipeline import grade
-
-        executor = make_executor(args.workers, args.scheduler, args.scheduler_file)
-        print(f"sandbox: {executor.describe()}")
-        rows = grade(args.assignment, args.submissions, course, force=args.force, executor=executor)
-        for r in rows:
-            extra = f"  ({r['problems']})" if r["problems"] else ""
-            if args.scheduler or args.scheduler_file:
-                extra = f"  [{r.get('host')}, {r.get('mechanism')}]{extra}"
-            if r.get("late_penalty"):
-                extra = f"  (late: -{r['late_penalty']:g}){extra}"
-            print(f"{r['student_id']:<20} {r['score']:>6g} / {r['max_score']:<6g}{extra}")
-        for item in course.not_graded(args.assignment):  # listed in grades.csv as well
-            print(f"{item['entry'][:40]:<20} not graded: {item['reason']}")
-        print(f"wrote {course.grades_csv}")
-    elif args.command == "feedback":
-        from autograder.reporting.feedback import write_feedback
-
-        paths = write_feedback(args.assignment, course)
-        print(f"wrote {len(paths)} feedback page(s) under {course.feedback}")
-    elif args.command == "export":
-        from autograder.reporting.export import export, pending_warning
-
-        if args.format == "lti":  # posts to the LMS (and writes its report)
-            from autograder.term.lti import export_lti
-
-            path = export_lti(course, args.lti_settings, include_pending=args.include_pending)
-        else:
-            path = export(course, args.format)
-        print(f"wrote {path}")
-
-        warning = pending_warning(course)
-        if warning:
-            print(warning, file=sys.stderr)
-    elif args.command == "report":
-        from autograder.reporting.report import write_report
-
-        print(f"wrote {write_report(course, args.assignment)}")
-    elif args.command == "similarity":
-        from autograder.reporting.similarity import THRESHOLD, write_page
-
-        threshold = THRESHOLD if args.threshold is None else args.threshold
-        path, data = write_page(course, args.assignment, threshold, args.workers)
-        flagged = [ex for ex in data.exercises if ex.pairs]
-        for ex in flagged:
-            print(f"{ex.grade_id:<24} {len(ex.pairs)} pair(s) of {len(ex.codes)} students")
-        pairs = sum(len(ex.pairs) for ex in flagged)
-        print(f"{pairs} pair(s) in {len(flagged)} exercise(s); wrote {path}")
-    return 0
 
 
 if __name__ == "__main__":
