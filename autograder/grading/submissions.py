@@ -96,90 +96,95 @@ def scan(submissions_dir: Path, assignment: str, staging: Path, max_zip_mb: int,
         )
     found: dict[str, Submission] = {}
     lost: list[Unattributed] = []
-    where = f"{assignment}/"
     for entry in sorted(submissions_dir.iterdir()):
-        name = entry.name
-        if name in JUNK:
+        if entry.name in JUNK:
             continue
         if entry.is_symlink():
-            if entry.is_dir() or entry.suffix in (".zip", ".ipynb"):
-                lost.append(
-                    Unattributed(
-                        name,
-                        f"a symbolic link (to {entry.readlink()}), not "
-                        "followed: copy the folder or file itself there",
-                    )
-                )
-            continue
-        if entry.is_dir():
-            problem = id_problem(name)
-            if problem is not None:
-                if _has_notebooks(entry):
-                    lost.append(
-                        Unattributed(
-                            name,
-                            f"folder name is not a student id ({problem}):"
-                            " rename the folder to the student's id",
-                        )
-                    )
-                continue
-            folder = entry / assignment
-            if folder.is_symlink():
-                lost.append(
-                    Unattributed(
-                        name,
-                        f"{name}/{assignment} is a symbolic link, not "
-                        "followed: copy the folder itself there",
-                    )
-                )
-            elif folder.is_dir():
-                times = [p.stat().st_mtime for p in folder.glob("*.ipynb") if p.is_file()]
-                found[name] = Submission(name, folder=folder, received=max(times, default=None))
-            else:
-                why = _misplaced(entry, assignment, set(others))
-                if why:
-                    lost.append(Unattributed(name, why))
+            got = _symlink(entry)
+        elif entry.is_dir():
+            got = _student_folder(entry, assignment, set(others))
         elif entry.suffix == ".zip" and entry.is_file():
-            sid = entry.stem
-            problem = id_problem(sid)
-            if problem is not None:
-                lost.append(
-                    Unattributed(
-                        name, f"zip name is not a student id ({problem}): name it <student_id>.zip"
-                    )
-                )
-                continue
-            if sid in found:
-                lost.append(
-                    Unattributed(
-                        name,
-                        f"{sid} also has the folder {sid}/{where}, which "
-                        "is graded: remove the zip or the folder",
-                    )
-                )
-                continue
-            target = staging / sid
-            received = entry.stat().st_mtime
-            try:
-                extract_zip(entry, target, max_zip_mb * 2**20)
-                folder = _assignment_folder(target, assignment)
-                found[sid] = Submission(sid, folder=folder, received=received, from_zip=True)
-            except SeveralStudents as exc:
-                shutil.rmtree(target, ignore_errors=True)
-                lost.append(Unattributed(name, str(exc)))
-            except ValueError as exc:
-                shutil.rmtree(target, ignore_errors=True)
-                found[sid] = Submission(
-                    sid, rejected=outcomes.rejected(str(exc)), received=received, from_zip=True
-                )
+            got = _student_zip(entry, assignment, staging, max_zip_mb, found)
         elif entry.suffix == ".ipynb" and entry.is_file():
-            lost.append(
-                Unattributed(
-                    name,
-                    f"a notebook outside any student folder: move it to <student_id>/{where}{name}",
-                )
+            got = Unattributed(
+                entry.name,
+                "a notebook outside any student folder: move it to "
+                f"<student_id>/{assignment}/{entry.name}",
             )
+        else:
+            got = None
+        if isinstance(got, Submission):
+            found[got.student_id] = got
+        elif got is not None:
+            lost.append(got)
     return [found[s] for s in sorted(found)], lost
+
+
+def _symlink(entry: Path) -> Unattributed | None:
+    """A link in the submissions folder is never followed (it could point anywhere)."""
+    if entry.is_dir() or entry.suffix in (".zip", ".ipynb"):
+        return Unattributed(
+            entry.name,
+            f"a symbolic link (to {entry.readlink()}), not followed: copy the folder or file "
+            "itself there",
+        )
+    return None
+
+
+def _student_folder(entry: Path, assignment: str, others: set):
+    """``<student>/<assignment>/``: a :class:`Submission`, why it is not one, or None (a
+    folder without this assignment's or any notebook: nothing was handed in)."""
+    name = entry.name
+    problem = id_problem(name)
+    if problem is not None:
+        if not _has_notebooks(entry):
+            return None
+        return Unattributed(
+            name,
+            f"folder name is not a student id ({problem}): rename the folder to the student's id",
+        )
+    folder = entry / assignment
+    if folder.is_symlink():
+        return Unattributed(
+            name,
+            f"{name}/{assignment} is a symbolic link, not followed: copy the folder itself there",
+        )
+    if folder.is_dir():
+        times = [p.stat().st_mtime for p in folder.glob("*.ipynb") if p.is_file()]
+        return Submission(name, folder=folder, received=max(times, default=None))
+    why = _misplaced(entry, assignment, others)
+    return Unattributed(name, why) if why else None
+
+
+def _student_zip(entry: Path, assignment: str, staging: Path, max_zip_mb: int, found: dict):
+    """``<student>.zip``, extracted into ``staging/<student>/``: a :class:`Submission`
+    (rejected with the reason when the zip is unsafe or broken) or why it is nobody's."""
+    name, sid = entry.name, entry.stem
+    problem = id_problem(sid)
+    if problem is not None:
+        return Unattributed(
+            name, f"zip name is not a student id ({problem}): name it <student_id>.zip"
+        )
+    if sid in found:
+        return Unattributed(
+            name,
+            f"{sid} also has the folder {sid}/{assignment}/, which is graded: remove the zip "
+            "or the folder",
+        )
+    target = staging / sid
+    received = entry.stat().st_mtime
+    try:
+        extract_zip(entry, target, max_zip_mb * 2**20)
+        folder = _assignment_folder(target, assignment)
+        return Submission(sid, folder=folder, received=received, from_zip=True)
+    except SeveralStudents as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        return Unattributed(name, str(exc))
+    except ValueError as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        return Submission(
+            sid, rejected=outcomes.rejected(str(exc)), received=received, from_zip=True
+        )
 
 
 def _has_notebooks(folder: Path, depth: int = 3) -> bool:
