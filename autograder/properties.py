@@ -38,7 +38,14 @@ import warnings
 
 import numpy as np
 
-from autograder.records import KEY, CheckMisuse, as_numpy, explain_close, not_a_number
+from autograder.records import (
+    KEY,
+    CheckMisuse,
+    as_numpy,
+    decide_close,
+    explain_close,
+    not_a_number,
+)
 
 #: The global NumPy seed :meth:`PropertyChecks.honours_rng` sets before its first call; the
 #: grader recomputes the draws it must find after the calls from it.
@@ -267,15 +274,6 @@ def _explain_strict(got, expected, params):
 # --------------------------------------------------------------------------- fitted_on
 
 
-def _decide_fitted_on(got, reference, params):
-    if not _is_array(got) or not _is_array(reference):
-        return False
-    got, reference = got.astype(np.float64), reference.astype(np.float64)
-    return got.shape == reference.shape and bool(
-        np.allclose(got, reference, rtol=params["rtol"], atol=params["atol"])
-    )
-
-
 def _explain_fitted_on(got, expected, params):
     name = _name(params)
     arr = _numeric(got)
@@ -316,7 +314,7 @@ KIND_SPECS = (
     ("honours_rng", _decide_honours_rng, _explain_honours_rng, False, True),
     ("at_points", _decide_at_points, _explain_at_points, True, True),
     ("strict", _decide_strict, _explain_strict, True, True),
-    ("fitted_on", _decide_fitted_on, _explain_fitted_on, True, True),
+    ("fitted_on", decide_close, _explain_fitted_on, True, True),  # the statistics, within tol
 )
 
 
