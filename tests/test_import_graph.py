@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import textwrap
 
+from support.function_sizes import function_sizes
 from support.import_graph import cycles, import_graph
 
 
@@ -82,3 +83,18 @@ def test_grading_reporting_and_lti_import_each_other_in_one_direction():
     assert "autograder.reporting.export" in graph["autograder.term.lti"]
     found = [c for c in cycles(graph) if set(c) & {"autograder.reporting.export"}]
     assert found == [], found
+
+
+def test_no_function_of_the_grader_or_the_library_runs_past_100_lines():
+    """The longest functions were a 149-line page renderer and a 142-line argument parser;
+    split ones stay split (``tests/support/function_sizes.py`` lists the longest)."""
+    for package in ("autograder", "nncourse"):
+        longest = function_sizes(package)[:3]
+        assert longest[0][0] <= 100, f"{package}: longest functions {longest}"
+
+
+def test_the_size_counter_counts_from_def_to_the_last_line(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "m.py").write_text("def a():\n    x = 1\n    return x\n\n\nasync def b():\n    pass\n")
+    assert function_sizes("pkg", root=tmp_path) == [(3, "pkg/m.py:a"), (2, "pkg/m.py:b")]
