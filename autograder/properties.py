@@ -109,10 +109,18 @@ def _explain_unchanged(got, expected, params):
     if not changed.size:
         return head + hint
     i = int(changed[0])
-    return (
-        f"{head}{hint}; {changed.size} of {before.size} entries changed, "
-        f"e.g. {before[i]:.6g} became {after[i]:.6g}"
-    )
+    was, now = _distinct_texts(float(before[i]), float(after[i]))
+    return f"{head}{hint}; {changed.size} of {before.size} entries changed, e.g. {was} became {now}"
+
+
+def _distinct_texts(a: float, b: float) -> tuple[str, str]:
+    """Two different numbers printed with the fewest digits (6 to 17) that tell them apart:
+    a value changed and restored in place differs from the original by a rounding error."""
+    for digits in (6, 10, 14, 17):
+        texts = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if texts[0] != texts[1]:
+            return texts
+    return repr(a), repr(b)
 
 
 # --------------------------------------------------------------------------- same_twice

@@ -249,3 +249,16 @@ def test_fitted_on_without_leak_says_fit_on_training_set(monkeypatch):
 def test_unchanged_needs_an_array_argument():
     with pytest.raises(checks.CheckMisuse, match="needs at least one numpy array"):
         checks.Check("g").unchanged("l", abs, 3.0)
+
+
+def test_a_change_by_a_rounding_error_is_shown_with_the_digits_that_tell_it():
+    """x -= s; x += s leaves 0.1 as 0.10000000000000003: the message must not say
+    "0.1 became 0.1"."""
+    before = np.array([0.1, 2.0])
+    after = before.copy()
+    after -= 1.7
+    after += 1.7
+    text = properties._explain_unchanged(after, before, {"name": "softmax"})
+    assert "became" in text
+    was, now = text.split("e.g. ")[1].split(" became ")
+    assert was != now and float(was) == 0.1 and float(now) == after[0]
