@@ -628,3 +628,41 @@ def test_the_work_folder_is_bounded_and_detached_after(monkeypatch, kind):
         assert info["kernel"] == kind
         assert text.split("\n")[:2] == ["support file", "refused 28"], text  # ENOSPC
         assert not os.path.ismount(folder) and not (folder / "fill").exists()
+
+
+def test_handing_the_work_folder_over_survives_a_student_swapping_its_entries(tmp_path):
+    """Root gives the sandbox uid its work folder (a restart does it again, with the student's
+    files in it). A student's process still running there removes entries and turns a folder
+    into a link to a host folder between root's listing and root's chown: root must neither
+    fail on what vanished nor chown through the link."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "secret").write_text("root's")
+    work = tmp_path / "work"
+    (work / "sub").mkdir(parents=True)
+    (work / "sub" / "f").write_text("x")
+    stop = threading.Event()
+
+    def swap():
+        while not stop.is_set():
+            for k in range(8):
+                try:
+                    (work / f"v{k}").touch()
+                    (work / f"v{k}").unlink()
+                    os.rename(work / "sub", work / "sub.d")
+                    os.symlink(victim, work / "sub")
+                    os.unlink(work / "sub")
+                    os.rename(work / "sub.d", work / "sub")
+                except OSError:
+                    pass
+
+    racer = threading.Thread(target=swap)
+    racer.start()
+    try:
+        for _ in range(300):
+            sandbox.prepare_workdir(work, sandbox.FIRST_UID)
+    finally:
+        stop.set()
+        racer.join(10)
+    assert (victim / "secret").stat().st_uid == 0 and victim.stat().st_uid == 0
+    assert work.stat().st_uid == sandbox.FIRST_UID

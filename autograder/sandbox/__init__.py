@@ -416,11 +416,26 @@ def _mount(source, target, fstype, flags, data=None) -> None:
 
 
 def prepare_workdir(workdir: Path, uid: int) -> None:
-    """Give the sandbox uid ownership of its folder (it runs unprivileged)."""
+    """Give the sandbox uid ownership of its folder (it runs unprivileged).
+
+    A student's process may still run there (a restart hands the folder over again) and
+    swap its entries while root walks it: every step acts on descriptors, never on a path.
+    ``os.fwalk`` opens each folder relative to its parent's descriptor and checks that it
+    opened the folder it listed (a folder turned into a link is not entered), each entry is
+    changed relative to its folder's descriptor without following a link, and an entry gone
+    in between is skipped.
+    """
     if os.geteuid() != 0:
         return
-    for root, dirs, files in os.walk(workdir):
-        for name in [*dirs, *files]:
-            os.lchown(os.path.join(root, name), uid, uid)
-    os.chown(workdir, uid, uid)
-    os.chmod(workdir, 0o700)
+    top = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        for _, dirs, files, dirfd in os.fwalk(".", dir_fd=top, follow_symlinks=False):
+            for name in [*dirs, *files]:
+                try:
+                    os.chown(name, uid, uid, dir_fd=dirfd, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # removed since the listing: nothing to hand over
+        os.fchown(top, uid, uid)
+        os.fchmod(top, 0o700)
+    finally:
+        os.close(top)
