@@ -158,29 +158,31 @@ def create_accounts(hub: HubSettings, passwords: dict[str, str] | None = None) -
             folder.chmod(0o700)
 
 
-def remove_accounts(names) -> None:
-    """Delete the accounts :func:`create_accounts` made (and their user groups), never
-    another; homes are left to the caller."""
+def _made_here(names) -> list:
+    """The password entries of the accounts among ``names`` that :func:`create_accounts`
+    made (marked by their comment); unknown names and other accounts are left out."""
+    entries = []
     for name in names:
         try:
             entry = pwd.getpwnam(name)
         except KeyError:
             continue
         if entry.pw_gecos == ACCOUNT_COMMENT:
-            subprocess.run(["userdel", name], check=False, capture_output=True)
+            entries.append(entry)
+    return entries
+
+
+def remove_accounts(names) -> None:
+    """Delete the accounts :func:`create_accounts` made (and their user groups), never
+    another; homes are left to the caller."""
+    for entry in _made_here(names):
+        subprocess.run(["userdel", entry.pw_name], check=False, capture_output=True)
 
 
 def end_accounts(names) -> None:
     """Stop every process of the accounts :func:`create_accounts` made among ``names``
     (servers, kernels, terminals the hub did not stop), then delete those accounts."""
-    uids = set()
-    for name in names:
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            continue
-        if entry.pw_gecos == ACCOUNT_COMMENT:
-            uids.add(entry.pw_uid)
+    uids = {entry.pw_uid for entry in _made_here(names)}
     for _ in range(2):  # a process may fork while we kill
         for pid in pids_of(uids):
             try:
