@@ -65,7 +65,6 @@ from autograder.records import (
     MIME,
     CheckMisuse,
     Kind,
-    _short,
     as_numpy,
     decide_close,
     decode_value,
@@ -73,6 +72,7 @@ from autograder.records import (
     explain_close,
     make_record,
     not_a_number,
+    short_repr,
 )
 
 _KEY_RUN_ENV = "AUTOGRADER_KEY_RUN"  # set by the trusted answer-key run only
@@ -89,8 +89,8 @@ def _decide_equal(got, reference, params):
 
 def _explain_equal(got, expected, params):
     if got is None or isinstance(got, BaseException):
-        return f"expected {_short(expected)}, {not_a_number(got)}"
-    return f"expected {_short(expected)}, got {_short(got)}"
+        return f"expected {short_repr(expected)}, {not_a_number(got)}"
+    return f"expected {short_repr(expected)}, got {short_repr(got)}"
 
 
 def _decide_true(got, reference, params):
@@ -133,8 +133,8 @@ def _got_one_number(got):
     if arr.size != 1:
         return f"got {arr.size} numbers (shape {arr.shape}) instead of one"
     if not np.isfinite(float(arr.reshape(()))):
-        return f"got {_short(got)}: not a finite number (an overflow, 0/0 or log(0)?)"
-    return f"got {_short(got)}"
+        return f"got {short_repr(got)}: not a finite number (an overflow, 0/0 or log(0)?)"
+    return f"got {short_repr(got)}"
 
 
 def _decide_accuracy(got, reference, params):

@@ -179,13 +179,15 @@ def not_a_number(value, echo=True) -> str:
             "and left the variable unset?)"
         )
     if isinstance(value, BaseException):
-        shown = f": {_short(str(value))}" if echo else ""
+        shown = f": {short_repr(str(value))}" if echo else ""
         return f"got the exception {type(value).__name__}{shown} instead of a value"
     if isinstance(value, tuple) and len(value) == 2 and value[0] == "repr":
-        shown = _short(value[1]) if echo else "an object"
+        shown = short_repr(value[1]) if echo else "an object"
         return f"got {shown}, which is not a number or an array of numbers"
     if isinstance(value, str):
-        return f"got the text {_short(value)}, not a number" if echo else "got text, not a number"
+        return (
+            f"got the text {short_repr(value)}, not a number" if echo else "got text, not a number"
+        )
     if isinstance(value, np.ndarray) and value.dtype == object:
         return "got an array of Python objects, not of numbers"
     return f"got a {type(value).__name__}, not a number or an array of numbers"
@@ -237,6 +239,7 @@ def explain_close(got, expected, params):
     return detail
 
 
-def _short(value):
+def short_repr(value):
+    """``repr`` cut to 200 characters, for messages."""
     text = repr(value)
     return text if len(text) <= 200 else text[:197] + "..."

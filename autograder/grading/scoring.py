@@ -56,10 +56,6 @@ class CellScore:
         first = next((lb for lb, st in labels.items() if st == FAILED), None)
         return cls(score, max_score, error, labels, first, notes or {}, kernel_passed or [])
 
-    @property
-    def full(self) -> bool:
-        return self.score >= self.max_score
-
     def as_json(self) -> dict:
         return dataclasses.asdict(self)
 
