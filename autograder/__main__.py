@@ -69,9 +69,7 @@ def main(argv=None) -> int:
         # also when started with SIGINT ignored (a background job of a script): a SIGINT
         # stops the command cleanly instead of reaching only its kernels
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if not debug:
-        logging.getLogger("tornado.application").addFilter(_quiet_rollbacks)
+    configure_logging(debug)
     warnings.filterwarnings("ignore", module="sqlalchemy")
     warnings.filterwarnings("ignore", message=".*not in session.*")
     try:
@@ -115,6 +113,41 @@ def _root_cause(exc: BaseException) -> BaseException:
         # the error it hides is not the one to explain
         link = link.__cause__ or (None if link.__suppress_context__ else link.__context__)
     return exc
+
+
+def configure_logging(debug: bool) -> None:
+    """Log lines go to stderr as bare messages. Without --debug no log record prints a
+    traceback (a library's ``logger.error(..., exc_info=True)`` included): a command's errors
+    end in the one line of :func:`explain`, and tracebacks are what --debug is for."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if debug:
+        return
+    for handler in logging.getLogger().handlers:  # on the handler: it sees every logger's
+        handler.addFilter(_quiet_after_interruption)
+        handler.addFilter(_without_traceback)
+    logging.getLogger("tornado.application").addFilter(_quiet_rollbacks)
+
+
+def _without_traceback(record) -> bool:
+    """Keep the record's message, drop its traceback (shown with --debug only)."""
+    record.exc_info, record.exc_text, record.stack_info = None, None, None
+    return True
+
+
+def _quiet_after_interruption(record) -> bool:
+    """Drop what a database library logs while a Ctrl-C or SIGTERM unwinds a query (SQLAlchemy
+    reports "Error closing cursor" when the interrupted connection is already closed): the
+    interruption itself is said in one line, and the second error is only its echo."""
+    if not record.name.startswith("sqlalchemy"):
+        return True
+    link = record.exc_info[1] if record.exc_info else None
+    seen = set()
+    while link is not None and id(link) not in seen:
+        if isinstance(link, KeyboardInterrupt):
+            return False
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return True
 
 
 def _quiet_rollbacks(record) -> bool:
