@@ -5,7 +5,8 @@ converts a cell to HTML with each formula replaced by the SVG that MathJax 3 (np
 ``mathjax-full``, run by Node through ``tex2svg.js`` beside this module) makes of it, so a page
 handed back to a student shows typeset math offline and fetches nothing. MathJax is installed with
 npm once, into :data:`VENDOR_DIR` (``AUTOGRADER_VENDOR`` overrides it), as the slides do.
-Without Node or npm the formulas stay as TeX text and :func:`markdown` says why, once.
+Without Node or npm, or when npm cannot install MathJax, the formulas stay as TeX text and
+:func:`markdown` says why, once: nothing is tried again in the same process.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ _TOKENS = re.compile(
     re.S,
 )
 _cache: dict[tuple[str, bool], str | None] = {}
-_warned: list[str] = []
+_failed: list[str] = []  # why MathJax could not run, once it failed in this process
 log = logging.getLogger(__name__)
 
 
@@ -53,9 +54,10 @@ def formulas(text: str) -> list[tuple[str, bool]]:
     return found
 
 
-def ensure_mathjax(vendor_dir: Path = VENDOR_DIR) -> Path:
+def ensure_mathjax(vendor_dir: Path | None = None) -> Path:
     """``node_modules`` holding MathJax, installed with npm the first time; raises
-    RuntimeError naming what is missing."""
+    RuntimeError naming what is missing or what npm said."""
+    vendor_dir = VENDOR_DIR if vendor_dir is None else vendor_dir
     modules = vendor_dir / "node_modules"
     if (modules / MARKER).is_file():
         return modules
@@ -67,7 +69,15 @@ def ensure_mathjax(vendor_dir: Path = VENDOR_DIR) -> Path:
         )
     vendor_dir.mkdir(parents=True, exist_ok=True)
     cmd = [npm, "install", "--prefix", str(vendor_dir), "--no-audit", "--no-fund", "--no-save"]
-    subprocess.run(cmd + [PACKAGE], check=True, capture_output=True, timeout=600)
+    done = subprocess.run(cmd + [PACKAGE], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        said = [ln for ln in done.stderr.splitlines() if ln.strip()]
+        raise RuntimeError(
+            f"npm install {PACKAGE} into {vendor_dir} failed (exit {done.returncode}"
+            + (f": {said[-1].strip()[:200]}" if said else "")
+            + "); install it there by hand, or point AUTOGRADER_VENDOR at a folder holding "
+            "node_modules/mathjax-full"
+        )
     if not (modules / MARKER).is_file():
         raise RuntimeError(f"npm install {PACKAGE} finished but {modules / MARKER} is missing")
     return modules
@@ -77,6 +87,9 @@ def typeset(items: list[tuple[str, bool]]) -> None:
     """Render the formulas not rendered yet (one Node run) into the module's cache."""
     todo = list(dict.fromkeys(i for i in items if i not in _cache))
     if not todo:
+        return
+    if _failed:  # MathJax cannot run here: once is enough (an npm install that fails
+        _cache.update(dict.fromkeys(todo))  # may take a minute of retries each time)
         return
     node = shutil.which("node")
     try:
@@ -95,9 +108,8 @@ def typeset(items: list[tuple[str, bool]]) -> None:
             raise RuntimeError(f"tex2svg.js failed: {proc.stderr.strip()[-300:]}")
         svgs = json.loads(proc.stdout)
     except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as exc:
-        if not _warned:
-            _warned.append(str(exc))
-            log.warning("feedback: math left as TeX text: %s", exc)
+        _failed.append(str(exc))
+        log.warning("feedback: math left as TeX text: %s", exc)
         svgs = [None] * len(todo)
     _cache.update(zip(todo, svgs, strict=True))
 
