@@ -21,6 +21,16 @@ except RuntimeError as exc:  # NNCOURSE_BACKEND=cupy on a machine without a usab
 
 DEFAULT_BACKEND = backend.name  # numpy, or what NNCOURSE_BACKEND selected
 
+# MathJax for the feedback pages' math: the copy that `npm ci --prefix deploy/hub` (CI's and
+# `make hub`'s set-up step) installed, so that no test installs it with npm while it runs; set
+# before any test imports autograder.reporting.mathsvg, and inherited by the commands tests start
+_HUB_NODE = Path(__file__).resolve().parents[1] / "deploy" / "hub"
+if (
+    not os.environ.get("AUTOGRADER_VENDOR")
+    and (_HUB_NODE / "node_modules" / "mathjax-full" / "js" / "mathjax.js").is_file()
+):
+    os.environ["AUTOGRADER_VENDOR"] = str(_HUB_NODE)
+
 
 def cupy_unavailable_reason() -> str | None:
     """None when CuPy is usable, else why not (from ``backend.use('cupy')``)."""

@@ -314,12 +314,15 @@ def test_second_student_submits_untouched(hub):
 
 def test_students_cannot_reach_each_other_or_formgrader(hub):
     s1, s2 = hub.s.students
+    # both servers run (logging in starts one), whatever ran before this test: the refusal
+    # must come from s1's own server, not from a hub that finds no server to route to (404)
+    hub.page(s1)
     page = hub.page(s2)
-    # another student's server (files, submission copies) is refused by the hub
+    # another student's server (files, submission copies) is refused
     for path in (f"api/contents/{AID}", f"api/contents/{AID}/{AID}.ipynb", "lab"):
         r = page.request.get(f"{hub.base}/user/{s1}/{path}")
         assert r.status == 403, (path, r.status, r.url)
-    assert page.request.get(f"{hub.base}/user/{s2}/api/contents/{AID}").status == 200
+    assert page.request.get(f"{hub.base}/user/{s2}/api/contents").status == 200
     # formgrader: the course service refuses students; their own servers do not load it
     for name in (s1, s2):
         p = hub.page(name)
@@ -425,6 +428,7 @@ def test_instructor_collects_grades_and_releases_feedback(hub):
     # feedback: autograder's pages (no hidden tests), released through nbgrader
     out = hub.as_grader([str(ch.BIN / "python"), str(ch.HERE / "course_hub.py"), "feedback", AID])
     assert "2 feedback folder(s) ready" in out.stdout, out.stdout + out.stderr
+    assert "math left as TeX" not in out.stderr, out.stderr  # the hub's MathJax, no npm
     page.goto(f"{hub.base}/services/{ch.COURSE_ID}/formgrader", timeout=UI_TIMEOUT)
     page.locator("tr", has_text=AID).locator("td.release-feedback a").click(timeout=UI_TIMEOUT)
     page.wait_for_selector("#success-modal", timeout=UI_TIMEOUT)
@@ -445,7 +449,9 @@ def test_student_fetches_feedback_without_hidden_tests(hub):
     view = page.context.new_page()
     view.goto(f"{hub.base}/user/{s1}/files/{AID}/feedback/{stamp}/{AID}.html", timeout=UI_TIMEOUT)
     text = view.locator("body").inner_text()
+    typeset = view.locator("mjx-container svg").count()
     view.close()
+    assert typeset > 0  # the formulas are SVG in the page (typeset when it was made)
     assert s1 in text
     assert re.search(rf"{grade_id}\s+{points:g} / {points:g}\s+passed", text), text[:2000]
     assert "not attempted" in text  # the exercises left unfilled

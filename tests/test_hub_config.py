@@ -240,3 +240,29 @@ def test_formgrader_refuses_nbgraders_own_autograde_and_feedback(tmp_path, monke
         exporter.register_preprocessor(preprocessors[0])  # as nbgrader does: not "enabled"
         with pytest.raises(RuntimeError, match=f"nbgrader's {step} is switched off"):
             exporter.from_notebook_node(nbformat.v4.new_notebook())
+
+
+def test_feedback_uses_the_hubs_own_mathjax_and_keeps_a_chosen_one(tmp_path, monkeypatch):
+    """The grader account gets MathJax from deploy/hub/node_modules (npm ci, with the proxy):
+    `autograder feedback` would otherwise install it with npm on first use, as that account."""
+    from autograder.reporting import mathsvg
+
+    monkeypatch.setattr(ch, "HERE", tmp_path)
+    assert "AUTOGRADER_VENDOR" not in ch.feedback_env({"PATH": "/bin"})  # none installed
+    marker = tmp_path / "node_modules" / mathsvg.MARKER
+    marker.parent.mkdir(parents=True)
+    marker.write_text("")
+    assert ch.feedback_env({"PATH": "/bin"}) == {"PATH": "/bin", "AUTOGRADER_VENDOR": str(tmp_path)}
+    assert ch.feedback_env({"AUTOGRADER_VENDOR": "/opt/mj"})["AUTOGRADER_VENDOR"] == "/opt/mj"
+
+
+def test_the_hub_package_pins_the_mathjax_the_feedback_pages_use():
+    import json
+
+    from autograder.reporting import mathsvg
+
+    name, version = mathsvg.PACKAGE.rsplit("@", 1)
+    package = json.loads((REPO / "deploy" / "hub" / "package.json").read_text())
+    lock = json.loads((REPO / "deploy" / "hub" / "package-lock.json").read_text())
+    assert package["dependencies"][name] == version
+    assert lock["packages"][f"node_modules/{name}"]["version"] == version

@@ -411,10 +411,22 @@ def feedback(course_dir, assignment: str) -> int:
     subprocess.run(
         [str(BIN / "python"), "-m", "autograder", "feedback", assignment,
          "--course-dir", str(course_dir)],
-        check=True,
+        check=True, env=feedback_env(),
     )  # fmt: skip
     folders = sorted((course_dir / "feedback").glob(f"*/{assignment}"))
     return sum(all((f / n).is_file() for n in KEPT_FILES) for f in folders)
+
+
+def feedback_env(environ=None) -> dict:
+    """The environment of ``autograder feedback`` on the hub: MathJax (for the pages' math)
+    from the hub's own ``node_modules``, installed with the proxy by ``npm ci``, so that the
+    grader account never installs it at run time (its first page would wait on npm)."""
+    from autograder.reporting import mathsvg
+
+    env = dict(os.environ if environ is None else environ)
+    if not env.get("AUTOGRADER_VENDOR") and (HERE / "node_modules" / mathsvg.MARKER).is_file():
+        env["AUTOGRADER_VENDOR"] = str(HERE)
+    return env
 
 
 def main(argv=None) -> int:
