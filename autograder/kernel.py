@@ -47,6 +47,7 @@ from autograder.sandbox import forkserver, seccomp
 log = logging.getLogger(__name__)
 
 ERROR_NAME = "AutograderError"  # ename of the error outputs added by the grader
+STARTUP_TIMEOUT_S = 60  # seconds a new kernel has to open its sockets
 
 
 def kernel_args(connection_file: str) -> list[str]:
@@ -138,6 +139,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     sandbox_limits: Limits | None = None
     workdir: Path | None = None
     forkserver = None  # a forkserver.ForkServer, or None: cold start
+    startup_timeout_s: float = STARTUP_TIMEOUT_S  # to open its sockets (what the notebook has left)
 
     sockets: dict[int, int] | None = None  # port -> O_PATH descriptor of its socket
     _seccomp_fd: int | None = None
@@ -166,9 +168,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             provisioner.cwd = kw["cwd"]
             self._reconcile_connection_info(provisioner.connection_info)
         if self.transport == "ipc" and self.workdir is not None:
-            await self._pin_sockets()
+            await self._pin_sockets(self.startup_timeout_s)
 
-    async def _pin_sockets(self, timeout: float = 60.0) -> None:
+    async def _pin_sockets(self, timeout: float) -> None:
         """Wait for the kernel's five sockets and hold each by an O_PATH descriptor."""
         ports = [getattr(self, f"{name}_port") for name in ("shell", "iopub", "stdin")]
         ports += [self.hb_port, self.control_port]
@@ -187,8 +189,10 @@ class SandboxedKernelManager(AsyncKernelManager):
                     if not stat.S_ISSOCK(os.fstat(fd).st_mode):
                         raise RuntimeError(f"kernel socket {names[port]} is not a socket")
                 if len(self.sockets) < len(ports):
-                    if not await self._async_is_alive() or time.monotonic() > deadline:
+                    if not await self._async_is_alive():
                         raise RuntimeError("Kernel died before opening its sockets")
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"Kernel did not open its sockets in {timeout:g} s")
                     await asyncio.sleep(0.005)
         finally:
             os.close(folder)
@@ -510,12 +514,15 @@ async def _run_once(nb, code, bad, workdir, limits, uid, extra_env, deadline, at
     )
     km.sandbox_uid, km.sandbox_limits, km.workdir = uid, limits, workdir
     km.forkserver = server
+    # the notebook's wall clock covers kernel starts too: a kernel that never opens its
+    # sockets costs what is left of it at most, not a full minute per restart
+    km.startup_timeout_s = max(1, min(STARTUP_TIMEOUT_S, int(deadline - time.monotonic())))
     client = LimitedClient(
         nb,
         km,
         max_output_bytes=limits.max_output_kb * 1024,
         timeout=int(limits.cell_timeout_s),
-        startup_timeout=60,
+        startup_timeout=km.startup_timeout_s,
         allow_errors=True,
         interrupt_on_timeout=False,
         record_timing=False,

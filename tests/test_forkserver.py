@@ -499,7 +499,10 @@ def test_root_never_follows_a_link_the_student_placed(tmp_path, monkeypatch, kin
         monkeypatch.setenv("AUTOGRADER_FORKSERVER", "0")
     racer.start()
     try:
-        out, info = kernel.execute_notebook(nb, folder / "work", Limits(cell_timeout_s=30))
+        # the racing name can leave a kernel that never opens its sockets: the notebook's
+        # limit bounds each start (else 60 s each, 120 s for this test)
+        limits = Limits(cell_timeout_s=30, notebook_timeout_s=30)
+        out, info = kernel.execute_notebook(nb, folder / "work", limits)
     finally:
         swapping.set()
         racer.join()

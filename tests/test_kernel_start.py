@@ -72,3 +72,28 @@ def test_no_other_module_writes_the_set_up_or_the_start():
             if isinstance(node, ast.Attribute) and node.attr == "launch_new_instance":
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert found == []
+
+
+def test_a_kernel_that_never_opens_its_sockets_costs_its_start_budget_only(tmp_path):
+    """A live kernel whose sockets never appear is given up after ``startup_timeout_s`` (what
+    the notebook's limit has left, at most a minute), with a message saying so, not that it
+    died."""
+    import asyncio
+
+    from autograder import kernel
+
+    km = kernel.SandboxedKernelManager(transport="ipc", ip="ipc-0")
+    km.workdir = tmp_path
+    km.shell_port, km.iopub_port, km.stdin_port, km.hb_port, km.control_port = 1, 2, 3, 4, 5
+
+    async def alive():
+        return True
+
+    km._async_is_alive = alive
+    try:
+        asyncio.run(km._pin_sockets(0.3))
+    except RuntimeError as exc:
+        assert str(exc) == "Kernel did not open its sockets in 0.3 s"
+    else:
+        raise AssertionError("no sockets, yet the wait ended without an error")
+    assert km.startup_timeout_s == kernel.STARTUP_TIMEOUT_S
