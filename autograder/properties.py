@@ -15,7 +15,8 @@ student's code the way the rest of the notebook will, and record what they saw:
 ``strict``      a call at large magnitudes with every floating-point warning an error
 ``fitted_on``   a fitted step holds the training set's statistics (no validation or test
                 rows: data leakage); ``trained_on`` records through it how many held-out
-                rows a model was trained on (a spy on ``Trainer.fit`` collects the rows)
+                rows a model was trained on (``watch_fit``, a spy on ``Trainer.fit``,
+                collects the rows)
 ==============  ==========================================================================
 
 Trust model, as for every kind (see :mod:`autograder.checks`): the record holds the raw
@@ -27,12 +28,15 @@ reference values before the student's code runs, so aliasing in that code can ne
 what they compare with. Each failure message names the mistake in the student's words.
 
 :mod:`autograder.checks` builds its ``KINDS`` table from :data:`KIND_SPECS` and its ``Check``
-class inherits the methods of :class:`PropertyChecks` (one per kind, of the same name).
+class inherits the methods of :class:`PropertyChecks` (one per kind, of the same name, and
+``watch_fit``, which records nothing: it collects the rows ``trained_on`` reads).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
 import math
 import warnings
 
@@ -496,8 +500,8 @@ class PropertyChecks:
     ):  # fmt: skip
         """No row of ``held_out`` is among ``rows``, the inputs a model was trained on.
 
-        ``rows``: an (N, D) array, or a list of them (one per training call, as a spy on
-        ``Trainer.fit`` collects them; an empty list when no call was seen). Rows are
+        ``rows``: an (N, D) array, or a list of them (one per training call, as
+        :meth:`watch_fit` collects them; an empty list when no call was seen). Rows are
         compared rounded to ``decimals`` places, so a float32 copy is still found.
         ``train`` (optional): the training rows; held-out rows that also occur among them
         (duplicate examples) are not counted. Records how many held-out rows were used, as a
@@ -516,8 +520,45 @@ class PropertyChecks:
         }
         self._check("fitted_on", label, [count], [0.0], params, msg, weight, hint)
 
+    @staticmethod
+    @contextlib.contextmanager
+    def watch_fit(cls):
+        """Within the block, note the rows of every ``cls.fit(X, y, val=(X_val, y_val))`` call
+        (``Trainer``'s signature): yields a :class:`FitCalls` whose ``rows`` feed
+        :meth:`trained_on`. Each call still trains; the class's own ``fit`` is back after the
+        block, also when the student's code raised. Records nothing itself."""
+        calls = FitCalls()
+        real = cls.fit
+        had_own = "fit" in vars(cls)
+        own = vars(cls).get("fit")
+
+        def spy(model, X, y, *args, **kwargs):
+            calls.rows.append(np.array(X, dtype=np.float64))
+            val = kwargs.get("val", args[0] if args else None)
+            calls.val.append(None if val is None else np.array(val[0], dtype=np.float64))
+            return real(model, X, y, *args, **kwargs)
+
+        cls.fit = spy
+        try:
+            yield calls
+        finally:
+            if had_own:
+                cls.fit = own
+            else:
+                del cls.fit
+
     def _misuse(self, label, text):
         return CheckMisuse(f"Check({self.id!r}) {label!r}: {text}")
+
+
+@dataclasses.dataclass
+class FitCalls:
+    """What :meth:`PropertyChecks.watch_fit` saw, one entry per ``fit`` call, in order: the
+    training inputs (float64 copies) and the validation inputs (None for a call without
+    ``val``)."""
+
+    rows: list = dataclasses.field(default_factory=list)
+    val: list = dataclasses.field(default_factory=list)
 
 
 def _row_keys(rows, decimals):

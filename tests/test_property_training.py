@@ -2,9 +2,10 @@
 rows a model was trained on (a ``fitted_on`` record: how many held-out rows were used, against
 0), and ``same_twice(overwrite=False)`` for calls that add by design (a penalty's backward).
 
-The grade cells of 04 and 09 spy on ``Trainer.fit`` and hand it the rows it saw; here a plain
-list of arrays stands for that spy. Kernel and grader must agree, the message must name data
-leakage, and a held-out row that duplicates a training row must not count.
+The grade cells of 04 and 09 collect the rows with ``Check.watch_fit(Trainer)`` (tested here on
+a real Trainer); the other tests hand ``trained_on`` a plain list of arrays. Kernel and grader
+must agree, the message must name data leakage, and a held-out row that duplicates a training
+row must not count.
 """
 
 from __future__ import annotations
@@ -99,3 +100,39 @@ def test_same_twice_records_overwrite_false_only_when_asked(monkeypatch):
     checks.Check("g").same_twice("a", lambda: np.ones(2))
     checks.Check("g").same_twice("b", lambda: np.ones(2), overwrite=False)
     assert "overwrite" not in records[0]["params"] and records[1]["params"]["overwrite"] is False
+
+
+def _trainer():
+    from nncourse import layers, losses, optim
+    from nncourse.train import Trainer
+
+    model = layers.Sequential(layers.Linear(2, 3, rng=0))
+    loss, opt = losses.SoftmaxCrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1)
+    return Trainer(model, loss, opt, epochs=1, rng=0, progress=False)
+
+
+def test_watch_fit_collects_each_calls_rows_and_puts_fit_back():
+    from nncourse.train import Trainer
+
+    own = vars(Trainer)["fit"]
+    y = np.array([0, 1, 2, 0])
+    with checks.Check("g").watch_fit(Trainer) as calls:
+        _trainer().fit(TRAIN, y, val=(VAL, np.array([0, 1, 2])))
+        _trainer().fit(TRAIN[:2].astype(np.float32), y[:2])
+    assert vars(Trainer)["fit"] is own
+    assert [r.shape for r in calls.rows] == [(4, 2), (2, 2)] and calls.rows[1].dtype == np.float64
+    assert np.array_equal(calls.val[0], VAL) and calls.val[1] is None
+    with pytest.raises(ValueError), checks.Check("g").watch_fit(Trainer):
+        raise ValueError("the student's training function failed")
+    assert vars(Trainer)["fit"] is own
+
+
+def test_watch_fit_on_an_inherited_fit_leaves_the_subclass_without_one():
+    from nncourse.train import Trainer
+
+    class Mine(Trainer):
+        pass
+
+    with checks.Check("g").watch_fit(Mine) as calls:
+        assert "fit" in vars(Mine)
+    assert "fit" not in vars(Mine) and calls.rows == []
