@@ -73,16 +73,13 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", module="sqlalchemy")
     warnings.filterwarnings("ignore", message=".*not in session.*")
     try:
-        if args.command == "check" or (
-            args.command == "grade"
-            and args.workers == 1
-            and not (args.scheduler or args.scheduler_file)
-        ):
+        command = commands.BY_NAME[args.command]
+        if command.forks_here(args):
             # this process will run the kernels: the fork server preloads while we import
             from autograder.sandbox import forkserver
 
             forkserver.prestart()
-        if not debug and args.command in ("grade", "check", "release"):  # they run kernels
+        if not debug and command.runs_kernels:
             # imported after the fork server's start: execute imports nbclient (slow)
             from autograder.kernel import quiet_interrupted_kernel_tasks
 

@@ -1,9 +1,10 @@
 """The commands of ``python -m autograder``: one table entry each, its arguments and its run.
 
 ``__main__`` builds the argument parser from :data:`COMMANDS` and turns every error into one
-line and an exit code; a command here only parses nothing, calls the module that does the
-work, and prints what it did. Modules are imported inside each command: ``check`` and
-``grade --workers 1`` start the kernel fork server before the heavy imports.
+line and an exit code; a command here parses nothing itself, calls the module that does the
+work, and prints what it did. Modules are imported inside each command: a command whose
+kernels run in this process (``check``, ``grade --workers 1``) has the kernel fork server
+started before the heavy imports (:attr:`Command.forks_here`).
 """
 
 from __future__ import annotations
@@ -21,11 +22,18 @@ class Command:
     arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable  # (args, course) -> exit code or None (0)
     course: str = "existing"  # "existing": COURSE must be one; "any": release makes it; "none"
+    runs_kernels: bool = False  # runs notebooks (its interrupted kernel tasks are not logged)
+    # whether this process forks the kernels itself: then the fork server starts first
+    forks_here: Callable[[argparse.Namespace], bool] = lambda args: False
+
+
+def debug_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="traceback")
 
 
 def course_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--course-dir", default="course", help="course folder (default: course/)")
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="traceback")
+    debug_argument(p)
 
 
 def assignment_argument(p: argparse.ArgumentParser) -> None:
@@ -37,7 +45,7 @@ def assignment_argument(p: argparse.ArgumentParser) -> None:
 
 def _check_arguments(p):
     p.add_argument("notebook")
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="traceback")
+    debug_argument(p)
 
 
 def _check(args, course) -> int:
@@ -132,6 +140,11 @@ def _grade_arguments(p):
         "--scheduler-file", metavar="FILE", help="grade on the Dask cluster this file describes"
     )
     p.add_argument("--force", action="store_true", help="grade again even if unchanged")
+
+
+def _grades_here(args) -> bool:
+    """``grade`` runs its kernels in this process: one local worker, no cluster."""
+    return args.workers == 1 and not (args.scheduler or args.scheduler_file)
 
 
 def _grade(args, course) -> None:
@@ -257,8 +270,16 @@ COMMANDS = (
         _release_arguments,
         _release,
         course="any",
+        runs_kernels=True,
     ),
-    Command("grade", "autograde all submissions of an assignment", _grade_arguments, _grade),
+    Command(
+        "grade",
+        "autograde all submissions of an assignment",
+        _grade_arguments,
+        _grade,
+        runs_kernels=True,
+        forks_here=_grades_here,
+    ),
     Command("feedback", "write feedback HTML per student", assignment_argument, _feedback),
     Command(
         "export",
@@ -303,6 +324,8 @@ COMMANDS = (
         _check_arguments,
         _check,
         course="none",
+        runs_kernels=True,
+        forks_here=lambda args: True,
     ),
 )
 BY_NAME = {c.name: c for c in COMMANDS}

@@ -669,3 +669,28 @@ def test_handing_the_work_folder_over_survives_a_student_swapping_its_entries(tm
         racer.join(10)
     assert (victim / "secret").stat().st_uid == 0 and victim.stat().st_uid == 0
     assert work.stat().st_uid == sandbox.FIRST_UID
+
+
+@pytest.mark.parametrize(
+    "argv, here",
+    [
+        (["check", "n.ipynb"], True),
+        (["grade", "a", "--submissions", "s"], True),
+        (["grade", "a", "--submissions", "s", "--workers", "2"], False),
+        (["grade", "a", "--submissions", "s", "--scheduler", "tcp://h:8786"], False),
+        (["grade", "a", "--submissions", "s", "--scheduler-file", "f.json"], False),
+        (["release", "a"], False),
+        (["feedback", "a"], False),
+    ],
+)
+def test_the_command_table_says_which_commands_fork_their_kernels_here(argv, here):
+    import argparse
+
+    from autograder import commands
+
+    parser = argparse.ArgumentParser()
+    commands.add_commands(parser)
+    args = parser.parse_args(argv)
+    command = commands.BY_NAME[args.command]
+    assert command.forks_here(args) is here
+    assert command.runs_kernels is (args.command in ("check", "grade", "release"))
