@@ -99,16 +99,14 @@ def main(argv=None) -> int:
 
 def _root_cause(exc: BaseException) -> BaseException:
     """The exception to explain: a database or file-system fault anywhere in the chain
-    (nbgrader turns a full disk into "No such student" when it cannot add one), else ``exc``."""
-    seen, link = set(), exc
-    while link is not None and id(link) not in seen:
-        seen.add(id(link))
-        name = type(link).__name__
-        if isinstance(link, OSError) or name in ("OperationalError", "DatabaseError"):
+    (nbgrader turns a full disk into "No such student" when it cannot add one), else ``exc``.
+    A ``raise ... from None`` (lti's "no line items URL") hides what it translated."""
+    from autograder.outcomes import exception_chain
+
+    faults = ("OperationalError", "DatabaseError")  # SQLAlchemy's and sqlite3's
+    for link in exception_chain(exc, translated=True):
+        if isinstance(link, OSError) or type(link).__name__ in faults:
             return link
-        # `raise ... from None` is a deliberate translation (lti's "no line items URL"):
-        # the error it hides is not the one to explain
-        link = link.__cause__ or (None if link.__suppress_context__ else link.__context__)
     return exc
 
 
@@ -135,16 +133,11 @@ def _quiet_after_interruption(record) -> bool:
     """Drop what a database library logs while a Ctrl-C or SIGTERM unwinds a query (SQLAlchemy
     reports "Error closing cursor" when the interrupted connection is already closed): the
     interruption itself is said in one line, and the second error is only its echo."""
-    if not record.name.startswith("sqlalchemy"):
+    if not record.name.startswith("sqlalchemy") or not record.exc_info:
         return True
-    link = record.exc_info[1] if record.exc_info else None
-    seen = set()
-    while link is not None and id(link) not in seen:
-        if isinstance(link, KeyboardInterrupt):
-            return False
-        seen.add(id(link))
-        link = link.__cause__ or link.__context__
-    return True
+    from autograder.outcomes import interruption
+
+    return interruption(record.exc_info[1]) is None
 
 
 def _quiet_rollbacks(record) -> bool:

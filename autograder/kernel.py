@@ -386,7 +386,7 @@ def _run_interruptibly(coro):
     try:
         result = asyncio.run(main())
     except BaseException as exc:  # a cancelled kernel start may end in any error
-        interrupt = _interruption(exc)
+        interrupt = outcomes.interruption(exc)
         if interrupt is not None:  # the signal came before on_signal was in place
             raise interrupt from None
         if not pressed:
@@ -412,19 +412,6 @@ def quiet_interrupted_kernel_tasks(record) -> bool:
 def _no_loop_signals(*args, **kwargs) -> bool:
     """Stands in for the event loop's ``add_signal_handler``/``remove_signal_handler``."""
     return False
-
-
-def _interruption(exc: BaseException) -> KeyboardInterrupt | None:
-    """The Ctrl-C or SIGTERM (a ``KeyboardInterrupt``) behind ``exc``, if any: the kernel
-    libraries' clean-up may replace it by an error of their own (nbclient's
-    ``assert self.km is not None``), which would charge the student a grader crash."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, KeyboardInterrupt):
-            return exc
-        exc = exc.__cause__ or exc.__context__
-    return None
 
 
 def _server_for(workdir, extra_env):

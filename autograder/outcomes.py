@@ -83,3 +83,23 @@ def not_run(text: str) -> Problem:
 def grader_crash(exc: BaseException) -> Problem:
     """A worker or executor failure: not the student's fault, graded again next run."""
     return Problem(GRADER_CRASH, f"grader crashed: {type(exc).__name__}: {exc}")
+
+
+def exception_chain(exc: BaseException | None, *, translated: bool = False):
+    """``exc``, then the exceptions behind it (``__cause__``, else ``__context__``), each once.
+
+    ``translated=True`` stops where code raised ``... from None``: a deliberate translation,
+    whose hidden error is not the one to tell the user about."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        hidden = translated and exc.__suppress_context__
+        exc = exc.__cause__ or (None if hidden else exc.__context__)
+
+
+def interruption(exc: BaseException | None) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM (a ``KeyboardInterrupt``) behind ``exc``, if any: clean-up code
+    may replace it by an error of its own (nbclient's ``assert self.km is not None``, a
+    database's "Cannot operate on a closed database")."""
+    return next((e for e in exception_chain(exc) if isinstance(e, KeyboardInterrupt)), None)

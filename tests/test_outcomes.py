@@ -95,3 +95,45 @@ def test_a_problem_kind_is_one_of_the_kinds():
 def test_a_worker_failure_is_the_graders_not_the_students():
     problem = outcomes.grader_crash(OSError("disk full"))
     assert problem.kind == outcomes.GRADER_CRASH and problem.text.startswith("grader crashed")
+
+
+def _raised(make):
+    try:
+        make()
+    except BaseException as exc:  # noqa: BLE001 - the test builds chains of any kind
+        return exc
+    raise AssertionError("nothing raised")
+
+
+def test_the_exception_chain_follows_causes_and_contexts_once_each():
+    def nested():
+        try:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise OSError("closed database")  # noqa: B904 - a context, as clean-up makes
+        except OSError as exc:
+            raise ValueError("translated") from exc
+
+    exc = _raised(nested)
+    kinds = [type(e).__name__ for e in outcomes.exception_chain(exc)]
+    assert kinds == ["ValueError", "OSError", "KeyboardInterrupt"]
+    assert isinstance(outcomes.interruption(exc), KeyboardInterrupt)
+    assert outcomes.interruption(ValueError("plain")) is None
+    assert outcomes.interruption(None) is None
+    looped = ValueError("a")
+    looped.__context__ = RuntimeError("b")
+    looped.__context__.__context__ = looped  # a cycle ends the walk
+    assert len(list(outcomes.exception_chain(looped))) == 2
+
+
+def test_a_translation_from_none_hides_what_it_translated_only_when_asked():
+    def hidden():
+        try:
+            raise OSError("the one translated")
+        except OSError:
+            raise ValueError("no line items URL") from None
+
+    exc = _raised(hidden)
+    assert [type(e) for e in outcomes.exception_chain(exc, translated=True)] == [ValueError]
+    assert [type(e) for e in outcomes.exception_chain(exc)] == [ValueError, OSError]
