@@ -74,7 +74,6 @@ def _flat(values):
 
 
 def _numeric(value):
-
     arr = as_numpy(value)
     return None if arr is None or arr.dtype == object else np.array(arr, dtype=np.float64)
 
@@ -275,7 +274,6 @@ def _explain_strict(got, expected, params):
             "value may overflow (exp of a large number, a square of a huge one); rewrite it "
             "with exp(-|x|) or in terms of functions that stay bounded"
         )
-
     if _numeric(got) is None:
         return f"expected an array or number, {not_a_number(got)}"
     if expected is None:
