@@ -96,13 +96,14 @@ def scan(submissions_dir: Path, assignment: str, staging: Path, max_zip_mb: int,
         )
     found: dict[str, Submission] = {}
     lost: list[Unattributed] = []
+    others = set(others)
     for entry in sorted(submissions_dir.iterdir()):
         if entry.name in JUNK:
             continue
         if entry.is_symlink():
             got = _symlink(entry)
         elif entry.is_dir():
-            got = _student_folder(entry, assignment, set(others))
+            got = _student_folder(entry, assignment, others)
         elif entry.suffix == ".zip" and entry.is_file():
             got = _student_zip(entry, assignment, staging, max_zip_mb, found)
         elif entry.suffix == ".ipynb" and entry.is_file():
