@@ -574,6 +574,21 @@ def vanishing_gradients(ns):
 # ------------------------------------------------------------------ 07_regularization
 N07 = NB["07_regularization"]
 
+SPLIT_07 = 'print("train", X_train.shape, "validation", X_val.shape)'
+
+
+@claim(N07, SPLIT_07, "measure generalisation on 359 validation digits")
+def validation_set_size(ns):
+    """The validation set the notebook names (the sentence and the section on dropout's cost
+    quote the same count)."""
+    assert len(ns["X_val"]) == len(ns["y_val"]) == 359, ns["X_val"].shape
+
+
+@claim(N07, SPLIT_07, "but with 359 validation digits the differences")
+def validation_set_size_in_the_comparison(ns):
+    """The comparison of regularisers quotes the same validation set (one digit is 1/359)."""
+    assert len(ns["X_val"]) == 359, ns["X_val"].shape
+
 
 @claim(N07, "small, h_small = train_digits(", "training and validation\nlosses stay high together")
 def underfit_and_overfit(ns):
