@@ -242,8 +242,9 @@ def _explain_at_points(got, expected, params):
         return f"your {name} should return one value per input point, of the input's shape"
     rtol, atol = params["rtol"], params["atol"]
     bad = ~np.isclose(arr[1], ref[1], rtol=rtol, atol=atol)
+    var = str(params.get("var") or "x")
     where = ", ".join(
-        f"x = {ref[0, i]:g}: got {arr[1, i]:.6g}, expected {ref[1, i]:.6g}"
+        f"{var} = {ref[0, i]:g}: got {arr[1, i]:.6g}, expected {ref[1, i]:.6g}"
         for i in np.flatnonzero(bad)[:4]
     )
     what = str(params.get("what") or "the edge points")
@@ -411,6 +412,7 @@ class PropertyChecks:
         expected=None,
         name="",
         what="",
+        var="x",
         rtol=1e-6,
         atol=1e-8,
         msg="",
@@ -421,7 +423,8 @@ class PropertyChecks:
 
         ``fn`` gets a copy of the points. Records the points and the values, stacked (2, n);
         without ``expected`` (hidden tests) the grader compares with the solution's values.
-        ``what`` names the points in the message ("the kink x = 0").
+        ``what`` names the points in the message ("the kink x = 0"); ``var`` is what a point
+        is called there ("W = 1e-12: got ...", "p = 0.9: got ..."), ``x`` by default.
         """
         points = np.array(points, dtype=np.float64).ravel()
         got = _numeric(fn(points.copy()))
@@ -437,6 +440,8 @@ class PropertyChecks:
             "rtol": float(rtol),
             "atol": float(atol),
         }
+        if var != "x":
+            params["var"] = str(var)
         self._check("at_points", label, value, ref, params, msg, weight, hint)
         return got
 

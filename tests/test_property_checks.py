@@ -262,3 +262,15 @@ def test_a_change_by_a_rounding_error_is_shown_with_the_digits_that_tell_it():
     assert "became" in text
     was, now = text.split("e.g. ")[1].split(" became ")
     assert was != now and float(was) == 0.1 and float(now) == after[0]
+
+
+def test_at_points_names_the_points_as_the_exercise_does(monkeypatch):
+    """The points of 07's checks are weights and drop probabilities: "x = 0.9" would send the
+    student looking for an input."""
+    records = []
+    monkeypatch.setattr(checks, "_publish", records.append)
+    with pytest.raises(AssertionError, match=r"p = 0\.9: got 0\.5, expected 1"):
+        checks.Check("g").at_points("l", lambda p: 0.5 + 0 * p, [0.9], [1.0], var="p")
+    with pytest.raises(AssertionError, match=r"x = 0: got 1, expected 0"):
+        checks.Check("g").at_points("l", lambda x: 1 + 0 * x, [0.0], [0.0])
+    assert records[0]["params"]["var"] == "p" and "var" not in records[1]["params"]
