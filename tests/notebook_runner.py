@@ -154,7 +154,9 @@ def mistake_mutations(nb, mistakes) -> tuple[list[dict], list[str]]:
     """(mutations, problems) for the entries of a notebook_mistakes file.
 
     Each entry replaces its ``find`` text, which must occur exactly once in the solution
-    cell ``cell``, by ``replace``; its optional ``message`` travels with the mutation.
+    cell ``cell``, by ``replace``; its optional ``message`` travels with the mutation. An
+    entry whose mutated cell is exactly an earlier entry's is a problem: it would cost a run
+    and test nothing new (pin a longer ``message`` on the first instead).
     """
     by_id = {}
     for c in nb.cells:
@@ -172,6 +174,13 @@ def mistake_mutations(nb, mistakes) -> tuple[list[dict], list[str]]:
             "cell": m["cell"],
             "source": cell.source.replace(m["find"], m["replace"]),
         }
+        twin = next(
+            (o for o in mutations if (o["cell"], o["source"]) == (m["cell"], mutation["source"])),
+            None,
+        )
+        if twin is not None:
+            problems.append(f"mistake {k} ({m['mistake']}): the same mutation as {twin['id']}")
+            continue
         if "message" in m:
             mutation["message"] = m["message"]
         mutations.append(mutation)

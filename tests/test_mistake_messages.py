@@ -149,6 +149,30 @@ def test_message_problems_name_each_mismatch(small_run):
 # ------------------------------------------------------------------ the assignments
 
 
+def test_every_assignments_entries_apply_once_and_differ():
+    """Without running anything: each entry's ``find`` occurs once, and no two entries make
+    the same mutated cell (the second would test nothing new)."""
+    for path in sorted(MISTAKES.glob("*.json")):
+        nb = nbformat.read(NOTEBOOKS / path.stem / f"{path.stem}.ipynb", as_version=4)
+        _, problems = notebook_runner.mistake_mutations(nb, json.loads(path.read_text()))
+        assert problems == [], (path.name, problems)
+
+
+def test_an_entry_that_repeats_an_earlier_mutation_is_a_problem():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("y = x + 1")
+    cell.metadata["nbgrader"] = {"grade_id": "ex", **SOLUTION}
+    nb.cells = [cell]
+    entries = [
+        {"mistake": "minus", "cell": "ex", "find": "+ 1", "replace": "- 1"},
+        {"mistake": "minus again", "cell": "ex", "find": "x + 1", "replace": "x - 1"},
+        {"mistake": "plus two", "cell": "ex", "find": "+ 1", "replace": "+ 2"},
+    ]
+    mutations, problems = notebook_runner.mistake_mutations(nb, entries)
+    assert [m["id"] for m in mutations] == ["mistake 0: minus in ex", "mistake 2: plus two in ex"]
+    assert problems == ["mistake 1 (minus again): the same mutation as mistake 0: minus in ex"]
+
+
 def test_message_entries_are_non_empty_strings():
     for path in sorted(MISTAKES.glob("*.json")):
         for k, m in enumerate(json.loads(path.read_text())):
