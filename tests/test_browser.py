@@ -249,7 +249,9 @@ CLOSE_CURRENT = """
 async () => {
   const w = window.jupyterapp.shell.currentWidget;
   if (w.sessionContext) await w.sessionContext.shutdown();
-  w.close();
+  // dispose, not close: a notebook JupyterLab marked dirty on opening (a kernel chosen in the
+  // kernel dialog) would ask "Save your work?" in a dialog that blocks the next click
+  w.dispose();
 }
 """
 
